@@ -1,0 +1,106 @@
+// The storage-driver contract: a tiny object-store API. Everything Wharf keeps
+// lives behind it, and the registry layer never knows which backend it talks to.
+// Keys are '/'-separated strings without a leading '/', e.g. "default/blobs/sha256/ab/…/data".
+//
+// Every driver must pass the shared suite in test/unit/driver-suite.ts.
+import type { Readable } from 'node:stream';
+
+/** One entry of a listing: an object, or (with a delimiter) a common prefix. */
+export interface ListEntry {
+  /** Full key of the object, or the common prefix ending with the delimiter. */
+  key: string;
+  /** True when this entry is a common prefix (a "directory"), not an object. */
+  prefix: boolean;
+  /** Object size in bytes (objects only). */
+  size?: number;
+  /** Last-modified time (objects only). */
+  modified?: Date;
+}
+
+export interface ListOptions {
+  /** Only keys starting with this string. */
+  prefix: string;
+  /** Group keys by the next occurrence of this string after the prefix (usually '/'). */
+  delimiter?: string;
+  /** Return only entries whose key sorts strictly after this marker. */
+  startAfter?: string;
+  /** At most this many entries (default and maximum: 1000). */
+  limit?: number;
+}
+
+export interface ListPage {
+  /** Objects and common prefixes together, sorted by key (UTF-8 byte order). */
+  entries: ListEntry[];
+  /** Set when more entries may follow: pass it as `startAfter` to get the next page. */
+  next?: string;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  modified: Date;
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive; omitted means to the end. */
+  end?: number;
+}
+
+export interface StorageDriver {
+  /** Short backend name for logs: "filesystem", "memory", "swift", "s3". */
+  readonly name: string;
+
+  /** One level of keys under a prefix, sorted, paged by a start-after marker. */
+  list(options: ListOptions): Promise<ListPage>;
+
+  /** Size and time of an object, or null when it does not exist. */
+  stat(key: string): Promise<ObjectInfo | null>;
+
+  /**
+   * Store an object from bytes or a stream. Atomic: readers see the old object
+   * (or none) until the new one is complete; a failed or aborted put leaves
+   * nothing at `key`. Returns the stored size.
+   */
+  put(key: string, body: Uint8Array | Readable): Promise<ObjectInfo>;
+
+  /** Whole object as bytes (for small metadata objects), or null when missing. */
+  get(key: string): Promise<Buffer | null>;
+
+  /**
+   * Stream an object, optionally a byte range of it. Rejects with
+   * NotFoundError when missing, RangeNotSatisfiableError for a range outside
+   * the object.
+   */
+  read(key: string, range?: ByteRange): Promise<Readable>;
+
+  /** Delete an object; resolves to false when it did not exist. */
+  delete(key: string): Promise<boolean>;
+
+  /** Rename an object (replacing `to`). Rejects with NotFoundError when `from` is missing. */
+  move(from: string, to: string): Promise<void>;
+
+  /**
+   * Publish the concatenation of `sources` (in order) at `to`, atomically. The
+   * sources stay in place (the caller deletes them when it is done; some
+   * backends, e.g. Swift SLO, keep referring to them until then — callers must
+   * delete sources only via `deleteConcatSources`). Rejects with NotFoundError
+   * when a source is missing.
+   */
+  concat(to: string, sources: string[]): Promise<ObjectInfo>;
+
+  /**
+   * Remove the sources of a finished concat. Backends that keep the
+   * published object pointing at its parts (Swift SLO) keep what they need.
+   */
+  deleteConcatSources(to: string, sources: string[]): Promise<void>;
+
+  /** A time-limited URL a client may GET the object from directly, or null when not supported/configured. */
+  presignGet?(key: string, expiresSeconds: number): Promise<string | null>;
+
+  /** Release sockets/handles. */
+  close?(): Promise<void>;
+}
+
+export const MAX_LIST_LIMIT = 1000;

@@ -1,0 +1,34 @@
+// Errors every storage driver throws, so the registry layer can tell a missing
+// object from a broken backend without knowing which backend it is.
+
+/** The object does not exist. */
+export class NotFoundError extends Error {
+  readonly key: string;
+  constructor(key: string) {
+    super(`object not found: ${key}`);
+    this.name = 'NotFoundError';
+    this.key = key;
+  }
+}
+
+/** A requested byte range lies outside the object. */
+export class RangeNotSatisfiableError extends Error {
+  readonly size: number;
+  constructor(key: string, size: number) {
+    super(`range not satisfiable for ${key} (size ${size})`);
+    this.name = 'RangeNotSatisfiableError';
+    this.size = size;
+  }
+}
+
+/** The backend failed or timed out after bounded retries; the request may be retried later. */
+export class StorageUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageUnavailableError';
+  }
+}
+
+export function isNotFound(err: unknown): err is NotFoundError {
+  return err instanceof NotFoundError;
+}

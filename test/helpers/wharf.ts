@@ -1,0 +1,110 @@
+// Starts a real `wharf serve` process on loopback for HTTP and end-to-end tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
+export const WHARF_BIN = join(REPO_ROOT, 'bin', 'wharf.js');
+
+export interface WharfProcess {
+  /** e.g. http://127.0.0.1:40123 */
+  url: string;
+  /** e.g. 127.0.0.1:40123 (what skopeo/podman want) */
+  host: string;
+  port: number;
+  /** Storage root (filesystem driver) when the helper made one. */
+  dataDir: string;
+  child: ChildProcess;
+  /** Output so far (stdout+stderr), for failure messages. */
+  output(): string;
+  /** SIGTERM and wait. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait (crash simulation). */
+  kill(): Promise<void>;
+  /** Stop and remove the temp dir. */
+  cleanup(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+export interface StartOptions {
+  /** Extra settings merged into `registry:` of the generated config. */
+  registry?: Record<string, unknown>;
+  /** Reuse an existing data dir (e.g. after a crash). */
+  dataDir?: string;
+  port?: number;
+  env?: Record<string, string>;
+}
+
+export async function startWharf(opts: StartOptions = {}): Promise<WharfProcess> {
+  const tmp = mkdtempSync(join(tmpdir(), 'wharf-test-'));
+  const dataDir = opts.dataDir ?? join(tmp, 'data');
+  const port = opts.port ?? (await freePort());
+  const registry: Record<string, unknown> = {
+    address: '127.0.0.1',
+    port,
+    storage: { driver: 'filesystem', root: dataDir },
+    ...opts.registry,
+  };
+  const configPath = join(tmp, 'wharf.yaml');
+  writeFileSync(configPath, stringify({ registry }));
+  let out = '';
+  const child = spawn(process.execPath, [WHARF_BIN, 'serve', '--config', configPath], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env },
+  });
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`wharf exited during start (${child.exitCode ?? child.signalCode}):\n${out}`);
+    }
+    try {
+      const r = await fetch(`${url}/v2/`);
+      await r.arrayBuffer();
+      if (r.status === 200 || r.status === 401) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`wharf did not start in 20 s:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const waitExit = async (sig: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    await exited;
+  };
+  return {
+    url,
+    host: `127.0.0.1:${port}`,
+    port,
+    dataDir,
+    child,
+    output: () => out,
+    stop: () => waitExit('SIGTERM'),
+    kill: () => waitExit('SIGKILL'),
+    cleanup: async () => {
+      await waitExit('SIGTERM');
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}

@@ -11,6 +11,13 @@ export interface ResumableHash {
   readonly length: number;
   /** Feed bytes. */
   update(data: Uint8Array): this;
+  /**
+   * Feed bytes without stalling the event loop (native: libuv threadpool;
+   * TypeScript: ~1 MiB slices with setImmediate between). Until the promise
+   * settles the hash is busy (any other call throws) and `data` must not be
+   * modified.
+   */
+  updateAsync?(data: Uint8Array): Promise<void>;
   /** Versioned, self-describing state as a string (safe to store in JSON). */
   exportState(): string;
   /** Lower-case hex digest of everything fed. The hash must not be used afterwards. */

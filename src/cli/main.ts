@@ -1,0 +1,67 @@
+// The `wharf` command line: parses arguments and dispatches to a command.
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/config.js';
+import { SERVE_HELP, serve } from './serve.js';
+
+const MAIN_HELP = `Usage: wharf <command> [options]
+
+Wharf is an OCI Distribution registry (push/pull of images and artifacts).
+
+Commands:
+  serve      Run the registry server (see: wharf serve --help)
+
+Options:
+  -h, --help     Show this help.
+  -v, --version  Show the version.`;
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`wharf: ${message}\n`);
+  process.exit(code);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(`${MAIN_HELP}\n`);
+    return;
+  }
+  if (command === '-v' || command === '--version') {
+    const { createRequire } = await import('node:module');
+    const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return;
+  }
+  switch (command) {
+    case 'serve': {
+      let values;
+      try {
+        ({ values } = parseArgs({
+          args: rest,
+          options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+          strict: true,
+        }));
+      } catch (err) {
+        fail(`${(err as Error).message}\n${SERVE_HELP}`);
+      }
+      if (values.help) {
+        process.stdout.write(`${SERVE_HELP}\n`);
+        return;
+      }
+      let config;
+      try {
+        config = loadConfig(values.config ?? process.env.WHARF_CONFIG);
+      } catch (err) {
+        if (err instanceof ConfigError) fail(`invalid configuration: ${err.message}`);
+        throw err;
+      }
+      await serve(config);
+      return;
+    }
+    default:
+      fail(`unknown command "${command}"\n${MAIN_HELP}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  fail(err instanceof Error ? err.message : String(err), 1);
+});

@@ -1,0 +1,38 @@
+// What a handler gets: the request, the response, the parsed URL, the
+// namespace's storage scope, and the server's settings.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import type { Scope } from '../registry/scope.js';
+
+export interface Context {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  scope: Scope;
+  config: Config;
+  log: Logger;
+}
+
+/** A path on this registry, keeping the `ns` parameter so follow-up requests stay in the namespace. */
+export function location(ctx: Context, path: string): string {
+  const ns = ctx.url.searchParams.get('ns');
+  return ns === null ? path : `${path}?ns=${encodeURIComponent(ns)}`;
+}
+
+export function send(ctx: Context, status: number, headers: Record<string, string | number>, body?: Buffer | string): void {
+  const { res } = ctx;
+  res.statusCode = status;
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  if (body === undefined) {
+    if (!res.hasHeader('Content-Length')) res.setHeader('Content-Length', 0);
+    res.end();
+    return;
+  }
+  if (!res.hasHeader('Content-Length')) res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(ctx.req.method === 'HEAD' ? undefined : body);
+}
+
+export function sendJson(ctx: Context, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  send(ctx, status, { 'Content-Type': 'application/json; charset=utf-8', ...headers }, JSON.stringify(value));
+}

@@ -1,0 +1,102 @@
+// The request handler: common headers, namespace selection, routing, and the
+// one place where errors become OCI error responses.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import { RegistryError } from '../registry/errors.js';
+import { resolveNamespace } from '../registry/namespaces.js';
+import type { StorageDriver } from '../storage/driver.js';
+import type { Context } from './context.js';
+import { sendJson } from './context.js';
+import { describeError, HttpError, sendError } from './errors.js';
+import { deleteBlob, getBlob } from './handlers/blobs.js';
+import { catalog, referrers, tagsList } from './handlers/listings.js';
+import { deleteManifestHandler, getManifestHandler, putManifestHandler } from './handlers/manifests.js';
+import { deleteUpload, getUpload, patchUpload, postUpload, putUpload } from './handlers/uploads.js';
+import { route, type Route } from './router.js';
+
+type Handler = (ctx: Context) => Promise<void>;
+
+function methodNotAllowed(allowed: string[]): never {
+  throw new HttpError(405, 'UNSUPPORTED', 'method not allowed for this endpoint', undefined, { Allow: allowed.join(', ') });
+}
+
+function pick(method: string, table: Record<string, Handler>): Handler {
+  const h = table[method === 'HEAD' && !table.HEAD ? 'GET' : method];
+  if (!h) methodNotAllowed(Object.keys(table));
+  return h;
+}
+
+function handlerFor(method: string, r: Route): Handler {
+  switch (r.kind) {
+    case 'base':
+      return pick(method, { GET: async (ctx) => sendJson(ctx, 200, {}) });
+    case 'catalog':
+      return pick(method, { GET: catalog });
+    case 'tags':
+      return pick(method, { GET: (ctx) => tagsList(ctx, r.repo) });
+    case 'manifest':
+      return pick(method, {
+        GET: (ctx) => getManifestHandler(ctx, r.repo, r.reference),
+        PUT: (ctx) => putManifestHandler(ctx, r.repo, r.reference),
+        DELETE: (ctx) => deleteManifestHandler(ctx, r.repo, r.reference),
+      });
+    case 'uploads':
+      return pick(method, { POST: (ctx) => postUpload(ctx, r.repo) });
+    case 'upload':
+      return pick(method, {
+        GET: (ctx) => getUpload(ctx, r.repo, r.id),
+        PATCH: (ctx) => patchUpload(ctx, r.repo, r.id),
+        PUT: (ctx) => putUpload(ctx, r.repo, r.id),
+        DELETE: (ctx) => deleteUpload(ctx, r.repo, r.id),
+      });
+    case 'blob':
+      return pick(method, {
+        GET: (ctx) => getBlob(ctx, r.repo, r.digest),
+        DELETE: (ctx) => deleteBlob(ctx, r.repo, r.digest),
+      });
+    case 'referrers':
+      return pick(method, { GET: (ctx) => referrers(ctx, r.repo, r.digest) });
+    case 'unknown':
+      throw new RegistryError('NOT_FOUND', 'no such endpoint');
+  }
+}
+
+export interface Dispatcher {
+  (req: IncomingMessage, res: ServerResponse): void;
+}
+
+export function createDispatcher(config: Config, driver: StorageDriver, log: Logger): Dispatcher {
+  return (req, res) => {
+    const started = process.hrtime.bigint();
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    const method = req.method ?? 'GET';
+    let url: URL;
+    const fail = (err: unknown) => {
+      const reply = describeError(err);
+      if (reply.internal) log.error('request failed', { method, url: req.url, err: String((err as Error)?.stack ?? err) });
+      if (!req.complete) {
+        // Do not read an unwanted body; close the connection once answered.
+        res.setHeader('Connection', 'close');
+      }
+      sendError(res, reply, method);
+    };
+    try {
+      url = new URL(req.url ?? '/', 'http://wharf.invalid');
+      const ns = resolveNamespace(config.namespaces, req.headers.host, url.searchParams.get('ns'));
+      const handler = handlerFor(method, route(url.pathname));
+      const ctx: Context = { req, res, url, scope: { driver, ns }, config, log };
+      handler(ctx).then(
+        () => {
+          if (log.enabled('debug')) {
+            const ms = Number(process.hrtime.bigint() - started) / 1e6;
+            log.debug('request', { method, url: req.url, status: res.statusCode, ms: Math.round(ms * 10) / 10 });
+          }
+        },
+        fail,
+      );
+    } catch (err) {
+      fail(err);
+    }
+  };
+}

@@ -1,0 +1,94 @@
+// Parsing of the request headers the API depends on: Range, Content-Range,
+// Content-Length, and pagination parameters.
+import type { IncomingMessage } from 'node:http';
+import { RegistryError } from '../registry/errors.js';
+import { HttpError } from './errors.js';
+
+export interface Range {
+  start: number;
+  end?: number;
+}
+
+/** `Range: bytes=a-b` / `bytes=a-` / `bytes=-n` against a blob of `size` bytes; null when absent. */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null {
+  if (header === undefined) return null;
+  const notSatisfiable = () =>
+    new HttpError(416, 'RANGE_INVALID', 'requested range not satisfiable', { range: header.slice(0, 100) }, {
+      'Content-Range': `bytes */${size}`,
+    });
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) throw notSatisfiable();
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) throw notSatisfiable();
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (!Number.isSafeInteger(start) || start >= size || end < start) throw notSatisfiable();
+  return { start, end };
+}
+
+/** `Content-Range: a-b` (Distribution style) or `bytes a-b/*`, for chunk uploads. */
+export function parseContentRange(header: string | undefined): { start: number; end: number } | undefined {
+  if (header === undefined) return undefined;
+  const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(header.trim());
+  if (!m) throw new RegistryError('BLOB_UPLOAD_INVALID', 'malformed Content-Range', { contentRange: header.slice(0, 100) });
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) {
+    throw new HttpError(416, 'RANGE_INVALID', 'invalid Content-Range', { contentRange: header.slice(0, 100) });
+  }
+  return { start, end };
+}
+
+export function contentLength(req: IncomingMessage): number | undefined {
+  const v = req.headers['content-length'];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new RegistryError('SIZE_INVALID', 'invalid Content-Length');
+  return n;
+}
+
+/** Does the request carry a body? (Content-Length > 0, or chunked transfer encoding.) */
+export function hasBody(req: IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  if (len !== undefined) return len !== '0';
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+/** `n` and `last` for tag and catalog pagination. */
+export function pagination(url: URL): { limit?: number; last?: string } {
+  const n = url.searchParams.get('n');
+  const last = url.searchParams.get('last') ?? undefined;
+  let limit: number | undefined;
+  if (n !== null) {
+    if (!/^\d{1,9}$/.test(n)) throw new RegistryError('PAGINATION_NUMBER_INVALID', 'invalid number of results requested', { n: n.slice(0, 20) });
+    limit = Number(n);
+  }
+  return { limit, last };
+}
+
+/** Read a small request body into memory, refusing more than `max` bytes (413). */
+export async function readSmallBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const declared = contentLength(req);
+  if (declared !== undefined && declared > max) {
+    req.resume();
+    throw new HttpError(413, 'MANIFEST_INVALID', `manifest larger than ${max} bytes`, { size: declared, max });
+  }
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const piece of req) {
+    total += (piece as Buffer).length;
+    if (total > max) {
+      req.resume();
+      throw new HttpError(413, 'MANIFEST_INVALID', `manifest larger than ${max} bytes`, { max });
+    }
+    parts.push(piece as Buffer);
+  }
+  return Buffer.concat(parts, total);
+}

@@ -1,0 +1,65 @@
+// The listening server: HTTP or HTTPS (certificate reloaded on SIGHUP), with
+// timeouts that keep slow or idle clients from holding sockets.
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import type { StorageDriver } from '../storage/driver.js';
+import { createDispatcher } from './dispatch.js';
+
+export interface WharfServer {
+  server: Server;
+  url: string;
+  /** Re-read TLS certificate and key (no-op without TLS). */
+  reloadTls(): void;
+  close(): Promise<void>;
+}
+
+function readTls(config: Config) {
+  return { cert: readFileSync(config.tlsCert!), key: readFileSync(config.tlsKey!) };
+}
+
+export async function startServer(config: Config, driver: StorageDriver, log: Logger): Promise<WharfServer> {
+  const dispatch = createDispatcher(config, driver, log);
+  const options = {
+    maxHeaderSize: config.limits.maxHeaderBytes,
+    headersTimeout: config.limits.headersTimeoutMs,
+    // Big uploads may take long; a stalled one is caught by the idle timeout.
+    requestTimeout: 0,
+    keepAliveTimeout: 30_000,
+  };
+  const tls = config.tlsCert !== undefined;
+  const server: Server = tls
+    ? (createHttpsServer({ ...options, ...readTls(config) }, dispatch) as unknown as Server)
+    : createHttpServer(options, dispatch);
+  server.setTimeout(config.limits.idleTimeoutMs, (socket) => socket.destroy());
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.address, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const host = config.address.includes(':') ? `[${config.address}]` : config.address;
+  return {
+    server,
+    url: `${tls ? 'https' : 'http'}://${host}:${port}`,
+    reloadTls() {
+      if (!tls) return;
+      (server as unknown as import('node:tls').Server).setSecureContext(readTls(config));
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}

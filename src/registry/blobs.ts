@@ -1,0 +1,76 @@
+// Blobs: content-addressed bytes shared by a namespace, readable only through
+// repositories that link them (pushed or mounted there).
+import type { Readable } from 'node:stream';
+import type { ByteRange } from '../storage/driver.js';
+import { NotFoundError } from '../storage/errors.js';
+import { RegistryError } from './errors.js';
+import { layout } from './layout.js';
+import type { Digest } from './names.js';
+import type { Scope } from './scope.js';
+
+export interface BlobInfo {
+  digest: Digest;
+  size: number;
+}
+
+function unknown(d: Digest): RegistryError {
+  return new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest: d.text });
+}
+
+/** Size of a blob as seen through a repository; BLOB_UNKNOWN when not linked or missing. */
+export async function statBlob(s: Scope, repo: string, d: Digest): Promise<BlobInfo> {
+  const [link, data] = await Promise.all([
+    s.driver.stat(layout.repoBlobLink(s.ns, repo, d)),
+    s.driver.stat(layout.blob(s.ns, d)),
+  ]);
+  if (!link || !data) throw unknown(d);
+  return { digest: d, size: data.size };
+}
+
+/** Stream a blob (or a range of it). Call statBlob first for the access check and size. */
+export async function readBlob(s: Scope, d: Digest, range?: ByteRange): Promise<Readable> {
+  try {
+    return await s.driver.read(layout.blob(s.ns, d), range);
+  } catch (err) {
+    if (err instanceof NotFoundError) throw unknown(d);
+    throw err;
+  }
+}
+
+/** Time-limited direct URL for a blob, when the backend supports it. */
+export async function presignBlob(s: Scope, d: Digest, expiresSeconds: number): Promise<string | null> {
+  if (!s.driver.presignGet) return null;
+  return s.driver.presignGet(layout.blob(s.ns, d), expiresSeconds);
+}
+
+export async function blobExists(s: Scope, d: Digest): Promise<BlobInfo | null> {
+  const info = await s.driver.stat(layout.blob(s.ns, d));
+  return info ? { digest: d, size: info.size } : null;
+}
+
+export async function isBlobLinked(s: Scope, repo: string, d: Digest): Promise<boolean> {
+  return (await s.driver.stat(layout.repoBlobLink(s.ns, repo, d))) !== null;
+}
+
+export async function linkBlob(s: Scope, repo: string, d: Digest): Promise<void> {
+  await s.driver.put(layout.repoBlobLink(s.ns, repo, d), Buffer.alloc(0));
+}
+
+/** Remove a repository's link to a blob (the bytes go at the next sweep). */
+export async function unlinkBlob(s: Scope, repo: string, d: Digest): Promise<void> {
+  if (!(await s.driver.delete(layout.repoBlobLink(s.ns, repo, d)))) throw unknown(d);
+}
+
+/**
+ * Cross-repository mount: link a blob into `repo`. With `from`, the blob must
+ * be linked in that repository; without it, any blob of the namespace is
+ * mounted (OCI 1.1 automatic content discovery). Returns null when the blob
+ * cannot be mounted (the caller then starts a normal upload).
+ */
+export async function mountBlob(s: Scope, repo: string, d: Digest, from?: string): Promise<BlobInfo | null> {
+  if (from !== undefined && !(await isBlobLinked(s, from, d))) return null;
+  const info = await blobExists(s, d);
+  if (!info) return null;
+  await linkBlob(s, repo, d);
+  return info;
+}

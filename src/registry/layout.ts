@@ -1,0 +1,38 @@
+// Where everything lives in storage. One file answers "where are tags stored?".
+//
+//   <ns>/blobs/<alg>/<hex>                      content-addressed bytes (layers, configs, manifests)
+//   <ns>/uploads/<id>/record                    upload record (JSON), rewritten after every chunk
+//   <ns>/uploads/<id>/<offset, 16 digits>       one chunk, named by its start offset
+//   <ns>/repos/<repo>/_blobs/<alg>:<hex>        link: the repository may serve that blob
+//   <ns>/repos/<repo>/_manifests/<alg>:<hex>    link: manifest in the repository (JSON metadata)
+//   <ns>/repos/<repo>/_tags/<tag>               tag -> manifest digest (one object per tag)
+//   <ns>/repos/<repo>/_referrers/<alg>:<hex>/<alg>:<hex>   subject -> referrer descriptor
+//   <ns>/_catalog/<repo with '/' as '+'>        one marker per repository
+//
+// Repository name components never start with '_', so the '_' directories
+// cannot collide with a nested repository name.
+import type { Digest } from './names.js';
+
+export const CATALOG_SEPARATOR = '+';
+
+export const layout = {
+  blob: (ns: string, d: Digest) => `${ns}/blobs/${d.algorithm}/${d.hex}`,
+  blobsOf: (ns: string, algorithm: string) => `${ns}/blobs/${algorithm}/`,
+  uploadsRoot: (ns: string) => `${ns}/uploads/`,
+  uploadDir: (ns: string, id: string) => `${ns}/uploads/${id}/`,
+  uploadRecord: (ns: string, id: string) => `${ns}/uploads/${id}/record`,
+  uploadChunk: (ns: string, id: string, offset: number) => `${ns}/uploads/${id}/${String(offset).padStart(16, '0')}`,
+  repo: (ns: string, repo: string) => `${ns}/repos/${repo}/`,
+  repoBlobLinks: (ns: string, repo: string) => `${ns}/repos/${repo}/_blobs/`,
+  repoBlobLink: (ns: string, repo: string, d: Digest) => `${ns}/repos/${repo}/_blobs/${d.text}`,
+  manifestLinks: (ns: string, repo: string) => `${ns}/repos/${repo}/_manifests/`,
+  manifestLink: (ns: string, repo: string, d: Digest) => `${ns}/repos/${repo}/_manifests/${d.text}`,
+  tags: (ns: string, repo: string) => `${ns}/repos/${repo}/_tags/`,
+  tag: (ns: string, repo: string, tag: string) => `${ns}/repos/${repo}/_tags/${tag}`,
+  referrersOf: (ns: string, repo: string, subject: Digest) => `${ns}/repos/${repo}/_referrers/${subject.text}/`,
+  referrer: (ns: string, repo: string, subject: Digest, d: Digest) =>
+    `${ns}/repos/${repo}/_referrers/${subject.text}/${d.text}`,
+  catalog: (ns: string) => `${ns}/_catalog/`,
+  catalogEntry: (ns: string, repo: string) => `${ns}/_catalog/${repo.replaceAll('/', CATALOG_SEPARATOR)}`,
+  repoFromCatalogKey: (ns: string, key: string) => key.slice(`${ns}/_catalog/`.length).replaceAll(CATALOG_SEPARATOR, '/'),
+};

@@ -1,0 +1,174 @@
+// Manifests: stored as content-addressed blobs, linked into a repository with
+// their metadata, optionally tagged. Pushing checks that everything the
+// manifest references is already in the repository.
+import { createHash as nodeHash } from 'node:crypto';
+import { createHash } from '../digest/index.js';
+import { blobExists, isBlobLinked } from './blobs.js';
+import { markRepo } from './catalog.js';
+import { RegistryError } from './errors.js';
+import { layout } from './layout.js';
+import { parseManifest, type Descriptor } from './manifest-parse.js';
+import { isIndexType } from './media-types.js';
+import { isDigestReference, parseDigest, validateTag, type Digest } from './names.js';
+import { addReferrer, removeReferrer } from './referrers.js';
+import type { Scope } from './scope.js';
+import { resolveTag, setTag, untagDigest } from './tags.js';
+
+/** What a repository records about a manifest it holds. */
+export interface ManifestLink {
+  mediaType: string;
+  size: number;
+  /** ms since epoch */
+  pushed: number;
+  artifactType?: string;
+  subject?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface StoredManifest {
+  digest: Digest;
+  mediaType: string;
+  body: Buffer;
+}
+
+function digestOf(body: Buffer, algorithm: Digest['algorithm']): Digest {
+  // Node's one-shot hash is fastest for small bodies; sha512 goes through ours
+  // only so every supported algorithm is handled in one place.
+  const hex = algorithm === 'sha256' ? nodeHash('sha256').update(body).digest('hex') : createHash(algorithm).update(body).digestHex();
+  return { algorithm, hex, text: `${algorithm}:${hex}` };
+}
+
+function unknownManifest(reference: string): RegistryError {
+  return new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', { reference });
+}
+
+export async function readManifestLink(s: Scope, repo: string, d: Digest): Promise<ManifestLink | null> {
+  const raw = await s.driver.get(layout.manifestLink(s.ns, repo, d));
+  if (!raw) return null;
+  try {
+    return JSON.parse(raw.toString('utf8')) as ManifestLink;
+  } catch {
+    return null;
+  }
+}
+
+export async function resolveReference(s: Scope, repo: string, reference: string): Promise<Digest> {
+  if (isDigestReference(reference)) return parseDigest(reference);
+  validateTag(reference);
+  return resolveTag(s, repo, reference);
+}
+
+/** Metadata of a manifest by tag or digest (for HEAD). */
+export async function statManifest(s: Scope, repo: string, reference: string): Promise<{ digest: Digest; link: ManifestLink }> {
+  const digest = await resolveReference(s, repo, reference);
+  const link = await readManifestLink(s, repo, digest);
+  if (!link) throw unknownManifest(reference);
+  return { digest, link };
+}
+
+export async function getManifest(s: Scope, repo: string, reference: string): Promise<StoredManifest & { link: ManifestLink }> {
+  const { digest, link } = await statManifest(s, repo, reference);
+  const body = await s.driver.get(layout.blob(s.ns, digest));
+  if (!body) throw unknownManifest(reference);
+  return { digest, mediaType: link.mediaType, body, link };
+}
+
+async function checkReferences(s: Scope, repo: string, parsed: ReturnType<typeof parseManifest>): Promise<void> {
+  const missing: string[] = [];
+  await Promise.all([
+    ...parsed.blobs.map(async ({ digest }) => {
+      const [linked, exists] = await Promise.all([isBlobLinked(s, repo, digest), blobExists(s, digest)]);
+      if (!linked || !exists) missing.push(digest.text);
+    }),
+    ...parsed.manifests.map(async ({ digest }) => {
+      if (!(await readManifestLink(s, repo, digest))) missing.push(digest.text);
+    }),
+  ]);
+  if (missing.length > 0) {
+    throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'manifest references unknown blobs or manifests', {
+      digests: missing.sort(),
+    });
+  }
+}
+
+export interface PutManifestResult {
+  digest: Digest;
+  /** Digest of the subject, when the manifest has one (OCI-Subject header). */
+  subject?: Digest;
+}
+
+export async function putManifest(
+  s: Scope,
+  repo: string,
+  reference: string,
+  body: Buffer,
+  contentType: string,
+): Promise<PutManifestResult> {
+  const byDigest = isDigestReference(reference);
+  const wanted = byDigest ? parseDigest(reference) : undefined;
+  if (!byDigest) validateTag(reference);
+  const parsed = parseManifest(body, contentType);
+  const digest = digestOf(body, wanted?.algorithm ?? 'sha256');
+  if (wanted && wanted.hex !== digest.hex) {
+    throw new RegistryError('DIGEST_INVALID', 'manifest digest did not match the reference', {
+      reference,
+      actual: digest.text,
+    });
+  }
+  await checkReferences(s, repo, parsed);
+
+  const blobKey = layout.blob(s.ns, digest);
+  if (!(await s.driver.stat(blobKey))) await s.driver.put(blobKey, body);
+  const link: ManifestLink = {
+    mediaType: parsed.mediaType,
+    size: body.length,
+    pushed: Date.now(),
+    ...(parsed.artifactType ? { artifactType: parsed.artifactType } : {}),
+    ...(parsed.subject ? { subject: parsed.subject.digest.text } : {}),
+    ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
+  };
+  await s.driver.put(layout.manifestLink(s.ns, repo, digest), Buffer.from(JSON.stringify(link)));
+  if (parsed.subject) {
+    const desc: Descriptor = {
+      mediaType: parsed.mediaType,
+      digest: digest.text,
+      size: body.length,
+      ...(parsed.artifactType ? { artifactType: parsed.artifactType } : {}),
+      ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
+    };
+    await addReferrer(s, repo, parsed.subject.digest, digest, desc);
+  }
+  if (!byDigest) await setTag(s, repo, reference, digest);
+  await markRepo(s, repo);
+  return { digest, subject: parsed.subject?.digest };
+}
+
+/**
+ * Delete by tag: only the tag goes. Delete by digest: the manifest leaves the
+ * repository with every tag pointing at it and its referrer entry.
+ */
+export async function deleteManifest(s: Scope, repo: string, reference: string): Promise<void> {
+  if (!isDigestReference(reference)) {
+    validateTag(reference);
+    await resolveTag(s, repo, reference); // MANIFEST_UNKNOWN when absent
+    await s.driver.delete(layout.tag(s.ns, repo, reference));
+    return;
+  }
+  const digest = parseDigest(reference);
+  const link = await readManifestLink(s, repo, digest);
+  if (!link) throw unknownManifest(reference);
+  await untagDigest(s, repo, digest);
+  if (link.subject) await removeReferrer(s, repo, parseDigest(link.subject), digest);
+  await s.driver.delete(layout.manifestLink(s.ns, repo, digest));
+}
+
+/** For Accept negotiation: the children of an index, parsed from its body. */
+export function indexChildren(m: StoredManifest): Descriptor[] {
+  if (!isIndexType(m.mediaType)) return [];
+  try {
+    const doc = JSON.parse(m.body.toString('utf8')) as { manifests?: Descriptor[] };
+    return Array.isArray(doc.manifests) ? doc.manifests : [];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,24 @@
+// A namespace's view of storage: every registry operation takes one. A
+// namespace is a whole isolated registry (blobs, repositories, uploads).
+import type { StorageDriver } from '../storage/driver.js';
+
+export interface Scope {
+  readonly driver: StorageDriver;
+  /** Namespace name: the first component of every key the scope touches. */
+  readonly ns: string;
+}
+
+/** Walk all entries under a prefix, page by page (bounded memory per page). */
+export async function* listAll(
+  driver: StorageDriver,
+  prefix: string,
+  options: { delimiter?: string; startAfter?: string } = {},
+) {
+  let startAfter = options.startAfter;
+  for (;;) {
+    const page = await driver.list({ prefix, delimiter: options.delimiter, startAfter });
+    for (const e of page.entries) yield e;
+    if (!page.next || page.entries.length === 0) return;
+    startAfter = page.next;
+  }
+}

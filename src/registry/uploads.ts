@@ -1,0 +1,235 @@
+// Blob uploads. Each chunk is stored as it arrives and the upload record —
+// chunk list, offset and the saved hash state — is written back to storage
+// after every chunk, so the next chunk (or the final PUT) can be handled by
+// any process. No process ever re-reads an upload to learn its digest, except
+// when the client finishes with an algorithm other than the one hashed.
+import { randomUUID } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createHash, restoreHash, type HashAlgorithm, type ResumableHash } from '../digest/index.js';
+import { blobExists, linkBlob, type BlobInfo } from './blobs.js';
+import { RegistryError } from './errors.js';
+import { layout } from './layout.js';
+import { validateUploadId, type Digest } from './names.js';
+import type { Scope } from './scope.js';
+
+export const UPLOAD_RECORD_VERSION = 1;
+
+export interface UploadRecord {
+  v: number;
+  id: string;
+  repo: string;
+  /** ms since epoch */
+  started: number;
+  updated: number;
+  /** Bytes received so far. */
+  offset: number;
+  /** Start offsets of the stored chunks, in order (each chunk's key derives from it). */
+  chunks: number[];
+  hash: { algorithm: HashAlgorithm; state: string };
+}
+
+export interface UploadStatus {
+  id: string;
+  offset: number;
+}
+
+/** What the client declared about a chunk. */
+export interface ChunkHeaders {
+  /** Parsed Content-Range start/end (inclusive), when sent. */
+  range?: { start: number; end: number };
+  /** Content-Length, when sent. */
+  length?: number;
+}
+
+const DEFAULT_ALGORITHM: HashAlgorithm = 'sha256';
+
+function unknownUpload(id: string): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { uuid: id });
+}
+
+async function loadRecord(s: Scope, repo: string, id: string): Promise<UploadRecord> {
+  validateUploadId(id);
+  const raw = await s.driver.get(layout.uploadRecord(s.ns, id));
+  if (!raw) throw unknownUpload(id);
+  let rec: UploadRecord;
+  try {
+    rec = JSON.parse(raw.toString('utf8')) as UploadRecord;
+  } catch {
+    throw unknownUpload(id);
+  }
+  // An upload belongs to one repository: its id is no capability elsewhere.
+  if (rec.v !== UPLOAD_RECORD_VERSION || rec.id !== id || rec.repo !== repo) throw unknownUpload(id);
+  return rec;
+}
+
+async function saveRecord(s: Scope, rec: UploadRecord): Promise<void> {
+  rec.updated = Date.now();
+  await s.driver.put(layout.uploadRecord(s.ns, rec.id), Buffer.from(JSON.stringify(rec)));
+}
+
+export async function startUpload(s: Scope, repo: string): Promise<UploadStatus> {
+  const now = Date.now();
+  const hash = createHash(DEFAULT_ALGORITHM);
+  const rec: UploadRecord = {
+    v: UPLOAD_RECORD_VERSION,
+    id: randomUUID(),
+    repo,
+    started: now,
+    updated: now,
+    offset: 0,
+    chunks: [],
+    hash: { algorithm: DEFAULT_ALGORITHM, state: hash.exportState() },
+  };
+  await saveRecord(s, rec);
+  return { id: rec.id, offset: 0 };
+}
+
+export async function uploadStatus(s: Scope, repo: string, id: string): Promise<UploadStatus> {
+  const rec = await loadRecord(s, repo, id);
+  return { id, offset: rec.offset };
+}
+
+/** Feeds every byte that passes to the hash, and counts them. */
+class HashingCounter extends Transform {
+  bytes = 0;
+  constructor(private readonly hash: ResumableHash) {
+    super({ highWaterMark: 1 << 20 });
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void) {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    done(null, chunk);
+  }
+}
+
+function checkChunkHeaders(rec: UploadRecord, h: ChunkHeaders): void {
+  if (h.range) {
+    if (h.range.start !== rec.offset) {
+      throw new RegistryError('RANGE_INVALID', 'chunk out of order', { offset: rec.offset, start: h.range.start });
+    }
+    if (h.length !== undefined && h.range.end - h.range.start + 1 !== h.length) {
+      throw new RegistryError('BLOB_UPLOAD_INVALID', 'Content-Range does not match Content-Length', {
+        range: `${h.range.start}-${h.range.end}`,
+        length: h.length,
+      });
+    }
+  }
+}
+
+/** Store one chunk and write the record back. The record is untouched if the chunk fails. */
+async function appendToRecord(s: Scope, rec: UploadRecord, body: Readable, h: ChunkHeaders): Promise<void> {
+  checkChunkHeaders(rec, h);
+  const hash = restoreHash(rec.hash.algorithm, rec.hash.state);
+  const counter = new HashingCounter(hash);
+  const key = layout.uploadChunk(s.ns, rec.id, rec.offset);
+  const put = s.driver.put(key, counter);
+  await Promise.all([pipeline(body, counter), put]).catch(async (err) => {
+    counter.destroy();
+    await put.catch(() => undefined);
+    throw err;
+  });
+  const declared = h.range ? h.range.end - h.range.start + 1 : h.length;
+  if (declared !== undefined && counter.bytes !== declared) {
+    await s.driver.delete(key).catch(() => undefined);
+    throw new RegistryError('SIZE_INVALID', 'body length does not match the declared length', {
+      declared,
+      received: counter.bytes,
+    });
+  }
+  if (counter.bytes === 0) {
+    await s.driver.delete(key).catch(() => undefined);
+    return;
+  }
+  rec.chunks.push(rec.offset);
+  rec.offset += counter.bytes;
+  rec.hash.state = hash.exportState();
+  await saveRecord(s, rec);
+}
+
+export async function appendChunk(
+  s: Scope,
+  repo: string,
+  id: string,
+  body: Readable,
+  headers: ChunkHeaders,
+): Promise<UploadStatus> {
+  const rec = await loadRecord(s, repo, id);
+  await appendToRecord(s, rec, body, headers);
+  return { id, offset: rec.offset };
+}
+
+async function deleteUploadObjects(s: Scope, rec: UploadRecord): Promise<void> {
+  // Chunks first, the record last: an upload directory without a record is
+  // either finished (its chunks may be parts of a published object) or gone.
+  await Promise.all(rec.chunks.map((o) => s.driver.delete(layout.uploadChunk(s.ns, rec.id, o))));
+  await s.driver.delete(layout.uploadRecord(s.ns, rec.id));
+}
+
+export async function cancelUpload(s: Scope, repo: string, id: string): Promise<void> {
+  const rec = await loadRecord(s, repo, id);
+  await deleteUploadObjects(s, rec);
+}
+
+async function digestOfUpload(s: Scope, rec: UploadRecord, algorithm: HashAlgorithm): Promise<string> {
+  if (algorithm === rec.hash.algorithm) return restoreHash(algorithm, rec.hash.state).digestHex();
+  // The client chose another algorithm than the one hashed on the way in: read it back once.
+  const hash = createHash(algorithm);
+  for (const o of rec.chunks) {
+    const stream = await s.driver.read(layout.uploadChunk(s.ns, rec.id, o));
+    for await (const piece of stream) hash.update(piece as Buffer);
+  }
+  return hash.digestHex();
+}
+
+/**
+ * Finish an upload: append the last (maybe empty) chunk, verify the digest,
+ * publish the blob atomically, link it into the repository, and remove the
+ * upload. On a digest mismatch nothing is published and the upload is removed.
+ */
+export async function finishUpload(
+  s: Scope,
+  repo: string,
+  id: string,
+  digest: Digest,
+  body: Readable | null,
+  headers: ChunkHeaders,
+): Promise<BlobInfo> {
+  const rec = await loadRecord(s, repo, id);
+  if (body) await appendToRecord(s, rec, body, headers);
+  const actual = await digestOfUpload(s, rec, digest.algorithm);
+  if (actual !== digest.hex) {
+    await deleteUploadObjects(s, rec);
+    throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', {
+      digest: digest.text,
+      actual: `${digest.algorithm}:${actual}`,
+    });
+  }
+  const blobKey = layout.blob(s.ns, digest);
+  const chunkKeys = rec.chunks.map((o) => layout.uploadChunk(s.ns, rec.id, o));
+  const existing = await blobExists(s, digest);
+  if (existing) {
+    // Already stored by an earlier push: keep the published copy.
+    await Promise.all(chunkKeys.map((k) => s.driver.delete(k)));
+  } else if (chunkKeys.length === 0) {
+    await s.driver.put(blobKey, Buffer.alloc(0));
+  } else {
+    await s.driver.concat(blobKey, chunkKeys);
+    await s.driver.deleteConcatSources(blobKey, chunkKeys);
+  }
+  await linkBlob(s, repo, digest);
+  await s.driver.delete(layout.uploadRecord(s.ns, rec.id));
+  return { digest, size: rec.offset };
+}
+
+/** Monolithic upload (POST with ?digest=): a one-chunk upload finished at once. */
+export async function uploadWhole(
+  s: Scope,
+  repo: string,
+  digest: Digest,
+  body: Readable,
+  headers: ChunkHeaders,
+): Promise<BlobInfo> {
+  const { id } = await startUpload(s, repo);
+  return finishUpload(s, repo, id, digest, body, headers);
+}

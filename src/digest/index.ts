@@ -36,7 +36,11 @@ function pickAddon(): NativeAddon | null {
 
 const addon = pickAddon();
 
-/** Which engine serves createHash/restoreHash, for logs and /metrics. */
+/**
+ * Which engine serves createHash/restoreHash, for logs and /metrics:
+ * "native (SHA-NI)", "native (portable C)" or "typescript". The SHA-NI /
+ * portable distinction is about SHA-256; native SHA-512 is always portable C.
+ */
 export const hashEngine: string =
   addon === null ? 'typescript' : addon.shaNiAvailable ? 'native (SHA-NI)' : 'native (portable C)';
 

@@ -108,30 +108,32 @@ export class NativeHash implements ResumableHash {
   readonly #addon: NativeAddon;
   readonly #layout: Layout;
   readonly #state: Buffer;
-  #total: number;
   #busy = false;
   #done = false;
+  #broken = false;
 
   constructor(addon: NativeAddon, alg: HashAlgorithm, raw?: Uint8Array, total?: number) {
     this.#addon = addon;
     this.algorithm = alg;
     this.#layout = layoutOf(alg);
     if (raw !== undefined && total !== undefined) {
+      // raw was validated by decodeState: its total field says `total`.
       this.#state = Buffer.alloc(this.#layout.full);
       this.#state.set(raw);
-      this.#total = total;
     } else {
       this.#state = freshState(alg);
-      this.#total = 0;
     }
   }
 
+  /** Read from the state buffer itself (the C side keeps it), so it can never disagree with the state. */
   get length(): number {
-    return this.#total;
+    const end = this.#layout.header;
+    return this.#state.readUInt32BE(end - 8) * 4294967296 + this.#state.readUInt32BE(end - 4);
   }
 
   #check(): void {
     if (this.#done) throw new Error(`${this.algorithm} hash used after digestHex()`);
+    if (this.#broken) throw new Error(`${this.algorithm} hash state lost: an updateAsync() failed`);
     if (this.#busy) throw new Error(`${this.algorithm} hash is busy: an updateAsync() is in progress`);
   }
 
@@ -139,7 +141,6 @@ export class NativeHash implements ResumableHash {
     this.#check();
     checkData(data);
     this.#addon.update(this.#state, data);
-    this.#total += data.length;
     return this;
   }
 
@@ -148,13 +149,14 @@ export class NativeHash implements ResumableHash {
     checkData(data);
     if (data.length < NATIVE_ASYNC_MIN) {
       this.#addon.update(this.#state, data);
-      this.#total += data.length;
       return;
     }
     this.#busy = true;
     try {
       await this.#addon.updateAsync(this.#state, data);
-      this.#total += data.length;
+    } catch (err) {
+      this.#broken = true; // the work may or may not have run: the state is unknown
+      throw err;
     } finally {
       this.#busy = false;
     }
@@ -163,15 +165,13 @@ export class NativeHash implements ResumableHash {
   exportState(): string {
     this.#check();
     const l = this.#layout;
-    return encodeState(this.algorithm, this.#state.subarray(0, l.header + (this.#total % l.block)));
+    return encodeState(this.algorithm, this.#state.subarray(0, l.header + (this.length % l.block)));
   }
 
   digestHex(): string {
     this.#check();
     this.#done = true;
-    const hex = this.#addon.digest(this.#state).toString('hex');
-    this.#state.fill(0);
-    return hex;
+    return this.#addon.digest(this.#state).toString('hex');
   }
 }
 

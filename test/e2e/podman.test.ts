@@ -1,0 +1,203 @@
+// End-to-end: podman (4.3) and buildah (1.28) against a real registry process.
+//   npm run build && node --test --test-concurrency=1 dist/test/e2e/
+// Pushes come from one private image store, pulls go into a second, empty
+// one, so every pull downloads every blob from the registry.
+// E2E_REGISTRY=distribution runs the same tests against CNCF Distribution;
+// E2E_DEBUG=1 adds --log-level=debug (shown in failures).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  createContainersEnv,
+  MEDIA,
+  sha256,
+  startE2E,
+  type ContainersEnv,
+  type E2E,
+} from '../helpers/containers.js';
+import { e2eRegistryKind } from '../helpers/registries.js';
+
+const TLS = '--tls-verify=false';
+
+describe(`podman/buildah e2e (${e2eRegistryKind()})`, () => {
+  let e: E2E;
+  /** An empty image store to pull into. */
+  let pull: ContainersEnv;
+  // A setup failure (e.g. a missing tool) is rethrown by every test, so each
+  // one FAILS with the reason instead of being cancelled or skipped.
+  let setupError: unknown;
+  const ready = () => {
+    if (setupError) throw setupError;
+  };
+
+  before(async () => {
+    try {
+      e = await startE2E(['podman', 'buildah', 'skopeo', 'runc', 'unshare']);
+      pull = createContainersEnv();
+      pull.failureContext = e.env.failureContext;
+    } catch (err) {
+      setupError = err;
+    }
+  });
+
+  after(async () => {
+    await e?.stop();
+    await pull?.cleanup();
+  });
+
+  function digestFile(): string {
+    return join(e.env.tmpDir, `digest-${Math.random().toString(36).slice(2)}`);
+  }
+
+  /** `podman pull` into the empty store; returns the image id it prints. */
+  async function podmanPull(name: string, extra: string[] = []): Promise<string> {
+    const r = await pull.podman(['pull', TLS, ...extra, name]);
+    const id = r.stdout.trim().split('\n').pop()!.trim();
+    assert.match(id, /^[0-9a-f]{64}$/, `podman pull printed no image id:\n${r.stdout}\n${r.stderr}`);
+    return id;
+  }
+
+  async function imageInspect(env: ContainersEnv, name: string): Promise<any> {
+    const r = await env.podman(['image', 'inspect', name]);
+    return JSON.parse(r.stdout)[0];
+  }
+
+  it('podman push (OCI) then podman pull into an empty store: same image id, same digest', async () => {
+    ready();
+    const img = await e.env.buildImage({ format: 'oci' });
+    const repo = 'e2e/podman-oci';
+    const df = digestFile();
+    await e.env.podman(['push', '-q', TLS, '--digestfile', df, img.ref, e.name(repo, 'v1')]);
+    const pushed = readFileSync(df, 'utf8').trim();
+
+    const raw = await e.inspectRaw(repo, 'v1');
+    assert.equal(sha256(raw), pushed);
+    const m = JSON.parse(raw.toString('utf8'));
+    assert.equal(m.mediaType, MEDIA.ociManifest);
+    assert.equal(m.config.digest, `sha256:${img.id}`);
+
+    const id = await podmanPull(e.name(repo, 'v1'));
+    assert.equal(id, img.id, 'pulled image id = pushed image id');
+    const info = await imageInspect(pull, e.name(repo, 'v1'));
+    assert.equal(info.Digest, pushed);
+    assert.ok(info.RepoDigests.includes(e.name(repo, pushed)), JSON.stringify(info.RepoDigests));
+    assert.equal(info.RootFS.Layers.length, 2);
+
+    // Pull by digest gives the same image.
+    assert.equal(await podmanPull(e.name(repo, pushed)), img.id);
+  });
+
+  it('podman push of a Docker v2s2 image; pull gives the same image id', async () => {
+    ready();
+    const img = await e.env.buildImage({ format: 'docker' });
+    const repo = 'e2e/podman-docker';
+    const df = digestFile();
+    await e.env.podman(['push', '-q', TLS, '--digestfile', df, img.ref, e.name(repo, 'v1')]);
+    const pushed = readFileSync(df, 'utf8').trim();
+    const raw = await e.inspectRaw(repo, 'v1');
+    assert.equal(sha256(raw), pushed);
+    const m = JSON.parse(raw.toString('utf8'));
+    assert.equal(m.mediaType, MEDIA.dockerManifest);
+    assert.equal(m.config.mediaType, MEDIA.dockerConfig);
+    assert.equal(m.config.digest, `sha256:${img.id}`);
+    assert.equal(await podmanPull(e.name(repo, 'v1')), img.id);
+  });
+
+  it('podman push of an 8 MiB layer (streamed upload) round-trips', async () => {
+    ready();
+    const img = await e.env.buildImage({ randomBytes: 8 * 1024 * 1024 });
+    const repo = 'e2e/podman-big';
+    await e.env.podman(['push', '-q', TLS, img.ref, e.name(repo, 'v1')]);
+    const m = JSON.parse((await e.inspectRaw(repo, 'v1')).toString('utf8'));
+    assert.ok(m.layers[1].size > 8 * 1024 * 1024, `random layer size ${m.layers[1].size}`);
+    // The blob as served has exactly the digest and size the manifest says.
+    const r = await fetch(`${e.registry.url}/v2/${repo}/blobs/${m.layers[1].digest}`);
+    const body = Buffer.from(await r.arrayBuffer());
+    assert.equal(r.status, 200);
+    assert.equal(body.length, m.layers[1].size);
+    assert.equal(sha256(body), m.layers[1].digest);
+    assert.equal(await podmanPull(e.name(repo, 'v1')), img.id);
+  });
+
+  it('buildah push (OCI) and buildah push --format docker (converted) both pull back', async () => {
+    ready();
+    const img = await e.env.buildImage({ format: 'oci' });
+    const repo = 'e2e/buildah';
+
+    const df = digestFile();
+    await e.env.buildah(['push', '-q', TLS, '--digestfile', df, img.ref, e.docker(repo, 'oci')]);
+    const ociDigest = readFileSync(df, 'utf8').trim();
+    const oci = JSON.parse((await e.inspectRaw(repo, 'oci')).toString('utf8'));
+    assert.equal(oci.mediaType, MEDIA.ociManifest);
+    assert.equal(sha256(await e.inspectRaw(repo, 'oci')), ociDigest);
+    assert.equal(await podmanPull(e.name(repo, 'oci')), img.id);
+
+    const df2 = digestFile();
+    await e.env.buildah(['push', '-q', TLS, '--format', 'docker', '--digestfile', df2, img.ref, e.docker(repo, 'docker')]);
+    const dockerDigest = readFileSync(df2, 'utf8').trim();
+    const rawDocker = await e.inspectRaw(repo, 'docker');
+    assert.equal(sha256(rawDocker), dockerDigest);
+    const dm = JSON.parse(rawDocker.toString('utf8'));
+    assert.equal(dm.mediaType, MEDIA.dockerManifest);
+    assert.equal(dm.config.mediaType, MEDIA.dockerConfig);
+    assert.notEqual(dockerDigest, ociDigest);
+    // Converting the config changes it, so the pulled id is the new config's digest.
+    assert.equal(`sha256:${await podmanPull(e.name(repo, 'docker'))}`, dm.config.digest);
+
+    const tags = JSON.parse(
+      (await e.env.skopeo(['list-tags', TLS, `docker://${e.registry.host}/${repo}`])).stdout,
+    ).Tags;
+    assert.deepEqual([...tags].sort(), ['docker', 'oci']);
+  });
+
+  it('buildah manifest push --all (Docker manifest list); podman pull --arch picks each platform', async () => {
+    ready();
+    const multi = await e.env.buildMultiArch({ format: 'docker' });
+    const repo = 'e2e/buildah-list';
+    const df = digestFile();
+    await e.env.buildah([
+      'manifest',
+      'push',
+      '-q',
+      '--all',
+      '--format',
+      'v2s2',
+      TLS,
+      '--digestfile',
+      df,
+      multi.listRef,
+      e.docker(repo, 'v1'),
+    ]);
+    const pushed = readFileSync(df, 'utf8').trim();
+    const raw = await e.inspectRaw(repo, 'v1');
+    assert.equal(sha256(raw), pushed);
+    const list = JSON.parse(raw.toString('utf8'));
+    assert.equal(list.mediaType, MEDIA.dockerList);
+    assert.deepEqual(
+      list.manifests.map((d: any) => d.platform.architecture),
+      multi.images.map((i) => i.arch),
+    );
+    for (const d of list.manifests) {
+      assert.equal(d.mediaType, MEDIA.dockerManifest);
+      assert.equal(sha256(await e.inspectRaw(repo, d.digest)), d.digest);
+    }
+    for (const img of multi.images) {
+      const extra = ['--arch', img.arch, ...(img.variant ? ['--variant', img.variant] : [])];
+      assert.equal(await podmanPull(e.name(repo, 'v1'), extra), img.id, `platform ${img.arch}`);
+    }
+  });
+
+  it('podman run of a pulled image (runc): busybox runs and sees the pushed random layer', async () => {
+    ready();
+    const img = await e.env.buildImage({ format: 'oci' });
+    const repo = 'e2e/podman-run';
+    await e.env.podman(['push', '-q', TLS, img.ref, e.name(repo, 'v1')]);
+    assert.equal(await podmanPull(e.name(repo, 'v1')), img.id);
+
+    const hi = await pull.podman(['run', '--rm', '--network=none', e.name(repo, 'v1'), '/bin/busybox', 'echo', 'hi']);
+    assert.equal(hi.stdout.trim(), 'hi');
+    const sum = await pull.podman(['run', '--rm', '--network=none', e.name(repo, 'v1'), '/bin/busybox', 'sha256sum', img.randomFile]);
+    assert.equal(sum.stdout.trim().split(/\s+/)[0], img.randomSha256);
+  });
+});

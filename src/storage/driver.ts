@@ -35,6 +35,17 @@ export interface ListPage {
   next?: string;
 }
 
+export interface PutOptions {
+  /**
+   * false: the object need not reach stable storage before put resolves
+   * (it must still be atomic and survive a crash of the process, just not a
+   * power loss). Used for upload chunks and records, which are made durable
+   * once, when the blob is published by concat. Object stores ignore it.
+   * Default true.
+   */
+  durable?: boolean;
+}
+
 export interface ObjectInfo {
   key: string;
   size: number;
@@ -63,7 +74,7 @@ export interface StorageDriver {
    * (or none) until the new one is complete; a failed or aborted put leaves
    * nothing at `key`. Returns the stored size.
    */
-  put(key: string, body: Uint8Array | Readable): Promise<ObjectInfo>;
+  put(key: string, body: Uint8Array | Readable, options?: PutOptions): Promise<ObjectInfo>;
 
   /** Whole object as bytes (for small metadata objects), or null when missing. */
   get(key: string): Promise<Buffer | null>;
@@ -82,7 +93,8 @@ export interface StorageDriver {
   move(from: string, to: string): Promise<void>;
 
   /**
-   * Publish the concatenation of `sources` (in order) at `to`, atomically. The
+   * Publish the concatenation of `sources` (in order) at `to`, atomically and
+   * durably (even when the sources were put with `durable: false`). The
    * sources stay in place (the caller deletes them when it is done; some
    * backends, e.g. Swift SLO, keep referring to them until then — callers must
    * delete sources only via `deleteConcatSources`). Rejects with NotFoundError

@@ -73,6 +73,13 @@ export function createDispatcher(config: Config, driver: StorageDriver, log: Log
     const method = req.method ?? 'GET';
     let url: URL;
     const fail = (err: unknown) => {
+      if (res.headersSent || res.destroyed || req.destroyed) {
+        // The client went away (or the response was already streaming): there
+        // is no one to answer; a dropped client is not a server fault.
+        log.debug('request aborted', { method, url: req.url, err: String(err) });
+        res.destroy();
+        return;
+      }
       const reply = describeError(err);
       if (reply.internal) log.error('request failed', { method, url: req.url, err: String((err as Error)?.stack ?? err) });
       if (!req.complete) {

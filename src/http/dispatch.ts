@@ -73,7 +73,8 @@ export function createDispatcher(config: Config, driver: StorageDriver, log: Log
     const method = req.method ?? 'GET';
     let url: URL;
     const fail = (err: unknown) => {
-      if (res.headersSent || res.destroyed || req.destroyed) {
+      const clientGone = (req.destroyed && !req.complete) || !res.socket || res.socket.destroyed;
+      if (res.headersSent || res.destroyed || clientGone) {
         // The client went away (or the response was already streaming): there
         // is no one to answer; a dropped client is not a server fault.
         log.debug('request aborted', { method, url: req.url, err: String(err) });

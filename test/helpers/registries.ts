@@ -155,7 +155,15 @@ export async function startE2ERegistry(kind: RegistryKind = e2eRegistryKind()): 
   return startWharfRegistry({ registry: wharfE2EConfig() });
 }
 
-/** Extra `registry:` config for Wharf in e2e runs (none needed so far). */
+/**
+ * Extra `registry:` config for Wharf in e2e runs. Default: the helper's
+ * filesystem store in a temp dir. E2E_WHARF_STORAGE=memory uses the memory
+ * driver; E2E_WHARF_STORAGE_JSON='{"driver":"s3",...}' any storage section.
+ */
 function wharfE2EConfig(): Record<string, unknown> {
+  const json = process.env.E2E_WHARF_STORAGE_JSON;
+  if (json) return { storage: JSON.parse(json) };
+  const driver = process.env.E2E_WHARF_STORAGE;
+  if (driver && driver !== 'filesystem') return { storage: { driver } };
   return {};
 }

@@ -1,0 +1,168 @@
+// `npm run bench`: Wharf against CNCF Distribution in the same run.
+//
+//   npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE]
+//                    [--profile DIR] [--list]
+//
+// For every scenario, interleaved A/B rounds: each round prepares the data
+// once, then starts a fresh Wharf, runs the scenario, stops it, starts a
+// fresh Distribution, runs the same scenario, stops it (fresh data
+// directories each time, same filesystem). The table shows medians over
+// rounds and the median of the per-round ratios. Raw results go to
+// bench/results/latest.json (a full run) or bench/results/dev.json (--quick
+// or --only). --profile DIR starts Wharf with `node --cpu-prof` writing
+// CPU profiles to DIR (one per server start; summarize them with
+// `node dist/bench/cpuprofile.js DIR/*.cpuprofile`).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DISTRIBUTION_BIN } from '../test/helpers/registries.js';
+import { markdownTable, orientedRatio, summarize, textTable, workloadList, type RoundResult, type ScenarioResult, type SideResult } from './report.js';
+import { sizesFor, type Scenario } from './scenario.js';
+import { chunked1, chunked8, monolithic, singlePatch } from './scenarios/big-push.js';
+import { image } from './scenarios/image.js';
+import { latency } from './scenarios/latency.js';
+import { pull } from './scenarios/pull.js';
+import { smallPull } from './scenarios/small-pull.js';
+import { smallPush } from './scenarios/small-push.js';
+import { SERVER_KINDS, startBenchServer, type ServerKind } from './servers.js';
+
+const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+
+export const SCENARIOS: Scenario[] = [singlePatch, monolithic, chunked8, chunked1, pull, smallPush, smallPull, image, latency];
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    out: { type: 'string' },
+    profile: { type: 'string' },
+    list: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (values.help || values.list) {
+  console.log('npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n\nScenarios:');
+  const s = sizesFor(values.quick);
+  for (const sc of SCENARIOS) console.log(`  ${sc.name.padEnd(8)} ${sc.title}: ${sc.describe(s)}`);
+  process.exit(0);
+}
+
+const rounds = Number(values.rounds);
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
+const only = values.only?.split(',').map((x) => x.trim()).filter(Boolean);
+for (const n of only ?? []) {
+  if (!SCENARIOS.some((s) => s.name === n)) throw new Error(`--only: unknown scenario ${n} (${SCENARIOS.map((s) => s.name).join(', ')})`);
+}
+const selected = only ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
+const sizes = sizesFor(values.quick);
+const full = !values.quick && !only;
+const outFile = resolve(values.out ?? `${REPO_ROOT}/bench/results/${full ? 'latest' : 'dev'}.json`);
+const wharfEnv: Record<string, string> = {};
+if (values.profile) {
+  const dir = resolve(values.profile);
+  mkdirSync(dir, { recursive: true });
+  wharfEnv.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${dir}`.trim();
+}
+
+function log(msg: string): void {
+  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${msg}\n`);
+}
+
+function distributionVersion(): string {
+  try {
+    return execFileSync(DISTRIBUTION_BIN, ['--version'], { encoding: 'utf8' }).trim();
+  } catch (err) {
+    return `unknown (${String(err)})`;
+  }
+}
+
+function brief(sc: Scenario, r: SideResult): string {
+  if (r.error) return `ERROR ${r.error.split('\n')[0]}`;
+  const m = sc.metrics
+    .map((x) => `${x.key}=${r.metrics![x.key]!.toFixed(x.digits ?? 0)}`)
+    .join(' ');
+  return `${m} (server cpu ${r.window!.cpuSeconds.toFixed(2)} s, peak rss ${r.window!.peakRssMB.toFixed(0)} MB, client cpu ${r.window!.clientCpuSeconds.toFixed(2)} s, ${r.window!.wallSeconds.toFixed(2)} s)`;
+}
+
+async function runSide(kind: ServerKind, sc: Scenario, data: unknown): Promise<{ result: SideResult; info: string }> {
+  let server;
+  try {
+    server = await startBenchServer(kind, { wharfEnv: kind === 'wharf' ? wharfEnv : {} });
+  } catch (err) {
+    return { result: { error: `start: ${String((err as Error)?.message ?? err)}` }, info: '' };
+  }
+  try {
+    const r = await sc.run(server, data, sizes);
+    return { result: { metrics: r.metrics, window: r.window }, info: server.info };
+  } catch (err) {
+    const out = server.output().trim().split('\n').slice(-5).join('\n');
+    return { result: { error: `${String((err as Error)?.stack ?? err)}${out ? `\nserver output (tail):\n${out}` : ''}` }, info: server.info };
+  } finally {
+    await server.stop();
+  }
+}
+
+const startedAt = new Date();
+const env = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  node: process.version,
+  distribution: distributionVersion(),
+  wharfHashEngine: '',
+};
+log(`bench: ${selected.map((s) => s.name).join(', ')}; ${rounds} round(s)${sizes.quick ? ', quick sizes' : ''}; ${env.cpus} cpus; ${env.distribution}`);
+
+const results: ScenarioResult[] = [];
+let failures = 0;
+for (const sc of selected) {
+  const desc = sc.describe(sizes);
+  log(`[${sc.name}] ${sc.title}: ${desc}`);
+  const rs: RoundResult[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const data = await sc.prepare(sizes);
+    const sides = {} as Record<ServerKind, SideResult>;
+    for (const kind of SERVER_KINDS) {
+      const { result, info } = await runSide(kind, sc, data);
+      if (kind === 'wharf' && info) env.wharfHashEngine = info;
+      if (result.error) failures++;
+      sides[kind] = result;
+      log(`[${sc.name}] round ${round}/${rounds} ${kind.padEnd(12)} ${brief(sc, result)}`);
+    }
+    const ratios: Record<string, number> = {};
+    if (sides.wharf.metrics && sides.distribution.metrics) {
+      for (const m of sc.metrics) ratios[m.key] = orientedRatio(m, sides.wharf.metrics[m.key]!, sides.distribution.metrics[m.key]!);
+    }
+    rs.push({ round, wharf: sides.wharf, distribution: sides.distribution, ratios });
+  }
+  results.push(summarize(sc.name, sc.title, desc, sc.metrics, rs));
+}
+
+const finishedAt = new Date();
+const report = {
+  startedAt: startedAt.toISOString(),
+  finishedAt: finishedAt.toISOString(),
+  minutes: (finishedAt.getTime() - startedAt.getTime()) / 60000,
+  command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+  rounds,
+  quick: sizes.quick,
+  env,
+  sizes,
+  scenarios: results,
+};
+mkdirSync(dirname(outFile), { recursive: true });
+writeFileSync(outFile, JSON.stringify(report, null, 2) + '\n');
+
+const header = `Wharf vs CNCF Distribution — ${rounds} interleaved round(s) per scenario, medians; ratio = median of per-round ratios, > 1 means Wharf is better. ${env.cpus} × ${env.cpuModel}, Node ${env.node}, Wharf ${env.wharfHashEngine}, ${env.distribution}. MB = 10^6 bytes; CPU = server user+system seconds in the measured window; RSS = server peak resident memory.`;
+console.log(`\n${header}\n`);
+console.log(textTable(results));
+console.log(`\nWorkloads:\n${workloadList(results)}`);
+console.log(`\nMarkdown:\n\n${markdownTable(results)}\n\n${workloadList(results)}\n`);
+console.log(`Raw results: ${outFile} (${report.minutes.toFixed(1)} min)`);
+if (failures > 0) {
+  console.log(`\n${failures} run(s) failed; see the log above and the errors in ${outFile}.`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,181 @@
+// Starts Wharf (`wharf serve`, filesystem driver) and CNCF Distribution
+// (`docker-registry serve`, filesystem driver, delete enabled) on loopback,
+// each with a fresh data directory under the same temp directory (same
+// filesystem), and watches the server process: CPU seconds from
+// /proc/<pid>/stat (utime+stime) and peak RSS (VmHWM, reset through
+// /proc/<pid>/clear_refs at the start of a measured window, plus VmRSS polled
+// every 20 ms as a fallback).
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { startDistribution, startWharfRegistry, type RunningRegistry } from '../test/helpers/registries.js';
+
+export type ServerKind = 'wharf' | 'distribution';
+export const SERVER_KINDS: readonly ServerKind[] = ['wharf', 'distribution'];
+
+const CLK_TCK = 100; // getconf CLK_TCK on Linux/x86-64
+
+export interface ServerOptions {
+  /** Extra environment for Wharf (e.g. NODE_OPTIONS=--cpu-prof). */
+  wharfEnv?: Record<string, string>;
+}
+
+export interface ServerWindow {
+  /** Server CPU seconds (user+system) in the window. */
+  cpuSeconds: number;
+  /** Peak resident set size in the window, MB (10^6 bytes). */
+  peakRssMB: number;
+  /** Wall seconds of the window. */
+  wallSeconds: number;
+  /** CPU seconds of the benchmark client process in the window. */
+  clientCpuSeconds: number;
+}
+
+export interface BenchServer {
+  kind: ServerKind;
+  url: string;
+  pid: number;
+  /** What the server said at start (Wharf: hash engine). */
+  info: string;
+  /** Measure the server over `fn`. */
+  measure<T>(fn: () => Promise<T>): Promise<{ value: T; window: ServerWindow }>;
+  stop(): Promise<void>;
+  output(): string;
+}
+
+function childPids(of: number | 'self' = 'self'): Set<number> {
+  const out = new Set<number>();
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${of}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
+    try {
+      for (const p of readFileSync(`/proc/${of}/task/${tid}/children`, 'utf8').trim().split(/\s+/)) {
+        if (p) out.add(Number(p));
+      }
+    } catch {
+      /* thread gone */
+    }
+  }
+  return out;
+}
+
+/** The process and its descendants (a launcher that forks is measured whole). */
+function tree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) for (const c of childPids(out[i]!)) out.push(c);
+  return out;
+}
+
+function cpuOne(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields after the command: state(3) ... utime(14) stime(15).
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return 0; // exited
+  }
+}
+
+/** CPU seconds (user+system) of a process and its descendants. */
+export function cpuSecondsOf(pid: number): number {
+  return tree(pid).reduce((a, p) => a + cpuOne(p), 0);
+}
+
+function statusKiBOne(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  return tree(pid).reduce((a, p) => a + statusKiBOne(p, field), 0);
+}
+
+function resetPeak(pid: number): boolean {
+  try {
+    for (const p of tree(pid)) writeFileSync(`/proc/${p}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function startBenchServer(kind: ServerKind, opts: ServerOptions = {}): Promise<BenchServer> {
+  const before = childPids();
+  let reg: RunningRegistry;
+  if (kind === 'wharf') {
+    reg = await startWharfRegistry({
+      registry: { 'log-level': 'info', delete: true },
+      env: { WHARF_HASH_ENGINE: 'auto', ...opts.wharfEnv },
+    });
+  } else {
+    reg = await startDistribution({ logLevel: 'warn' });
+  }
+  const fresh = [...childPids()].filter((p) => !before.has(p));
+  const want = kind === 'wharf' ? 'wharf' : 'docker-registry';
+  const pid = fresh.find((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(want);
+    } catch {
+      return false;
+    }
+  });
+  if (pid === undefined) {
+    await reg.stop();
+    throw new Error(`could not find the ${kind} server process among ${[...fresh].join(', ') || 'no new children'}`);
+  }
+  let info = '';
+  if (kind === 'wharf') {
+    const m = /"hashEngine":"([^"]+)"/.exec(reg.output());
+    info = m ? `hash engine: ${m[1]}` : '';
+  } else {
+    info = 'docker-registry (CNCF Distribution)';
+  }
+  return {
+    kind,
+    url: reg.url,
+    pid,
+    info,
+    output: reg.output,
+    stop: () => reg.stop(),
+    async measure<T>(fn: () => Promise<T>) {
+      const reset = resetPeak(pid);
+      let polled = statusKiB(pid, 'VmRSS');
+      const timer = setInterval(() => {
+        try {
+          polled = Math.max(polled, statusKiB(pid, 'VmRSS'));
+        } catch {
+          /* exited */
+        }
+      }, 20);
+      const cpu0 = cpuSecondsOf(pid);
+      const client0 = process.cpuUsage();
+      const t0 = performance.now();
+      try {
+        const value = await fn();
+        const wallSeconds = (performance.now() - t0) / 1000;
+        const cpuSeconds = cpuSecondsOf(pid) - cpu0;
+        const c = process.cpuUsage(client0);
+        const hwm = reset ? statusKiB(pid, 'VmHWM') : NaN;
+        const peakKiB = Math.max(polled, Number.isFinite(hwm) ? hwm : 0);
+        return {
+          value,
+          window: {
+            cpuSeconds,
+            peakRssMB: (peakKiB * 1024) / 1e6,
+            wallSeconds,
+            clientCpuSeconds: (c.user + c.system) / 1e6,
+          },
+        };
+      } finally {
+        clearInterval(timer);
+      }
+    },
+  };
+}

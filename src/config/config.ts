@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { NamespaceRules } from '../registry/namespaces.js';
+import { readMirrors } from './mirrors.js';
 import { ConfigError, Reader } from './reader.js';
 
 export { ConfigError } from './reader.js';
@@ -199,7 +200,7 @@ function readUsers(r: Reader): UserConfig[] {
 }
 
 function readNamespaces(r: Reader): NamespaceRules {
-  r.only(['default', 'hosts', 'names', 'dynamic']);
+  r.only(['default', 'hosts', 'names', 'dynamic', 'mirrors']);
   const nsPattern = /^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::[0-9]{1,5})?$/;
   const def = r.string('default', 'default');
   if (!nsPattern.test(def)) r.fail('default', 'must be a namespace name (lower-case letters, digits, dots, dashes)');
@@ -209,11 +210,13 @@ function readNamespaces(r: Reader): NamespaceRules {
   }
   const known = r.stringList('names');
   for (const ns of known) if (!nsPattern.test(ns)) r.fail('names', `"${ns}" is not a valid namespace name`);
+  const mirrors = readMirrors(r);
   return {
     default: def,
     hosts: Object.fromEntries(Object.entries(hosts).map(([h, ns]) => [h.toLowerCase(), ns])),
-    known: [...new Set([def, ...known, ...Object.values(hosts)])],
+    known: [...new Set([def, ...known, ...Object.values(hosts), ...Object.keys(mirrors)])],
     dynamic: r.boolean('dynamic', true),
+    mirrors,
   };
 }
 

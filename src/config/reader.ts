@@ -35,6 +35,11 @@ export class Reader {
     }
   }
 
+  /** The keys present (for mappings whose keys are names, e.g. namespaces.mirrors). */
+  keys(): string[] {
+    return Object.keys(this.raw);
+  }
+
   child(k: string): Reader {
     const v = this.raw[k];
     if (v === undefined || v === null) return new Reader({}, this.key(k));

@@ -12,10 +12,13 @@ export interface Context {
   scope: Scope;
   config: Config;
   log: Logger;
+  /** Mirror namespace named by the path's first component (handlers/mirror.ts): kept in the paths we hand out. */
+  pathPrefix?: string;
 }
 
 /** A path on this registry, keeping the `ns` parameter so follow-up requests stay in the namespace. */
 export function location(ctx: Context, path: string): string {
+  if (ctx.pathPrefix && path.startsWith('/v2/')) path = `/v2/${ctx.pathPrefix}/${path.slice(4)}`;
   const ns = ctx.url.searchParams.get('ns');
   return ns === null ? path : `${path}?ns=${encodeURIComponent(ns)}`;
 }

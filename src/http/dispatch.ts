@@ -14,6 +14,8 @@ import { catalog, referrers, tagsList } from './handlers/listings.js';
 import { deleteManifestHandler, getManifestHandler, putManifestHandler } from './handlers/manifests.js';
 import { deleteUpload, getUpload, patchUpload, postUpload, putUpload } from './handlers/uploads.js';
 import { route, type Route } from './router.js';
+import { mirrorHandler, selectTarget } from './handlers/mirror.js';
+import { createMirrors } from '../registry/mirror/mirror.js';
 
 type Handler = (ctx: Context) => Promise<void>;
 
@@ -67,6 +69,8 @@ export interface Dispatcher {
 }
 
 export function createDispatcher(config: Config, driver: StorageDriver, log: Logger): Dispatcher {
+  // Mirror namespaces (src/registry/mirror/): one upstream client and fetch table each, per process.
+  const mirrors = createMirrors(config.namespaces.mirrors, log, config.limits.manifestMaxBytes);
   return (req, res) => {
     const started = process.hrtime.bigint();
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
@@ -91,9 +95,10 @@ export function createDispatcher(config: Config, driver: StorageDriver, log: Log
     };
     try {
       url = new URL(req.url ?? '/', 'http://wharf.invalid');
-      const ns = resolveNamespace(config.namespaces, req.headers.host, url.searchParams.get('ns'));
-      const handler = handlerFor(method, route(url.pathname));
-      const ctx: Context = { req, res, url, scope: { driver, ns }, config, log };
+      // ?ns=, the Host map, else the default — or a mirror named by the path's first component.
+      const { ns, route: r, prefix } = selectTarget(config.namespaces, req.headers.host, url);
+      const handler = mirrorHandler(method, r, mirrors.get(ns)) ?? handlerFor(method, r);
+      const ctx: Context = { req, res, url, scope: { driver, ns }, config, log, pathPrefix: prefix };
       handler(ctx).then(
         () => {
           if (log.enabled('debug')) {

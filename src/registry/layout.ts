@@ -8,6 +8,7 @@
 //   <ns>/repos/<repo>/_tags/<tag>               tag -> manifest digest (one object per tag)
 //   <ns>/repos/<repo>/_referrers/<alg>:<hex>/<alg>:<hex>   subject -> referrer descriptor
 //   <ns>/_catalog/<repo with '/' as '+'>        one marker per repository
+//   <ns>/_mirror/tags/<repo>/_tags/<tag>        mirror namespaces: upstream tag -> digest, with the time it was asked (JSON)
 //
 // Repository name components never start with '_', so the '_' directories
 // cannot collide with a nested repository name.
@@ -34,5 +35,7 @@ export const layout = {
     `${ns}/repos/${repo}/_referrers/${subject.text}/${d.text}`,
   catalog: (ns: string) => `${ns}/_catalog/`,
   catalogEntry: (ns: string, repo: string) => `${ns}/_catalog/${repo.replaceAll('/', CATALOG_SEPARATOR)}`,
+  mirrorTags: (ns: string, repo: string) => `${ns}/_mirror/tags/${repo}/_tags/`,
+  mirrorTag: (ns: string, repo: string, tag: string) => `${ns}/_mirror/tags/${repo}/_tags/${tag}`,
   repoFromCatalogKey: (ns: string, key: string) => key.slice(`${ns}/_catalog/`.length).replaceAll(CATALOG_SEPARATOR, '/'),
 };

@@ -103,6 +103,8 @@ export async function putManifest(
   reference: string,
   body: Buffer,
   contentType: string,
+  /** requireReferences: false stores a manifest whose blobs and children are not (yet) in the repository (mirror pull-through). */
+  options: { requireReferences?: boolean } = {},
 ): Promise<PutManifestResult> {
   const byDigest = isDigestReference(reference);
   const wanted = byDigest ? parseDigest(reference) : undefined;
@@ -115,7 +117,7 @@ export async function putManifest(
       actual: digest.text,
     });
   }
-  await checkReferences(s, repo, parsed);
+  if (options.requireReferences !== false) await checkReferences(s, repo, parsed);
 
   const blobKey = layout.blob(s.ns, digest);
   if (!(await s.driver.stat(blobKey))) await s.driver.put(blobKey, body);

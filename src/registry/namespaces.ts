@@ -2,6 +2,7 @@
 // parameter containerd and CRI-O send to mirrors, then a configured Host map,
 // then the default.
 import { RegistryError } from './errors.js';
+import type { MirrorSettings } from './mirror/settings.js';
 import { validateNamespace } from './names.js';
 
 export interface NamespaceRules {
@@ -13,6 +14,8 @@ export interface NamespaceRules {
   known: string[];
   /** Whether an `ns` value that is not configured makes a namespace of its own (true) or is refused. */
   dynamic: boolean;
+  /** Mirror namespaces (src/registry/mirror/): namespace -> its upstream. */
+  mirrors?: Record<string, MirrorSettings>;
 }
 
 export function resolveNamespace(rules: NamespaceRules, host: string | undefined, nsParam: string | null): string {

@@ -8,7 +8,7 @@ import { location, send, type Context } from '../context.js';
 import { readSmallBody } from '../headers.js';
 
 /** Media types listed in Accept; null when the client accepts anything. */
-function acceptedTypes(header: string | string[] | undefined): Set<string> | null {
+export function acceptedTypes(header: string | string[] | undefined): Set<string> | null {
   const values = (Array.isArray(header) ? header : header === undefined ? [] : [header])
     .flatMap((h) => h.split(','))
     .map((t) => t.split(';')[0]!.trim().toLowerCase())
@@ -22,14 +22,21 @@ function acceptedTypes(header: string | string[] | undefined): Set<string> | nul
  * an index gets the linux/amd64 (or first) image of it, if it accepts that;
  * otherwise MANIFEST_UNKNOWN.
  */
-async function negotiate(ctx: Context, repo: string, m: StoredManifest, accepted: Set<string> | null): Promise<StoredManifest> {
+export async function negotiate(
+  ctx: Context,
+  repo: string,
+  m: StoredManifest,
+  accepted: Set<string> | null,
+  /** How to get a child manifest (mirror namespaces fetch it from upstream). */
+  get: (s: Context['scope'], repo: string, reference: string) => Promise<StoredManifest> = getManifest,
+): Promise<StoredManifest> {
   if (!accepted || accepted.has(m.mediaType)) return m;
   if (isIndexType(m.mediaType)) {
     const children = indexChildren(m).filter((c) => accepted.has(c.mediaType));
     const pick =
       children.find((c) => c.platform?.os === 'linux' && c.platform?.architecture === 'amd64') ?? children[0];
     if (pick) {
-      const child = await getManifest(ctx.scope, repo, parseDigest(pick.digest).text);
+      const child = await get(ctx.scope, repo, parseDigest(pick.digest).text);
       if (accepted.has(child.mediaType)) return child;
     }
   }
@@ -38,7 +45,7 @@ async function negotiate(ctx: Context, repo: string, m: StoredManifest, accepted
   });
 }
 
-function manifestHeaders(m: { digest: { text: string }; mediaType: string }, size: number): Record<string, string | number> {
+export function manifestHeaders(m: { digest: { text: string }; mediaType: string }, size: number): Record<string, string | number> {
   return {
     'Content-Type': m.mediaType,
     'Content-Length': size,

@@ -1,0 +1,443 @@
+// The Swift driver against a real Swift all-in-one (started by the project's
+// scripts/swift/start.sh through test/helpers/swift.ts): the shared driver
+// suite, then Swift-specific behaviour — auth (v1, Keystone v3, clouds.yaml),
+// token refresh, container auto-create, SLO layout, TempURL, backend faults.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { NotFoundError, StorageUnavailableError } from '../../src/storage/errors.js';
+import { worstCaseMs, retryPolicy } from '../../src/storage/retry.js';
+import { SwiftDriver, loadCloud, type SwiftConfig } from '../../src/storage/swift.js';
+import { blackhole, closedPort, ensureSwift, faultProxy, swiftToken, uniqueName, type SwiftEnv } from '../helpers/swift.js';
+import { runDriverSuite } from './driver-suite.js';
+
+const MiB = 1 << 20;
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function sha(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+function driverFor(env: SwiftEnv, extra: Partial<SwiftConfig> = {}): SwiftDriver {
+  return new SwiftDriver({
+    authUrl: env.authUrl,
+    username: env.user,
+    password: env.key,
+    container: uniqueName('wharf-swift'),
+    ...extra,
+  });
+}
+
+/** Raw Swift request with a fresh token (to look behind the driver's back). */
+async function raw(env: SwiftEnv, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: string }> {
+  const { token, storageUrl } = await swiftToken(env);
+  const res = await fetch(`${storageUrl}/${path}`, { method, headers: { ...headers, 'X-Auth-Token': token } });
+  return { status: res.status, headers: res.headers, body: await res.text() };
+}
+
+runDriverSuite('swift', async () => {
+  const env = await ensureSwift();
+  const driver = driverFor(env);
+  return {
+    driver,
+    async cleanup() {
+      await driver.destroyContainer();
+    },
+  };
+});
+
+// Everything stored as segments + SLO manifests (threshold 1 byte), segments of
+// at most 3 MiB: the large-object paths get the whole suite too.
+runDriverSuite(
+  'swift (all segmented, 3 MiB segments)',
+  async () => {
+    const env = await ensureSwift();
+    const driver = driverFor(env, { segmentThreshold: 1, segmentSize: 3 * MiB });
+    return {
+      driver,
+      async cleanup() {
+        await driver.destroyContainer();
+      },
+    };
+  },
+  { largeObjectMiB: 16 },
+);
+
+describe('swift driver specifics', () => {
+  let env: SwiftEnv;
+  const cleanups: (() => Promise<unknown>)[] = [];
+  before(async () => {
+    env = await ensureSwift();
+  });
+  after(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  });
+  function track(d: SwiftDriver): SwiftDriver {
+    cleanups.push(() => d.destroyContainer());
+    return d;
+  }
+
+  it('creates the container (and the segments container) at the first write', async () => {
+    const d = track(driverFor(env));
+    const name = (d as unknown as { cfg: SwiftConfig }).cfg.container;
+    assert.equal((await raw(env, 'HEAD', name)).status, 404);
+    // Reads of a missing container are plain misses, and create nothing.
+    assert.equal(await d.stat('x'), null);
+    assert.deepEqual((await d.list({ prefix: '' })).entries, []);
+    assert.equal((await raw(env, 'HEAD', name)).status, 404);
+    await d.put('a/b', Buffer.from('hello'));
+    assert.equal((await raw(env, 'HEAD', name)).status, 204);
+    assert.equal((await raw(env, 'HEAD', `${name}_segments`)).status, 204);
+    // Deleted behind the driver's back: the next write creates it again.
+    await d.destroyContainer();
+    await d.put('again', Buffer.from('x'));
+    assert.equal((await d.get('again'))!.toString(), 'x');
+  });
+
+  it('gets a new token once when the backend rejects the current one', async () => {
+    // A pre-authenticated driver with a token Swift does not know: the first
+    // call gets a 401, authenticates with the credentials, and succeeds.
+    const d = track(driverFor(env, { storageUrl: env.storageUrl, token: 'AUTH_tkbogus0000' }));
+    await d.put('k', Buffer.from('v'));
+    assert.equal((await d.get('k'))!.toString(), 'v');
+    assert.notEqual((await d.authInfo()).token, 'AUTH_tkbogus0000');
+
+    // A token revoked while in use (also for a streamed, segmented put, whose
+    // body is replayed after the 401).
+    const session = (d as unknown as { session: { token: string } }).session;
+    session.token = 'AUTH_tkrevoked000';
+    const big = randomBytes(3 * MiB + 5);
+    const info = await d.put('streamed', Readable.from([big.subarray(0, MiB), big.subarray(MiB)]));
+    assert.equal(info.size, big.length);
+    assert.equal(sha((await d.get('streamed'))!), sha(big));
+    (d as unknown as { session: { token: string } }).session.token = 'AUTH_tkrevoked001';
+    assert.equal(sha(await readAll(await d.read('streamed'))), sha(big));
+
+    // Wrong credentials: no endless loop, a StorageUnavailableError.
+    const bad = driverFor(env, { password: 'wrong', retries: 0 });
+    await assert.rejects(bad.put('k', Buffer.from('v')), StorageUnavailableError);
+  });
+
+  it('stores large objects as segments + SLO manifest; concat and move copy no data', async () => {
+    const d = track(driverFor(env, { segmentThreshold: 64 * 1024 }));
+    const name = (d as unknown as { cfg: SwiftConfig }).cfg.container;
+    const a = randomBytes(200 * 1024);
+    const b = randomBytes(100); // small: a plain object, copied into a segment by concat
+    const c = randomBytes(300 * 1024);
+    await d.put('up/0', Readable.from([a]));
+    await d.put('up/1', b);
+    await d.put('up/2', c);
+    const manifestOf = async (key: string) => {
+      const r = await raw(env, 'GET', `${name}/${key}?multipart-manifest=get`);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('x-static-large-object'), 'True', `${key} is not an SLO`);
+      return JSON.parse(r.body) as { name: string; bytes: number }[];
+    };
+    const seg0 = (await manifestOf('up/0')).map((s) => s.name);
+    assert.ok(seg0.every((n) => n.startsWith(`/${name}_segments/`)), 'segments live in the segments container');
+
+    const info = await d.concat('blob', ['up/0', 'up/1', 'up/2']);
+    assert.equal(info.size, a.length + b.length + c.length);
+    const blobSegs = (await manifestOf('blob')).map((s) => s.name);
+    assert.equal(blobSegs.length, 3);
+    assert.equal(blobSegs[0], seg0[0], 'the source segment is reused, not copied');
+
+    await d.deleteConcatSources('blob', ['up/0', 'up/1', 'up/2']);
+    assert.deepEqual((await d.list({ prefix: 'up/' })).entries, []);
+    assert.equal(sha((await d.get('blob'))!), sha(Buffer.concat([a, b, c])));
+
+    await d.move('blob', 'moved');
+    assert.deepEqual((await manifestOf('moved')).map((s) => s.name), blobSegs, 'move copies the manifest only');
+    assert.equal(sha((await d.get('moved'))!), sha(Buffer.concat([a, b, c])));
+
+    // delete of an SLO takes its segments along.
+    assert.equal(await d.delete('moved'), true);
+    for (const seg of blobSegs) {
+      assert.equal((await raw(env, 'HEAD', seg.slice(1))).status, 404, `${seg} left behind`);
+    }
+  });
+
+  it('nests manifests past the segment limit, and splits long streams into segments', async () => {
+    const d = track(driverFor(env, { segmentThreshold: 1, segmentSize: 256 * 1024, maxManifestSegments: 4 }));
+    // 1.1 MiB streamed: 5 segments of at most 256 KiB.
+    const data = randomBytes(MiB + 100 * 1024);
+    await d.put('one', Readable.from([data]));
+    const parts = Array.from({ length: 9 }, (_, i) => randomBytes(1000 + i));
+    for (let i = 0; i < parts.length; i++) await d.put(`p/${i}`, parts[i]!);
+    const all = [data, ...parts];
+    const info = await d.concat('nested', ['one', ...parts.map((_, i) => `p/${i}`)]);
+    assert.equal(info.size, all.reduce((n, b) => n + b.length, 0));
+    assert.equal(sha((await d.get('nested'))!), sha(Buffer.concat(all)));
+    const whole = Buffer.concat(all);
+    const at = 256 * 1024 - 7;
+    assert.ok((await readAll(await d.read('nested', { start: at, end: at + 300_000 }))).equals(whole.subarray(at, at + 300_001)));
+    await d.deleteConcatSources('nested', ['one', ...parts.map((_, i) => `p/${i}`)]);
+    assert.equal(sha((await d.get('nested'))!), sha(whole));
+    assert.equal(await d.delete('nested'), true);
+  });
+
+  it('presigns GETs as TempURLs that plain fetch can use', async () => {
+    const d = track(driverFor(env, { tempUrlKey: 'wharf-test-temp-url-key', segmentThreshold: 1024 }));
+    assert.equal(await driverFor(env).presignGet('x', 60), null, 'no tempUrlKey: no presigned URLs');
+    const small = Buffer.from('presigned small');
+    const large = randomBytes(300 * 1024); // an SLO with its segments in the other container
+    await d.put('dir/small:1', small);
+    await d.put('dir/large', Readable.from([large]));
+    const u1 = (await d.presignGet('dir/small:1', 60))!;
+    const r1 = await fetch(u1);
+    assert.equal(r1.status, 200);
+    assert.ok(Buffer.from(await r1.arrayBuffer()).equals(small));
+    const r2 = await fetch((await d.presignGet('dir/large', 60))!);
+    assert.equal(r2.status, 200);
+    assert.equal(sha(Buffer.from(await r2.arrayBuffer())), sha(large));
+    const ranged = await fetch((await d.presignGet('dir/large', 60))!, { headers: { Range: 'bytes=10-19' } });
+    assert.equal(ranged.status, 206);
+    assert.ok(Buffer.from(await ranged.arrayBuffer()).equals(large.subarray(10, 20)));
+    // A tampered signature or another object: refused.
+    const bad = u1.replace(/temp_url_sig=([0-9a-f])/, (_, c: string) => `temp_url_sig=${c === '0' ? '1' : '0'}`);
+    assert.equal((await fetch(bad)).status, 401);
+    assert.equal((await fetch(u1.replace(/dir\/small[^?]*/, 'dir/large'))).status, 401);
+  });
+
+  it('Keystone v3 password auth: token and object-store endpoint from the catalog', async () => {
+    const ks = await fakeKeystone(env);
+    try {
+      const d = track(
+        new SwiftDriver({
+          authUrl: `${ks.url}/v3`,
+          authVersion: 3,
+          username: 'alice',
+          password: 'secret',
+          projectName: 'wharf',
+          projectDomainName: 'pd',
+          userDomainName: 'ud',
+          region: 'RegionTwo',
+          container: uniqueName('wharf-ks'),
+        }),
+      );
+      ks.bogusFirst = true; // the first token is not valid: one 401, one more auth
+      await d.put('k', Buffer.from('via keystone'));
+      assert.equal((await d.get('k'))!.toString(), 'via keystone');
+      assert.equal(ks.requests.length, 2);
+      const body = ks.requests[0]!;
+      assert.deepEqual(body.auth.identity.password.user, { name: 'alice', domain: { name: 'ud' }, password: 'secret' });
+      assert.deepEqual(body.auth.scope, { project: { name: 'wharf', domain: { name: 'pd' } } });
+
+      // A region with no object-store endpoint: a clear error.
+      const nowhere = new SwiftDriver({
+        authUrl: ks.url, username: 'alice', password: 'secret', projectName: 'wharf', region: 'Nowhere',
+        container: uniqueName('wharf-ks'), retries: 0,
+      });
+      await assert.rejects(nowhere.stat('k'), /no public object-store endpoint in region Nowhere/);
+    } finally {
+      await ks.close();
+    }
+  });
+
+  it('reads a named cloud from clouds.yaml (Keystone v3 and v1password)', async () => {
+    const ks = await fakeKeystone(env);
+    const dir = mkdtempSync(join(tmpdir(), 'wharf-clouds-'));
+    const saved = process.env.OS_CLIENT_CONFIG_FILE;
+    try {
+      writeFileSync(
+        join(dir, 'clouds.yaml'),
+        [
+          'clouds:',
+          '  wharf-ks:',
+          '    auth:',
+          `      auth_url: ${ks.url}/v3`,
+          '      username: alice',
+          '      password: secret',
+          '      project_name: wharf',
+          '      project_domain_name: pd',
+          '      user_domain_name: ud',
+          '    region_name: RegionTwo',
+          '    identity_api_version: 3',
+          '  wharf-v1:',
+          '    auth_type: v1password',
+          '    auth:',
+          `      auth_url: ${env.authUrl}`,
+          `      username: ${env.user}`,
+          `      password: ${env.key}`,
+          '',
+        ].join('\n'),
+      );
+      process.env.OS_CLIENT_CONFIG_FILE = join(dir, 'clouds.yaml');
+      const cfg = loadCloud('wharf-ks');
+      assert.equal(cfg.authUrl, `${ks.url}/v3`);
+      assert.equal(cfg.region, 'RegionTwo');
+      assert.equal(cfg.authVersion, 3);
+      const d1 = track(new SwiftDriver({ cloud: 'wharf-ks', container: uniqueName('wharf-cloud') }));
+      await d1.put('k', Buffer.from('cloud ks'));
+      assert.equal((await d1.get('k'))!.toString(), 'cloud ks');
+      assert.equal(ks.requests.length, 1);
+      const d2 = track(new SwiftDriver({ cloud: 'wharf-v1', container: uniqueName('wharf-cloud') }));
+      await d2.put('k', Buffer.from('cloud v1'));
+      assert.equal((await d2.get('k'))!.toString(), 'cloud v1');
+      assert.throws(() => new SwiftDriver({ cloud: 'nope', container: 'c' }), /no cloud "nope"/);
+    } finally {
+      if (saved === undefined) delete process.env.OS_CLIENT_CONFIG_FILE;
+      else process.env.OS_CLIENT_CONFIG_FILE = saved;
+      rmSync(dir, { recursive: true, force: true });
+      await ks.close();
+    }
+  });
+
+  describe('backend faults', () => {
+    const fast = { timeoutMs: 400, retries: 2, baseDelayMs: 20, maxDelayMs: 100 };
+    const budget = worstCaseMs(retryPolicy(fast)) + 1500;
+
+    async function timed<T>(p: Promise<T>): Promise<{ err: unknown; ms: number }> {
+      const t0 = Date.now();
+      try {
+        await p;
+        return { err: undefined, ms: Date.now() - t0 };
+      } catch (err) {
+        return { err, ms: Date.now() - t0 };
+      }
+    }
+
+    it('a closed port: StorageUnavailableError after bounded retries', async () => {
+      const port = await closedPort();
+      const d = new SwiftDriver({
+        authUrl: `http://127.0.0.1:${port}/auth/v1.0`, username: env.user, password: env.key, container: 'c', ...fast,
+      });
+      for (const op of [() => d.stat('k'), () => d.put('k', Buffer.from('x')), () => d.list({ prefix: '' }), () => d.read('k')] as (() => Promise<unknown>)[]) {
+        const { err, ms } = await timed(op());
+        assert.ok(err instanceof StorageUnavailableError, `expected StorageUnavailableError, got ${String(err)}`);
+        assert.match(err.message, /ECONNREFUSED/);
+        assert.ok(ms < budget, `took ${ms} ms (budget ${budget})`);
+      }
+    });
+
+    it('a hung backend: each attempt times out, no hang', async () => {
+      const hole = await blackhole();
+      try {
+        const d = new SwiftDriver({ storageUrl: `${hole.url}/v1/AUTH_test`, token: 'AUTH_tkx', container: 'c', ...fast });
+        const { err, ms } = await timed(d.get('k'));
+        assert.ok(err instanceof StorageUnavailableError, String(err));
+        assert.match(err.message, /no progress for 400 ms/);
+        assert.ok(ms >= 3 * 400 && ms < budget, `took ${ms} ms (budget ${budget})`);
+        assert.equal(hole.requests.length, 3, `one request per attempt: ${hole.requests.join(', ')}`);
+        // A streamed put is not retried (its body is consumed): one attempt.
+        (d as unknown as { containerReady: Promise<void> }).containerReady = Promise.resolve();
+        const before = hole.requests.length;
+        const big = Readable.from([randomBytes(2 * MiB)]);
+        const { err: err2, ms: ms2 } = await timed(d.put('s', big));
+        assert.ok(err2 instanceof StorageUnavailableError, String(err2));
+        assert.ok(ms2 < 400 + 1500, `streamed put took ${ms2} ms`);
+        assert.equal(hole.requests.length - before, 1, 'a streamed put is not retried');
+      } finally {
+        await hole.close();
+      }
+    });
+
+    it('transient 5xx answers are retried; 404 is not', async () => {
+      const proxy = await faultProxy(new URL(env.storageUrl).origin);
+      try {
+        const d = track(driverFor(env, { ...fast, storageUrl: `${proxy.url}${new URL(env.storageUrl).pathname}` }));
+        await d.put('k', Buffer.from('value'));
+        let failures = 2;
+        proxy.decide = (req) => (req.method === 'GET' && failures-- > 0 ? 503 : undefined);
+        const n0 = proxy.seen.length;
+        assert.equal((await d.get('k'))!.toString(), 'value');
+        assert.equal(proxy.seen.length - n0, 3, 'two 503s, then success');
+        proxy.decide = () => 500;
+        const { err } = await timed(d.get('k'));
+        assert.ok(err instanceof StorageUnavailableError);
+        assert.match(err.message, /after 3 attempts/);
+        proxy.decide = () => undefined;
+        const n1 = proxy.seen.length;
+        assert.equal(await d.get('missing'), null);
+        await assert.rejects(d.read('missing'), NotFoundError);
+        assert.equal(proxy.seen.length - n1, 2, 'a 404 is an answer, not a fault');
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('a response body that stalls or is cut fails the stream instead of hanging', async () => {
+      const proxy = await faultProxy(new URL(env.storageUrl).origin);
+      try {
+        const d = track(driverFor(env, { ...fast, storageUrl: `${proxy.url}${new URL(env.storageUrl).pathname}` }));
+        await d.put('big', randomBytes(2 * MiB));
+        for (const action of ['stall', 'cut'] as const) {
+          proxy.decide = (req) => (req.method === 'GET' ? { action, cutAfter: 100_000 } : undefined);
+          const stream = await d.read('big');
+          const { err, ms } = await timed(readAll(stream));
+          assert.ok(err instanceof StorageUnavailableError, `${action}: ${String(err)}`);
+          assert.ok(ms < 400 + 1500, `${action}: took ${ms} ms`);
+        }
+      } finally {
+        await proxy.close();
+      }
+    });
+  });
+});
+
+// ------------------------------------------------------------ fake Keystone
+
+interface KeystoneAuthBody {
+  auth: {
+    identity: { password: { user: { name: string; domain: unknown; password: string } } };
+    scope?: unknown;
+  };
+}
+
+/**
+ * A minimal Keystone v3: POST /v3/auth/tokens hands out a real tempauth token
+ * (so the real Swift accepts it) and a catalog with object-store endpoints in
+ * two regions (only RegionTwo's is real).
+ */
+async function fakeKeystone(env: SwiftEnv): Promise<{ url: string; requests: KeystoneAuthBody[]; bogusFirst: boolean; close(): Promise<void> }> {
+  const state = { url: '', requests: [] as KeystoneAuthBody[], bogusFirst: false, close: async () => {} };
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        if (req.method !== 'POST' || req.url !== '/v3/auth/tokens') {
+          res.writeHead(404).end();
+          return;
+        }
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as KeystoneAuthBody;
+        state.requests.push(body);
+        const user = body.auth.identity.password.user;
+        if (user.name !== 'alice' || user.password !== 'secret') {
+          res.writeHead(401, { 'Content-Type': 'application/json' }).end('{"error":{"code":401}}');
+          return;
+        }
+        const bogus = state.bogusFirst && state.requests.length === 1;
+        const { token } = await swiftToken(env);
+        const catalog = [
+          { type: 'identity', endpoints: [{ interface: 'public', region_id: 'RegionTwo', url: state.url }] },
+          {
+            type: 'object-store',
+            endpoints: [
+              { interface: 'public', region_id: 'RegionOne', region: 'RegionOne', url: 'http://127.0.0.1:9/v1/AUTH_nowhere' },
+              { interface: 'internal', region_id: 'RegionTwo', region: 'RegionTwo', url: 'http://127.0.0.1:9/v1/AUTH_internal' },
+              { interface: 'public', region_id: 'RegionTwo', region: 'RegionTwo', url: env.storageUrl },
+            ],
+          },
+        ];
+        res.writeHead(201, { 'Content-Type': 'application/json', 'X-Subject-Token': bogus ? 'AUTH_tkbogusks' : token });
+        res.end(JSON.stringify({ token: { expires_at: new Date(Date.now() + 3600_000).toISOString(), catalog } }));
+      })();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const addr = server.address();
+  state.url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  state.close = () => new Promise<void>((r) => server.close(() => r()));
+  return state;
+}

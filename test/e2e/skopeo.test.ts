@@ -209,6 +209,8 @@ describe(`skopeo e2e (${e2eRegistryKind()})`, () => {
     }
     const other = await copy(e.docker(repo, 'a'), e.docker('e2e/skopeo-tags-mounted', 'x'), [SRC_NO_TLS, NO_TLS]);
     assert.equal(other, first, 'cross-repository copy keeps the digest');
+    const deepRepo = 'e2e/deep/nested/path/repo';
+    assert.equal(await copy(e.docker(repo, 'a'), e.docker(deepRepo, 'v1'), [SRC_NO_TLS, NO_TLS]), first);
 
     const r = await e.env.skopeo(['list-tags', '--tls-verify=false', `docker://${e.registry.host}/${repo}`]);
     const out = JSON.parse(r.stdout);
@@ -217,6 +219,27 @@ describe(`skopeo e2e (${e2eRegistryKind()})`, () => {
 
     const r2 = await e.env.skopeo(['list-tags', '--tls-verify=false', `docker://${e.registry.host}/e2e/skopeo-tags-mounted`]);
     assert.deepEqual(JSON.parse(r2.stdout).Tags, ['x']);
+    const r3 = await e.env.skopeo(['list-tags', '--tls-verify=false', `docker://${e.registry.host}/${deepRepo}`]);
+    assert.deepEqual(JSON.parse(r3.stdout).Tags, ['v1']);
+    assert.equal(sha256(await e.inspectRaw(deepRepo, 'v1')), first);
+  });
+
+  it('copies an image with zstd-compressed layers (any layer media type is stored as is)', async () => {
+    ready();
+    const img = await e.env.buildImage({ format: 'oci' }); // fresh blobs: nothing to reuse as gzip
+    const repo = 'e2e/skopeo-zstd';
+    const pushed = await copy(`containers-storage:${img.ref}`, e.docker(repo, 'v1'), [NO_TLS, '--dest-compress-format', 'zstd']);
+    const raw = await e.inspectRaw(repo, 'v1');
+    assert.equal(sha256(raw), pushed);
+    const m = JSON.parse(raw.toString('utf8'));
+    const top = m.layers[m.layers.length - 1];
+    assert.equal(top.mediaType, 'application/vnd.oci.image.layer.v1.tar+zstd');
+    const backDir = join(e.env.dir, 'zstd-back');
+    await copy(e.docker(repo, 'v1'), `oci:${backDir}:v1`, [SRC_NO_TLS]);
+    const back = readOciLayout(backDir, 'v1');
+    assert.equal(back.digest, pushed);
+    const blob = readOciBlob(backDir, top.digest);
+    assert.equal(blob.readUInt32LE(0), 0xfd2fb528, 'zstd frame magic');
   });
 
   it('delete removes a manifest: its tag is gone, other tags stay', async () => {

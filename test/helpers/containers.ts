@@ -223,6 +223,7 @@ export class ContainersEnv {
   /** Every call made, for diagnostics. */
   readonly history: RunResult[] = [];
   private baseRef?: Promise<string>;
+  private hadTimeout = false;
   private counter = 0;
 
   constructor(opts: ContainersEnvOptions = {}) {
@@ -352,7 +353,10 @@ export class ContainersEnv {
     // Never let REGISTRY_* config overrides for docker-registry or a user's
     // CONTAINERS_* leak in other than ours.
     const started = Date.now();
-    const timeoutMs = opts.timeoutMs ?? (Number(process.env.E2E_TOOL_TIMEOUT_MS) || 60_000);
+    // After one call hung (a hanging registry), later calls get a short leash
+    // so a broken server costs seconds per test, not minutes.
+    const defaultTimeout = Number(process.env.E2E_TOOL_TIMEOUT_MS) || 60_000;
+    const timeoutMs = opts.timeoutMs ?? (this.hadTimeout ? Math.min(defaultTimeout, 15_000) : defaultTimeout);
     const result = await new Promise<RunResult>((resolve) => {
       const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
@@ -360,7 +364,10 @@ export class ContainersEnv {
       child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       const timer = setTimeout(() => {
-        stderr += `\n[killed by test helper after ${timeoutMs} ms]`;
+        this.hadTimeout = true;
+        stderr +=
+          `\n[killed by test helper after ${timeoutMs} ms: the registry may be hanging; ` +
+          `rerun with E2E_DEBUG=1 to see the HTTP requests the tool sent]`;
         child.kill('SIGKILL');
       }, timeoutMs);
       child.on('error', (err) => {

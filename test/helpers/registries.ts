@@ -151,19 +151,23 @@ export function e2eRegistryKind(): RegistryKind {
 }
 
 export async function startE2ERegistry(kind: RegistryKind = e2eRegistryKind()): Promise<RunningRegistry> {
-  if (kind === 'distribution') return startDistribution();
+  if (kind === 'distribution') return startDistribution(process.env.E2E_DEBUG === '1' ? { logLevel: 'debug' } : {});
   return startWharfRegistry({ registry: wharfE2EConfig() });
 }
 
 /**
  * Extra `registry:` config for Wharf in e2e runs. Default: the helper's
- * filesystem store in a temp dir. E2E_WHARF_STORAGE=memory uses the memory
+ * filesystem store in a temp dir. E2E_DEBUG=1 sets log-level debug.
+ * E2E_WHARF_STORAGE=memory uses the memory
  * driver; E2E_WHARF_STORAGE_JSON='{"driver":"s3",...}' any storage section.
  */
 function wharfE2EConfig(): Record<string, unknown> {
+  const cfg: Record<string, unknown> = {};
+  // E2E_DEBUG=1: every request in Wharf's log (shown in tool failures).
+  if (process.env.E2E_DEBUG === '1') cfg['log-level'] = 'debug';
   const json = process.env.E2E_WHARF_STORAGE_JSON;
-  if (json) return { storage: JSON.parse(json) };
   const driver = process.env.E2E_WHARF_STORAGE;
-  if (driver && driver !== 'filesystem') return { storage: { driver } };
-  return {};
+  if (json) cfg.storage = JSON.parse(json);
+  else if (driver && driver !== 'filesystem') cfg.storage = { driver };
+  return cfg;
 }

@@ -200,4 +200,25 @@ describe(`podman/buildah e2e (${e2eRegistryKind()})`, () => {
     const sum = await pull.podman(['run', '--rm', '--network=none', e.name(repo, 'v1'), '/bin/busybox', 'sha256sum', img.randomFile]);
     assert.equal(sum.stdout.trim().split(/\s+/)[0], img.randomSha256);
   });
+
+  it('podman search lists repositories (/v2/_catalog) and --list-tags lists tags', async () => {
+    ready();
+    const img = await e.env.buildImage({});
+    for (const repo of ['e2e/search/alpha', 'e2e/search/beta']) {
+      await e.env.podman(['push', '-q', TLS, img.ref, e.name(repo, 'v1')]);
+    }
+    await e.env.podman(['push', '-q', TLS, img.ref, e.name('e2e/search/beta', 'v2')]);
+    const r = await e.env.podman(['search', TLS, '--limit', '1000', '--format', '{{.Name}}', `${e.registry.host}/`]);
+    const names = r.stdout.trim().split('\n');
+    for (const repo of ['e2e/search/alpha', 'e2e/search/beta']) {
+      assert.ok(names.includes(`${e.registry.host}/${repo}`), `${repo} in search output:\n${r.stdout}`);
+    }
+    const filtered = await e.env.podman(['search', TLS, '--format', '{{.Name}}', `${e.registry.host}/search/al`]);
+    assert.deepEqual(filtered.stdout.trim().split('\n'), [`${e.registry.host}/e2e/search/alpha`]);
+    // podman 4.3 prints a NAME/TAG table for --list-tags whatever --format says.
+    const t = await e.env.podman(['search', TLS, '--list-tags', `${e.registry.host}/e2e/search/beta`]);
+    const rows = t.stdout.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+    assert.deepEqual(rows.map((r) => r[0]), [`${e.registry.host}/e2e/search/beta`, `${e.registry.host}/e2e/search/beta`]);
+    assert.deepEqual(rows.map((r) => r[1]).sort(), ['v1', 'v2']);
+  });
 });

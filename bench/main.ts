@@ -1,7 +1,8 @@
 // `npm run bench`: Wharf against CNCF Distribution in the same run.
 //
 //   npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE]
-//                    [--profile DIR] [--list]
+//                    [--profile DIR] [--mib N] [--seconds N] [--small N]
+//                    [--label TEXT] [--list]
 //
 // For every scenario, interleaved A/B rounds: each round prepares the data
 // once, then starts a fresh Wharf, runs the scenario, stops it, starts a
@@ -9,12 +10,14 @@
 // directories each time, same filesystem). The table shows medians over
 // rounds and the median of the per-round ratios. Raw results go to
 // bench/results/latest.json (a full run) or bench/results/dev.json (--quick
-// or --only). --profile DIR starts Wharf with `node --cpu-prof` writing
-// CPU profiles to DIR (one per server start; summarize them with
-// `node dist/bench/cpuprofile.js DIR/*.cpuprofile`).
+// or --only). --profile DIR runs the V8 CPU profiler in Wharf and writes
+// DIR/wharf-<pid>.cpuprofile (one per server start; summarize them with
+// `node dist/bench/cpuprofile.js DIR/*.cpuprofile`). --mib N sets the big
+// blob size (scenarios 1-3, 5, 9; scenario 4 uses min(N, 256) MiB),
+// --seconds N the HEAD/GET storm, --small N the number of small blobs.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DISTRIBUTION_BIN } from '../test/helpers/registries.js';
@@ -27,6 +30,7 @@ import { pull } from './scenarios/pull.js';
 import { smallPull } from './scenarios/small-pull.js';
 import { smallPush } from './scenarios/small-push.js';
 import { SERVER_KINDS, startBenchServer, type ServerKind } from './servers.js';
+import { MiB } from './stats.js';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -40,12 +44,16 @@ const { values } = parseArgs({
     out: { type: 'string' },
     profile: { type: 'string' },
     list: { type: 'boolean', default: false },
+    mib: { type: 'string' },
+    seconds: { type: 'string' },
+    small: { type: 'string' },
+    label: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help || values.list) {
-  console.log('npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n\nScenarios:');
+  console.log('npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT]\n\nScenarios:');
   const s = sizesFor(values.quick);
   for (const sc of SCENARIOS) console.log(`  ${sc.name.padEnd(8)} ${sc.title}: ${sc.describe(s)}`);
   process.exit(0);
@@ -59,13 +67,24 @@ for (const n of only ?? []) {
 }
 const selected = only ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
 const sizes = sizesFor(values.quick);
-const full = !values.quick && !only;
+if (values.mib !== undefined) {
+  const n = Number(values.mib) * MiB;
+  if (!(n > 0)) throw new Error('--mib must be positive');
+  sizes.bigBytes = sizes.chunk8Bytes = sizes.pullBytes = sizes.latencyPushBytes = n;
+  sizes.chunk1Bytes = Math.min(n, 256 * MiB);
+}
+if (values.seconds !== undefined) sizes.concSeconds = Number(values.seconds);
+if (values.small !== undefined) sizes.smallCount = Number(values.small);
+const full = !values.quick && !only && values.mib === undefined && values.seconds === undefined && values.small === undefined;
 const outFile = resolve(values.out ?? `${REPO_ROOT}/bench/results/${full ? 'latest' : 'dev'}.json`);
 const wharfEnv: Record<string, string> = {};
 if (values.profile) {
   const dir = resolve(values.profile);
   mkdirSync(dir, { recursive: true });
-  wharfEnv.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${dir}`.trim();
+  // Node refuses --cpu-prof in NODE_OPTIONS: a preloaded hook runs the profiler instead.
+  const hook = new URL('./profile-hook.js', import.meta.url).href;
+  wharfEnv.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import=${hook}`.trim();
+  wharfEnv.BENCH_WHARF_PROFILE_DIR = dir;
 }
 
 function log(msg: string): void {
@@ -85,10 +104,10 @@ function brief(sc: Scenario, r: SideResult): string {
   const m = sc.metrics
     .map((x) => `${x.key}=${r.metrics![x.key]!.toFixed(x.digits ?? 0)}`)
     .join(' ');
-  return `${m} (server cpu ${r.window!.cpuSeconds.toFixed(2)} s, peak rss ${r.window!.peakRssMB.toFixed(0)} MB, client cpu ${r.window!.clientCpuSeconds.toFixed(2)} s, ${r.window!.wallSeconds.toFixed(2)} s)`;
+  return `${m} (server cpu ${r.window!.cpuSeconds.toFixed(2)} s, main thread ${r.window!.mainThreadCpuSeconds.toFixed(2)} s, peak rss ${r.window!.peakRssMB.toFixed(0)} MB, client cpu ${r.window!.clientCpuSeconds.toFixed(2)} s, ${r.window!.wallSeconds.toFixed(2)} s)`;
 }
 
-async function runSide(kind: ServerKind, sc: Scenario, data: unknown): Promise<{ result: SideResult; info: string }> {
+async function runSide(kind: ServerKind, sc: Scenario, data: unknown): Promise<{ result: SideResult; info: string; pid?: number }> {
   let server;
   try {
     server = await startBenchServer(kind, { wharfEnv: kind === 'wharf' ? wharfEnv : {} });
@@ -97,12 +116,22 @@ async function runSide(kind: ServerKind, sc: Scenario, data: unknown): Promise<{
   }
   try {
     const r = await sc.run(server, data, sizes);
-    return { result: { metrics: r.metrics, window: r.window }, info: server.info };
+    return { result: { metrics: r.metrics, window: r.window }, info: server.info, pid: server.pid };
   } catch (err) {
     const out = server.output().trim().split('\n').slice(-5).join('\n');
     return { result: { error: `${String((err as Error)?.stack ?? err)}${out ? `\nserver output (tail):\n${out}` : ''}` }, info: server.info };
   } finally {
     await server.stop();
+  }
+}
+
+function gitDescribe(): string {
+  try {
+    const head = execFileSync('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['-C', REPO_ROOT, 'status', '--porcelain', '--', 'src', 'bin', 'native'], { encoding: 'utf8' }).trim();
+    return dirty ? `${head} + uncommitted changes` : head;
+  } catch {
+    return 'unknown';
   }
 }
 
@@ -113,6 +142,9 @@ const env = {
   node: process.version,
   distribution: distributionVersion(),
   wharfHashEngine: '',
+  source: values.label ?? gitDescribe(),
+  loadAverageAtStart: loadavg(),
+  loadAverageAtEnd: [] as number[],
 };
 log(`bench: ${selected.map((s) => s.name).join(', ')}; ${rounds} round(s)${sizes.quick ? ', quick sizes' : ''}; ${env.cpus} cpus; ${env.distribution}`);
 
@@ -126,11 +158,11 @@ for (const sc of selected) {
     const data = await sc.prepare(sizes);
     const sides = {} as Record<ServerKind, SideResult>;
     for (const kind of SERVER_KINDS) {
-      const { result, info } = await runSide(kind, sc, data);
+      const { result, info, pid } = await runSide(kind, sc, data);
       if (kind === 'wharf' && info) env.wharfHashEngine = info;
       if (result.error) failures++;
       sides[kind] = result;
-      log(`[${sc.name}] round ${round}/${rounds} ${kind.padEnd(12)} ${brief(sc, result)}`);
+      log(`[${sc.name}] round ${round}/${rounds} ${kind.padEnd(12)} ${brief(sc, result)}${values.profile && pid ? ` pid ${pid}` : ''}`);
     }
     const ratios: Record<string, number> = {};
     if (sides.wharf.metrics && sides.distribution.metrics) {
@@ -138,10 +170,11 @@ for (const sc of selected) {
     }
     rs.push({ round, wharf: sides.wharf, distribution: sides.distribution, ratios });
   }
-  results.push(summarize(sc.name, sc.title, desc, sc.metrics, rs));
+  results.push(summarize(sc.name, sc.titleFor?.(sizes) ?? sc.title, desc, sc.metrics, rs));
 }
 
 const finishedAt = new Date();
+env.loadAverageAtEnd = loadavg();
 const report = {
   startedAt: startedAt.toISOString(),
   finishedAt: finishedAt.toISOString(),
@@ -156,12 +189,12 @@ const report = {
 mkdirSync(dirname(outFile), { recursive: true });
 writeFileSync(outFile, JSON.stringify(report, null, 2) + '\n');
 
-const header = `Wharf vs CNCF Distribution — ${rounds} interleaved round(s) per scenario, medians; ratio = median of per-round ratios, > 1 means Wharf is better. ${env.cpus} × ${env.cpuModel}, Node ${env.node}, Wharf ${env.wharfHashEngine}, ${env.distribution}. MB = 10^6 bytes; CPU = server user+system seconds in the measured window; RSS = server peak resident memory.`;
+const header = `Wharf vs CNCF Distribution — ${rounds} interleaved round(s) per scenario, medians; ratio = median of per-round ratios, > 1 means Wharf is better. ${env.cpus} × ${env.cpuModel}, Node ${env.node}, Wharf ${env.source} (${env.wharfHashEngine}), ${env.distribution}. MB = 10^6 bytes; CPU = server user+system seconds in the measured window; RSS = server peak resident memory.`;
 console.log(`\n${header}\n`);
 console.log(textTable(results));
 console.log(`\nWorkloads:\n${workloadList(results)}`);
 console.log(`\nMarkdown:\n\n${markdownTable(results)}\n\n${workloadList(results)}\n`);
-console.log(`Raw results: ${outFile} (${report.minutes.toFixed(1)} min)`);
+console.log(`Raw results: ${outFile} (${report.minutes.toFixed(1)} min; 1-min load average ${env.loadAverageAtStart[0]!.toFixed(1)} at start, ${env.loadAverageAtEnd[0]!.toFixed(1)} at end)`);
 if (failures > 0) {
   console.log(`\n${failures} run(s) failed; see the log above and the errors in ${outFile}.`);
   process.exitCode = 1;

@@ -90,6 +90,8 @@ export interface Scenario<P = unknown> {
   /** Short name for --only. */
   name: string;
   title: string;
+  /** The table's title when it depends on the sizes (default: title). */
+  titleFor?(s: Sizes): string;
   /** What the row's workload was, with sizes. */
   describe(s: Sizes): string;
   metrics: Metric[];

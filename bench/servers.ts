@@ -25,6 +25,8 @@ export interface ServerWindow {
   peakRssMB: number;
   /** Wall seconds of the window. */
   wallSeconds: number;
+  /** Of cpuSeconds: the server's main thread (for Node, the event loop; the rest is libuv's pool, GC helpers, ...). */
+  mainThreadCpuSeconds: number;
   /** CPU seconds of the benchmark client process in the window. */
   clientCpuSeconds: number;
 }
@@ -68,9 +70,9 @@ function tree(pid: number): number[] {
   return out;
 }
 
-function cpuOne(pid: number): number {
+function cpuOne(pid: number, tid?: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // Fields after the command: state(3) ... utime(14) stime(15).
     return (Number(f[11]) + Number(f[12])) / CLK_TCK;
@@ -155,12 +157,14 @@ export async function startBenchServer(kind: ServerKind, opts: ServerOptions = {
         }
       }, 20);
       const cpu0 = cpuSecondsOf(pid);
+      const main0 = cpuOne(pid, pid);
       const client0 = process.cpuUsage();
       const t0 = performance.now();
       try {
         const value = await fn();
         const wallSeconds = (performance.now() - t0) / 1000;
         const cpuSeconds = cpuSecondsOf(pid) - cpu0;
+        const mainThreadCpuSeconds = cpuOne(pid, pid) - main0;
         const c = process.cpuUsage(client0);
         const hwm = reset ? statusKiB(pid, 'VmHWM') : NaN;
         const peakKiB = Math.max(polled, Number.isFinite(hwm) ? hwm : 0);
@@ -168,6 +172,7 @@ export async function startBenchServer(kind: ServerKind, opts: ServerOptions = {
           value,
           window: {
             cpuSeconds,
+            mainThreadCpuSeconds,
             peakRssMB: (peakKiB * 1024) / 1e6,
             wallSeconds,
             clientCpuSeconds: (c.user + c.system) / 1e6,

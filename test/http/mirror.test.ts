@@ -544,7 +544,7 @@ describe('mirror namespaces (pull-through from Distribution with auth)', () => {
 
   it('content that does not match its digest is cut short and never kept', async () => {
     ready();
-    const img = await upstreamImage('library/bad', 'v1', { layerBytes: [256 << 10] });
+    const img = await upstreamImage('library/bad', 'v1', { layerBytes: [256 << 10, 512] });
     const layer = sha256(img.layers[0]!);
     proxy.corrupt.add(layer);
     const bad = await call('GET', w(`/v2/library/bad/blobs/${layer}?ns=docker.io`));
@@ -556,6 +556,16 @@ describe('mirror namespaces (pull-through from Distribution with auth)', () => {
     assert.equal(good.status, 200);
     assert.equal(sha256(good.body), layer);
     assert.equal(proxy.count('GET', `/blobs/${layer}`), 2);
+    // A blob that fails before any byte went out (one chunk, held back) gets a clean 502.
+    const small = sha256(img.layers[1]!);
+    proxy.corrupt.add(small);
+    const r = await call('GET', w(`/v2/library/bad/blobs/${small}?ns=docker.io`));
+    proxy.corrupt.delete(small);
+    assert.equal(r.status, 502, r.body.toString());
+    const e = JSON.parse(r.body.toString()).errors[0];
+    assert.equal(e.code, 'UNAVAILABLE');
+    assert.match(e.message, /does not match it; nothing was kept/);
+    assert.ok(!existsSync(join(wharf.dataDir, 'docker.io', 'blobs', 'sha256', small.slice(7))));
   });
 
   it('Docker token flow: 401 Bearer challenge, token from the realm with basic credentials, reused', async () => {
@@ -572,6 +582,31 @@ describe('mirror namespaces (pull-through from Distribution with auth)', () => {
     assert.equal(bearerProxy.tokenRequests, 1, 'the token is reused for the same repository');
     const list = await call('GET', w('/v2/library/tokened/tags/list?ns=tokened.test'));
     assert.deepEqual(JSON.parse(list.body.toString()).tags, ['v1']);
+  });
+
+  it('upstream tags are cached for tag-ttl, then checked with a HEAD (and followed when they move)', async () => {
+    ready();
+    const x = await upstreamImage('library/moving', 'v1');
+    const get = async () => {
+      const r = await call('GET', w('/v2/library/moving/manifests/v1?ns=quick.test'), { headers: { Accept: ACCEPT_ALL } });
+      assert.equal(r.status, 200, r.body.toString());
+      return r.headers['docker-content-digest'];
+    };
+    assert.equal(await get(), x.digest);
+    // Counted from here (the first request may also have met the upstream's 401).
+    const g0 = proxy.count('GET', '/library/moving/manifests/v1');
+    const h0 = proxy.count('HEAD', '/library/moving/manifests/v1');
+    const gets = () => proxy.count('GET', '/library/moving/manifests/v1') - g0 + 1;
+    const heads = () => proxy.count('HEAD', '/library/moving/manifests/v1') - h0;
+    assert.equal(await get(), x.digest);
+    assert.deepEqual([gets(), heads()], [1, 0], 'within tag-ttl the upstream is not asked');
+    const y = await upstreamImage('library/moving', 'v1'); // the upstream moves the tag
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(await get(), y.digest, 'after tag-ttl the move is seen');
+    assert.deepEqual([gets(), heads()], [2, 1]);
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(await get(), y.digest);
+    assert.deepEqual([gets(), heads()], [2, 2], 'an unchanged tag costs one HEAD');
   });
 
   it('an upstream that never answers gives a 503 after the timeout, not a hang', async () => {

@@ -157,7 +157,12 @@ function responseTap(ctx: Context, digest: Digest, stallMs: number): BlobTap {
       else res.end();
     },
     abort() {
-      res.destroy();
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      // Nothing sent yet: the error becomes an ordinary OCI error response.
+      for (const k of ['Content-Length', ...Object.keys(blobHeaders(digest))]) res.removeHeader(k);
     },
   };
 }

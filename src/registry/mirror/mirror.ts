@@ -206,7 +206,13 @@ export class Mirror {
     const [{ tags: local }, upstream] = await Promise.all([
       listTags(s, repo),
       this.client.tags(repo).catch(async (err: unknown) => {
-        if (!isUpstreamError(err) || !err.transient) throw err;
+        if (!isUpstreamError(err)) throw err;
+        // Denied (Docker Hub's answer for a repository it does not have): the namespace's own tags,
+        // if there are any; else the error, so a credentials problem is not hidden.
+        if (!err.transient) {
+          if (await repoExists(s, repo)) return null;
+          throw err;
+        }
         const cached = await listCachedTags(s, repo);
         if (cached.length === 0 && !(await repoExists(s, repo))) throw err;
         this.log?.warn('mirror: upstream unavailable, listing cached tags', { namespace: this.name, repo, err: err.message });

@@ -27,7 +27,7 @@ export interface BlobTap {
   write(chunk: Buffer): Promise<void> | void;
   /** The blob is verified and stored: send the held-back last chunk and finish. */
   end(last: Buffer | null): void;
-  /** Fetching or verifying failed after start(): cut the response short. */
+  /** Fetching or verifying failed after start(): cut the response short (nothing sent yet: leave it to the error response). */
   abort(err: unknown): void;
 }
 

@@ -96,6 +96,10 @@ describe(`skopeo e2e (${e2eRegistryKind()})`, () => {
 
     // By digest, the same bytes.
     assert.deepEqual(await e.inspectRaw(repo, pushed), raw);
+    // The config blob, fetched as skopeo does.
+    const cfg = await e.env.skopeo(['inspect', '--raw', '--config', '--tls-verify=false', e.docker(repo, 'v1')]);
+    assert.equal(sha256(Buffer.from(cfg.stdout, 'utf8')), m.config.digest);
+    assert.equal(JSON.parse(cfg.stdout).architecture, 'amd64');
 
     const h = await getManifest(repo, 'v1', [MEDIA.ociManifest, MEDIA.dockerManifest]);
     assert.equal(h.status, 200);
@@ -240,6 +244,36 @@ describe(`skopeo e2e (${e2eRegistryKind()})`, () => {
     assert.equal(back.digest, pushed);
     const blob = readOciBlob(backDir, top.digest);
     assert.equal(blob.readUInt32LE(0), 0xfd2fb528, 'zstd frame magic');
+  });
+
+  it('concurrent copies of one new image to several tags and repositories all succeed', async () => {
+    ready();
+    const img = await e.env.buildImage({ randomBytes: 2 * 1024 * 1024 });
+    // Same new blobs uploaded by 4 skopeo processes at once: two tags of one
+    // repository and two other repositories.
+    const dests = [
+      ['e2e/skopeo-race', 't1'],
+      ['e2e/skopeo-race', 't2'],
+      ['e2e/skopeo-race-b', 'v1'],
+      ['e2e/skopeo-race-c', 'v1'],
+    ] as const;
+    const digests = await Promise.all(
+      dests.map(([repo, tag]) => copy(`containers-storage:${img.ref}`, e.docker(repo, tag), [NO_TLS])),
+    );
+    assert.equal(new Set(digests).size, 1, `one manifest digest: ${digests.join(' ')}`);
+    for (const [repo, tag] of dests) {
+      const m = JSON.parse((await e.inspectRaw(repo, tag)).toString('utf8'));
+      for (const d of [m.config, ...m.layers]) {
+        const r = await fetch(`${e.registry.url}/v2/${repo}/blobs/${d.digest}`);
+        const b = Buffer.from(await r.arrayBuffer());
+        assert.equal(r.status, 200, `${repo} ${d.digest}`);
+        assert.equal(sha256(b), d.digest, `${repo} ${d.digest} content`);
+      }
+    }
+    const tags = JSON.parse(
+      (await e.env.skopeo(['list-tags', '--tls-verify=false', `docker://${e.registry.host}/e2e/skopeo-race`])).stdout,
+    ).Tags;
+    assert.deepEqual([...tags].sort(), ['t1', 't2']);
   });
 
   it('delete removes a manifest: its tag is gone, other tags stay', async () => {

@@ -28,6 +28,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { MAX_LIST_LIMIT, type ByteRange, type ListEntry, type ListOptions, type ListPage, type ObjectInfo, type StorageDriver } from './driver.js';
 import { NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from './errors.js';
+import { checkKey as validateKey, checkPrefix } from './memory.js';
 import {
   mapLimit, retryPolicy, unavailable, watchBody, withRetries,
   type AttemptContext, type IdleDeadline, type RetryOptions, type RetryPolicy,
@@ -167,9 +168,6 @@ function encodeKey(key: string): string {
   return key.split('/').map(encodeURIComponent).join('/');
 }
 
-function validateKey(key: string): void {
-  if (!key || key.startsWith('/')) throw new TypeError(`invalid storage key: ${JSON.stringify(key)}`);
-}
 
 function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -265,6 +263,7 @@ export class S3Driver implements StorageDriver {
   }
 
   async list(options: ListOptions): Promise<ListPage> {
+    checkPrefix(options.prefix ?? '');
     const limit = Math.max(1, Math.min(options.limit ?? MAX_LIST_LIMIT, MAX_LIST_LIMIT));
     const entries: ListEntry[] = [];
     const { startAfter } = options;

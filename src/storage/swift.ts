@@ -13,8 +13,8 @@
 //           a small plain source is server-side copied into a segment first).
 //           Empty sources are left out (Swift rejects empty segments); with no
 //           bytes at all an empty plain object is put. >1000 segments nest.
-//   deleteConcatSources  plain DELETE of the sources: their manifests go, the
-//           segments stay for the published object.
+//   deleteConcatSources  DELETE of the sources' manifests; segments the
+//           published object uses stay, any others go too (concatKeepsSources).
 //   delete  of an SLO uses ?multipart-manifest=delete: segments go too.
 //   move    server-side copy with ?multipart-manifest=get (an SLO's manifest
 //           is copied, not its data), then a plain DELETE of the source.
@@ -32,6 +32,7 @@ import { Readable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { MAX_LIST_LIMIT, type ByteRange, type ListEntry, type ListOptions, type ListPage, type ObjectInfo, type StorageDriver } from './driver.js';
 import { NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from './errors.js';
+import { checkKey as validateKey, checkPrefix } from './memory.js';
 import {
   BackendHttpError, mapLimit, retryPolicy, unavailable, watchBody, withRetries,
   type AttemptContext, type IdleDeadline, type RetryOptions, type RetryPolicy,
@@ -222,6 +223,8 @@ class ChunkSource {
 
 export class SwiftDriver implements StorageDriver {
   readonly name = 'swift';
+  /** A concat result shares its sources' segments until deleteConcatSources (see there). */
+  readonly concatKeepsSources = true;
   private readonly cfg: SwiftConfig;
   private readonly policy: RetryPolicy;
   private readonly authVersion: 1 | 3;
@@ -481,6 +484,7 @@ export class SwiftDriver implements StorageDriver {
   // ------------------------------------------------------------- contract
 
   async list(options: ListOptions): Promise<ListPage> {
+    checkPrefix(options.prefix ?? '');
     const limit = Math.max(1, Math.min(options.limit ?? MAX_LIST_LIMIT, MAX_LIST_LIMIT));
     const delimiter = options.delimiter || undefined;
     if (delimiter && delimiter.length !== 1) throw new TypeError('swift: the list delimiter must be one character');
@@ -853,16 +857,67 @@ export class SwiftDriver implements StorageDriver {
     return { key, size, modified: headerDate(r.headers) };
   }
 
+  /**
+   * Remove the sources of a concat. A source's segments that the published
+   * object `to` uses stay (only the source's manifest goes); anything `to`
+   * does not use goes with its source. So this is also the way to remove the
+   * chunks of an upload that never published (`to` missing): nothing of
+   * them is kept. Call it before moving `to` elsewhere.
+   */
   async deleteConcatSources(to: string, sources: string[]): Promise<void> {
-    // The published manifest refers to the sources' segments (or to copies),
-    // never to the source keys: removing the sources' manifests (a plain
-    // DELETE, segments stay) and plain objects is all that is left to do.
-    void to;
     const what = `swift delete concat sources of ${to}`;
-    await mapLimit([...new Set(sources)], this.concurrency, async (key) => {
-      const r = await this.call(what, 'DELETE', { path: this.objectPath(key), idempotent: true });
-      if (r.status !== 204 && r.status !== 200 && r.status !== 404) throw this.fail(what, r);
+    const used = await this.segmentsUsedBy(what, to);
+    await mapLimit([...new Set(sources)].filter((k) => k !== to), this.concurrency, async (key) => {
+      const path = this.objectPath(key);
+      const head = await this.call(what, 'HEAD', { path, idempotent: true });
+      if (head.status === 404) return;
+      if (head.status >= 300) throw this.fail(what, head);
+      let unused: string[] = [];
+      if (isSlo(head.headers)) {
+        const r = await this.call(what, 'GET', { path, query: { 'multipart-manifest': 'get' }, idempotent: true });
+        if (r.status === 404) return;
+        if (r.status !== 200) throw this.fail(what, r);
+        if (isSlo(r.headers)) {
+          unused = (JSON.parse(r.body.toString('utf8')) as StoredSegment[])
+            .map((seg) => seg.name)
+            .filter((name): name is string => !!name && !used.has(name));
+        }
+      }
+      const d = await this.call(what, 'DELETE', { path, idempotent: true });
+      if (d.status !== 204 && d.status !== 200 && d.status !== 404) throw this.fail(what, d);
+      for (const name of unused) await this.deleteSegment(what, name);
     });
+  }
+
+  /** Names ("/container/object") of every segment `key`'s manifest uses, nested ones included; empty when it is no SLO. */
+  private async segmentsUsedBy(what: string, key: string): Promise<Set<string>> {
+    const used = new Set<string>();
+    const walk = async (path: string, depth: number): Promise<void> => {
+      const r = await this.call(what, 'GET', { path, query: { 'multipart-manifest': 'get' }, idempotent: true });
+      if (r.status === 404) return;
+      if (r.status !== 200) throw this.fail(what, r);
+      if (!isSlo(r.headers)) return;
+      for (const seg of JSON.parse(r.body.toString('utf8')) as StoredSegment[]) {
+        if (!seg.name) continue;
+        used.add(seg.name);
+        if (seg.sub_slo && depth < 10) await walk(encodePath(seg.name.slice(1)), depth + 1);
+      }
+    };
+    await walk(this.objectPath(key), 0);
+    return used;
+  }
+
+  /** Delete one segment (or nested manifest, with its segments) by its "/container/object" name. */
+  private async deleteSegment(what: string, name: string): Promise<void> {
+    const path = encodePath(name.slice(1));
+    const head = await this.call(what, 'HEAD', { path, idempotent: true });
+    if (head.status === 404) return;
+    const r = await this.call(what, 'DELETE', {
+      path,
+      ...(isSlo(head.headers) ? { query: { 'multipart-manifest': 'delete' }, headers: { Accept: 'application/json' } } : {}),
+      idempotent: true,
+    });
+    if (r.status >= 300 && r.status !== 404) throw this.fail(what, r);
   }
 
   async presignGet(key: string, expiresSeconds: number): Promise<string | null> {
@@ -1026,9 +1081,6 @@ function encodePath(key: string): string {
   return key.split('/').map(encodeURIComponent).join('/');
 }
 
-function validateKey(key: string): void {
-  if (!key || key.startsWith('/')) throw new TypeError(`invalid storage key: ${JSON.stringify(key)}`);
-}
 
 function checkRange(range: ByteRange): void {
   if (!Number.isSafeInteger(range.start) || range.start < 0 || (range.end !== undefined && (!Number.isSafeInteger(range.end) || range.end < 0))) {

@@ -137,6 +137,16 @@ describe('s3 driver specifics', () => {
     return d;
   }
 
+  it('rejects malformed keys before any request', async () => {
+    const d = new S3Driver({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', bucket: 'b', accessKey: 'a', secretKey: 's', retries: 0 });
+    for (const key of ['', 'a/../b', './a', 'a//b', 'a/', '..', 'a\0b']) {
+      await assert.rejects(d.put(key, Buffer.from('x')), /invalid storage key/, JSON.stringify(key));
+      await assert.rejects(d.stat(key), /invalid storage key/, JSON.stringify(key));
+    }
+    await assert.rejects(d.list({ prefix: 'a/../' }), /invalid storage prefix/);
+    await d.close();
+  });
+
   it('creates the bucket at the first write', async () => {
     const d = track(driverFor(env));
     const status = async () => (await fetch(`${env.s3Endpoint}/${d.bucket}`, { method: 'HEAD' })).status;

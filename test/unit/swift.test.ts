@@ -104,6 +104,15 @@ describe('swift driver specifics', () => {
     assert.equal((await d.get('again'))!.toString(), 'x');
   });
 
+  it('rejects malformed keys before any request (URL normalisation would remap them)', async () => {
+    const d = new SwiftDriver({ storageUrl: 'http://127.0.0.1:9/v1/AUTH_x', token: 't', container: 'c', retries: 0 });
+    for (const key of ['', 'a/../b', './a', 'a//b', 'a/', '..', 'a\0b']) {
+      await assert.rejects(d.put(key, Buffer.from('x')), /invalid storage key/, JSON.stringify(key));
+      await assert.rejects(d.stat(key), /invalid storage key/, JSON.stringify(key));
+    }
+    await assert.rejects(d.list({ prefix: 'a/../' }), /invalid storage prefix/);
+  });
+
   it('gets a new token once when the backend rejects the current one', async () => {
     // A pre-authenticated driver with a token Swift does not know: the first
     // call gets a 401, authenticates with the credentials, and succeeds.
@@ -165,6 +174,23 @@ describe('swift driver specifics', () => {
     for (const seg of blobSegs) {
       assert.equal((await raw(env, 'HEAD', seg.slice(1))).status, 404, `${seg} left behind`);
     }
+  });
+
+  it('deleteConcatSources of an upload that never published removes chunks and segments', async () => {
+    const d = track(driverFor(env, { segmentThreshold: 1 }));
+    assert.equal(d.concatKeepsSources, true);
+    const name = (d as unknown as { cfg: SwiftConfig }).cfg.container;
+    await d.put('up/0', Readable.from([randomBytes(1000)]));
+    await d.put('up/1', randomBytes(10));
+    const segs: string[] = [];
+    for (const k of ['up/0', 'up/1']) {
+      const r = await raw(env, 'GET', `${name}/${k}?multipart-manifest=get`);
+      segs.push(...(JSON.parse(r.body) as { name: string }[]).map((s) => s.name));
+    }
+    assert.equal(segs.length, 2);
+    await d.deleteConcatSources('never-published', ['up/0', 'up/1']);
+    assert.deepEqual((await d.list({ prefix: 'up/' })).entries, []);
+    for (const seg of segs) assert.equal((await raw(env, 'HEAD', seg.slice(1))).status, 404, `${seg} left behind`);
   });
 
   it('nests manifests past the segment limit, and splits long streams into segments', async () => {

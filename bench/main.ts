@@ -2,7 +2,7 @@
 //
 //   npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE]
 //                    [--profile DIR] [--mib N] [--seconds N] [--small N]
-//                    [--label TEXT] [--list]
+//                    [--label TEXT] [--snapshot] [--list]
 //
 // For every scenario, interleaved A/B rounds: each round prepares the data
 // once, then starts a fresh Wharf, runs the scenario, stops it, starts a
@@ -15,10 +15,13 @@
 // `node dist/bench/cpuprofile.js DIR/*.cpuprofile`). --mib N sets the big
 // blob size (scenarios 1-3, 5, 9; scenario 4 uses min(N, 256) MiB),
 // --seconds N the HEAD/GET storm, --small N the number of small blobs.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
-import { dirname, resolve } from 'node:path';
+// --snapshot benchmarks the committed HEAD: it is exported to a temp
+// directory and built there (native addon and tsc), so that rebuilds of the
+// working tree during a long run cannot change the server under test.
+import { execFileSync, execSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DISTRIBUTION_BIN } from '../test/helpers/registries.js';
 import { markdownTable, orientedRatio, summarize, textTable, workloadList, type RoundResult, type ScenarioResult, type SideResult } from './report.js';
@@ -48,12 +51,43 @@ const { values } = parseArgs({
     seconds: { type: 'string' },
     small: { type: 'string' },
     label: { type: 'string' },
+    snapshot: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
+if (values.snapshot) process.exit(runSnapshot());
+
+/** Export HEAD, build it, and run this benchmark from there (results still land in this checkout). */
+function runSnapshot(): number {
+  const dir = mkdtempSync(join(tmpdir(), 'wharf-bench-snapshot-'));
+  try {
+    const head = execFileSync('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    process.stderr.write(`bench: building a snapshot of ${head} in ${dir}\n`);
+    execSync(`git -C '${REPO_ROOT}' archive HEAD | tar -x -C '${dir}'`, { stdio: 'inherit' });
+    symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+    execFileSync(process.execPath, ['scripts/build-native.mjs'], { cwd: dir, stdio: 'inherit' });
+    // Type errors elsewhere (tests) don't stop the emit; the two entry points must exist.
+    spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: dir, stdio: 'inherit' });
+    for (const f of ['dist/bench/main.js', 'dist/src/cli/main.js']) {
+      if (!existsSync(join(dir, f))) throw new Error(`snapshot build did not produce ${f}`);
+    }
+    const args = process.argv.slice(2).filter((a) => a !== '--snapshot');
+    if (values.out === undefined) args.push('--out', outFileFor(values.quick || values.only !== undefined || values.mib !== undefined || values.seconds !== undefined || values.small !== undefined));
+    if (values.label === undefined) args.push('--label', `${head} (snapshot of HEAD)`);
+    const r = spawnSync(process.execPath, [join(dir, 'dist', 'bench', 'main.js'), ...args], { stdio: 'inherit' });
+    return r.status ?? 1;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function outFileFor(partial: boolean): string {
+  return resolve(`${REPO_ROOT}/bench/results/${partial ? 'dev' : 'latest'}.json`);
+}
+
 if (values.help || values.list) {
-  console.log('npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT]\n\nScenarios:');
+  console.log('npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT] [--snapshot]\n\nScenarios:');
   const s = sizesFor(values.quick);
   for (const sc of SCENARIOS) console.log(`  ${sc.name.padEnd(8)} ${sc.title}: ${sc.describe(s)}`);
   process.exit(0);
@@ -76,7 +110,7 @@ if (values.mib !== undefined) {
 if (values.seconds !== undefined) sizes.concSeconds = Number(values.seconds);
 if (values.small !== undefined) sizes.smallCount = Number(values.small);
 const full = !values.quick && !only && values.mib === undefined && values.seconds === undefined && values.small === undefined;
-const outFile = resolve(values.out ?? `${REPO_ROOT}/bench/results/${full ? 'latest' : 'dev'}.json`);
+const outFile = values.out !== undefined ? resolve(values.out) : outFileFor(!full);
 const wharfEnv: Record<string, string> = {};
 if (values.profile) {
   const dir = resolve(values.profile);

@@ -13,7 +13,7 @@ import { deleteBlob, getBlob } from './handlers/blobs.js';
 import { catalog, referrers, tagsList } from './handlers/listings.js';
 import { deleteManifestHandler, getManifestHandler, putManifestHandler } from './handlers/manifests.js';
 import { deleteUpload, getUpload, patchUpload, postUpload, putUpload } from './handlers/uploads.js';
-import { route, type Route } from './router.js';
+import { parseTarget, route, type Route } from './router.js';
 import { mirrorHandler, selectTarget } from './handlers/mirror.js';
 import { createMirrors } from '../registry/mirror/mirror.js';
 
@@ -94,7 +94,7 @@ export function createDispatcher(config: Config, driver: StorageDriver, log: Log
       sendError(res, reply, method);
     };
     try {
-      url = new URL(req.url ?? '/', 'http://wharf.invalid');
+      url = parseTarget(req.url ?? '/');
       // ?ns=, the Host map, else the default — or a mirror named by the path's first component.
       const { ns, route: r, prefix } = selectTarget(config.namespaces, req.headers.host, url);
       const handler = mirrorHandler(method, r, mirrors.get(ns)) ?? handlerFor(method, r);

@@ -13,6 +13,26 @@ export type Route =
   | { kind: 'referrers'; repo: string; digest: string }
   | { kind: 'unknown' };
 
+const BASE = 'http://wharf.invalid';
+
+/**
+ * The request target as a URL whose path is exactly what the client sent.
+ * WHATWG URL parsing resolves dot segments — "/v2/a/../b/manifests/x" would
+ * address repository "b" — so a "." or ".." segment (also as %2e) is escaped
+ * first and then fails the name, reference or upload id check like any other
+ * invalid character. A target starting with "//" stays a path, not a host.
+ */
+export function parseTarget(target: string): URL {
+  const absolute = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(target); // absolute-form (proxy style)
+  if (absolute) return parseTarget(target.slice(absolute[0].length) || '/');
+  if (!target.startsWith('/')) return new URL(target, BASE);
+  const cut = target.search(/[?#]/);
+  const path = cut === -1 ? target : target.slice(0, cut);
+  // URL parsing also reads '\' as '/' (and would then resolve "a\..\b").
+  const kept = path.replace(/\\/g, '%5C').replace(/(?<=\/)(?:\.|%2e){1,2}(?=\/|$)/gi, (seg) => seg.replace(/\.|%2e/gi, '%252E'));
+  return new URL(BASE + kept + (cut === -1 ? '' : target.slice(cut)));
+}
+
 const ROUTE_RE = /^\/v2\/(.+?)\/(tags\/list|manifests\/([^/]+)|blobs\/uploads\/?|blobs\/uploads\/([^/]+)|blobs\/([^/]+)|referrers\/([^/]+))$/;
 
 export function route(pathname: string): Route {

@@ -262,5 +262,12 @@ export async function uploadWhole(
   headers: ChunkHeaders,
 ): Promise<BlobInfo> {
   const { id } = await startUpload(s, repo);
-  return finishUpload(s, repo, id, digest, body, headers);
+  try {
+    return await finishUpload(s, repo, id, digest, body, headers);
+  } catch (err) {
+    // The client never learnt this upload's id: leave no record or chunk behind
+    // (a short body, a length mismatch, a storage fault).
+    await cancelUpload(s, repo, id).catch(() => undefined);
+    throw err;
+  }
 }

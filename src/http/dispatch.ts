@@ -14,6 +14,7 @@ import { catalog, referrers, tagsList } from './handlers/listings.js';
 import { deleteManifestHandler, getManifestHandler, putManifestHandler } from './handlers/manifests.js';
 import { deleteUpload, getUpload, patchUpload, postUpload, putUpload } from './handlers/uploads.js';
 import { parseTarget, route, type Route } from './router.js';
+import { drainOrClose } from './headers.js';
 import { mirrorHandler, selectTarget } from './handlers/mirror.js';
 import { createMirrors } from '../registry/mirror/mirror.js';
 
@@ -87,10 +88,7 @@ export function createDispatcher(config: Config, driver: StorageDriver, log: Log
       }
       const reply = describeError(err);
       if (reply.internal) log.error('request failed', { method, url: req.url, err: String((err as Error)?.stack ?? err) });
-      if (!req.complete) {
-        // Do not read an unwanted body; close the connection once answered.
-        res.setHeader('Connection', 'close');
-      }
+      if (!req.complete) drainOrClose(req, res); // so that a client still sending sees this answer
       sendError(res, reply, method);
     };
     try {

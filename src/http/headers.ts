@@ -1,6 +1,6 @@
 // Parsing of the request headers the API depends on: Range, Content-Range,
 // Content-Length, and pagination parameters.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RegistryError } from '../registry/errors.js';
 import { HttpError } from './errors.js';
 
@@ -82,7 +82,9 @@ export async function readSmallBody(req: IncomingMessage, max: number): Promise<
   }
   const parts: Buffer[] = [];
   let total = 0;
-  for await (const piece of req) {
+  // A throw out of the loop must not destroy the request (and its socket): the
+  // caller still answers 413, and the dispatcher drains what is left.
+  for await (const piece of req.iterator({ destroyOnReturn: false })) {
     total += (piece as Buffer).length;
     if (total > max) {
       req.resume();
@@ -91,4 +93,28 @@ export async function readSmallBody(req: IncomingMessage, max: number): Promise<
     parts.push(piece as Buffer);
   }
   return Buffer.concat(parts, total);
+}
+
+/** An unwanted request body up to this size is read and discarded rather than cut off. */
+export const DRAIN_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * Before answering an error while the request body is still arriving: a
+ * small remainder is read and discarded, so the client — still sending —
+ * gets to read the answer (closing now resets the connection under its feet
+ * and it sees ECONNRESET instead of, say, 413 or 416). A larger or unbounded
+ * body is not worth reading: the connection closes once answered.
+ */
+export function drainOrClose(req: IncomingMessage, res: ServerResponse): void {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isSafeInteger(declared) && declared > DRAIN_LIMIT) {
+    res.setHeader('Connection', 'close');
+    return;
+  }
+  let seen = 0;
+  req.on('data', (piece: Buffer) => {
+    seen += piece.length;
+    if (seen > DRAIN_LIMIT) req.socket.destroy();
+  });
+  req.resume();
 }

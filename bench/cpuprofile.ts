@@ -58,6 +58,32 @@ export function summarize(p: Profile, top: number): string {
       id = parent.get(id);
     }
   }
+  // Longest stretches without an idle sample: how long the event loop was
+  // unavailable at a time (what a request arriving then waits, at least).
+  const stretches: { ms: number; top: string }[] = [];
+  let runMs = 0;
+  let runFns = new Map<string, number>();
+  const closeRun = () => {
+    if (runMs > 0) {
+      const top = [...runFns.entries()].sort((a, b) => b[1] - a[1]).slice(0, 2).map(([k, v]) => `${k} ${v.toFixed(1)}`).join('; ');
+      stretches.push({ ms: runMs, top });
+    }
+    runMs = 0;
+    runFns = new Map();
+  };
+  for (let i = 0; i < p.samples.length; i++) {
+    const k = key(byId.get(p.samples[i]!)!.callFrame);
+    const dt = (p.timeDeltas[i] ?? 0) / 1000;
+    if (k === '(idle)') closeRun();
+    else {
+      runMs += dt;
+      runFns.set(k, (runFns.get(k) ?? 0) + dt);
+    }
+  }
+  closeRun();
+  stretches.sort((a, b) => b.ms - a.ms);
+  const busyRuns = stretches.map((x) => x.ms);
+  const over = (t: number) => busyRuns.filter((x) => x >= t).length;
   const idle = self.get('(idle)') ?? 0;
   const busy = total - idle;
   const fmt = (m: Map<string, number>, skipIdle: boolean) =>
@@ -73,6 +99,11 @@ export function summarize(p: Profile, top: number): string {
     fmt(self, false),
     `inclusive time:`,
     fmt(incl, true),
+    `event loop busy stretches: ${over(10)} ≥ 10 ms, ${over(50)} ≥ 50 ms, ${over(100)} ≥ 100 ms; longest:`,
+    stretches
+      .slice(0, 5)
+      .map((x) => `  ${x.ms.toFixed(1).padStart(8)} ms  (${x.top})`)
+      .join('\n'),
   ].join('\n');
 }
 

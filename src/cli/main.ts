@@ -2,12 +2,14 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { SERVE_HELP, serve } from './serve.js';
+import { pruneCommand } from './prune.js';
 
 const MAIN_HELP = `Usage: wharf <command> [options]
 
 Wharf is an OCI Distribution registry (push/pull of images and artifacts).
 
 Commands:
+  prune          Remove stale uploads, expired manifests and unreferenced blobs (see: wharf prune --help)
   serve      Run the registry server (see: wharf serve --help)
 
 Options:
@@ -57,6 +59,9 @@ async function main(argv: string[]): Promise<void> {
       await serve(config);
       return;
     }
+    case 'prune':
+      process.exitCode = await pruneCommand(rest);
+      return;
     default:
       fail(`unknown command "${command}"\n${MAIN_HELP}`);
   }

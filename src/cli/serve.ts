@@ -4,6 +4,8 @@ import type { Config } from '../config/config.js';
 import { startServer } from '../http/server.js';
 import { createLogger } from '../log/logger.js';
 import { openStorage } from './open-storage.js';
+import { schedulePrune } from '../registry/prune/schedule.js';
+import { pruneOptionsFrom } from './prune.js';
 
 export const SERVE_HELP = `Usage: wharf serve [--config FILE]
 
@@ -28,8 +30,13 @@ export async function serve(config: Config): Promise<void> {
     storage: driver.name,
     hashEngine,
     namespaces: config.namespaces.known,
+    mirrors: Object.fromEntries(Object.entries(config.namespaces.mirrors ?? {}).map(([ns, m]) => [ns, m.upstream])),
     tls: config.tlsCert !== undefined,
   });
+  // registry.prune.interval: prune online on a schedule (README, "Prune and garbage collection").
+  const pruning = config.prune.intervalSeconds
+    ? schedulePrune(driver, config.prune.intervalSeconds, pruneOptionsFrom(config), log)
+    : undefined;
   process.on('SIGHUP', () => {
     try {
       server.reloadTls();
@@ -46,6 +53,7 @@ export async function serve(config: Config): Promise<void> {
     const force = setTimeout(() => process.exit(0), 10_000);
     force.unref();
     await server.close();
+    await pruning?.stop();
     await driver.close?.();
     process.exit(0);
   };

@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import type { NamespaceRules } from '../registry/namespaces.js';
 import { readMirrors } from './mirrors.js';
 import { ConfigError, Reader } from './reader.js';
+import { readPrune, type PruneConfig } from './prune.js';
 
 export { ConfigError } from './reader.js';
 
@@ -84,6 +85,8 @@ export interface Config {
   /** Whether DELETE of manifests, tags and blobs is allowed. */
   deleteEnabled: boolean;
   logLevel: LogLevel;
+  /** `registry.prune`: prune settings and the schedule inside serve. */
+  prune: PruneConfig;
 }
 
 export const ENV_PREFIX = 'WHARF_';
@@ -246,7 +249,7 @@ export function configFromObject(doc: unknown, env: NodeJS.ProcessEnv = process.
   const r = new Reader(registry, 'registry');
   r.only([
     'address', 'port', 'public-url', 'tls-cert', 'tls-key', 'secret', 'users', 'anonymous-read', 'storage',
-    'namespaces', 'limits', 'delete', 'log-level',
+    'namespaces', 'limits', 'delete', 'log-level', 'prune',
   ]);
   const publicUrl = r.optionalString('public-url');
   if (publicUrl !== undefined) {
@@ -277,6 +280,7 @@ export function configFromObject(doc: unknown, env: NodeJS.ProcessEnv = process.
     limits: readLimits(r.child('limits')),
     deleteEnabled: r.boolean('delete', true),
     logLevel: r.enumeration('log-level', ['debug', 'info', 'warn', 'error'] as const, 'info'),
+    prune: readPrune(r.child('prune')),
   };
 }
 

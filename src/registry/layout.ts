@@ -9,6 +9,8 @@
 //   <ns>/repos/<repo>/_referrers/<alg>:<hex>/<alg>:<hex>   subject -> referrer descriptor
 //   <ns>/_catalog/<repo with '/' as '+'>        one marker per repository
 //   <ns>/_mirror/tags/<repo>/_tags/<tag>        mirror namespaces: upstream tag -> digest, with the time it was asked (JSON)
+//   <ns>/_trash/<run>/<alg>/<hex>               blob data a running prune is about to delete
+//   <ns>/_trash/<run>/alive                     that prune's heartbeat (see src/registry/prune/sweep.ts)
 //
 // Repository name components never start with '_', so the '_' directories
 // cannot collide with a nested repository name.
@@ -30,10 +32,15 @@ export const layout = {
   manifestLink: (ns: string, repo: string, d: Digest) => `${ns}/repos/${repo}/_manifests/${d.text}`,
   tags: (ns: string, repo: string) => `${ns}/repos/${repo}/_tags/`,
   tag: (ns: string, repo: string, tag: string) => `${ns}/repos/${repo}/_tags/${tag}`,
+  referrers: (ns: string, repo: string) => `${ns}/repos/${repo}/_referrers/`,
   referrersOf: (ns: string, repo: string, subject: Digest) => `${ns}/repos/${repo}/_referrers/${subject.text}/`,
   referrer: (ns: string, repo: string, subject: Digest, d: Digest) =>
     `${ns}/repos/${repo}/_referrers/${subject.text}/${d.text}`,
   catalog: (ns: string) => `${ns}/_catalog/`,
+  trash: (ns: string) => `${ns}/_trash/`,
+  trashRun: (ns: string, run: string) => `${ns}/_trash/${run}/`,
+  trashBlob: (ns: string, run: string, d: Digest) => `${ns}/_trash/${run}/${d.algorithm}/${d.hex}`,
+  trashAlive: (ns: string, run: string) => `${ns}/_trash/${run}/alive`,
   catalogEntry: (ns: string, repo: string) => `${ns}/_catalog/${repo.replaceAll('/', CATALOG_SEPARATOR)}`,
   mirrorTags: (ns: string, repo: string) => `${ns}/_mirror/tags/${repo}/_tags/`,
   mirrorTag: (ns: string, repo: string, tag: string) => `${ns}/_mirror/tags/${repo}/_tags/${tag}`,

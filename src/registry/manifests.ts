@@ -12,7 +12,7 @@ import { isIndexType } from './media-types.js';
 import { isDigestReference, parseDigest, validateTag, type Digest } from './names.js';
 import { addReferrer, removeReferrer } from './referrers.js';
 import type { Scope } from './scope.js';
-import { resolveTag, setTag, untagDigest } from './tags.js';
+import { readTag, resolveTag, setTag, untagDigest, type TagRecord } from './tags.js';
 
 /** What a repository records about a manifest it holds. */
 export interface ManifestLink {
@@ -120,7 +120,8 @@ export async function putManifest(
   if (options.requireReferences !== false) await checkReferences(s, repo, parsed);
 
   const blobKey = layout.blob(s.ns, digest);
-  if (!(await s.driver.stat(blobKey))) await s.driver.put(blobKey, body);
+  const [stored, existed] = await Promise.all([s.driver.stat(blobKey), s.driver.stat(layout.manifestLink(s.ns, repo, digest))]);
+  if (!stored) await s.driver.put(blobKey, body);
   const link: ManifestLink = {
     mediaType: parsed.mediaType,
     size: body.length,
@@ -140,9 +141,60 @@ export async function putManifest(
     };
     await addReferrer(s, repo, parsed.subject.digest, digest, desc);
   }
-  if (!byDigest) await setTag(s, repo, reference, digest);
+  const tag = byDigest ? undefined : await setTag(s, repo, reference, digest);
   await markRepo(s, repo);
+  await recheckAfterWrite(s, repo, digest, options.requireReferences === false ? undefined : parsed, {
+    tag,
+    link: existed ? undefined : link,
+  });
   return { digest, subject: parsed.subject?.digest };
+}
+
+/**
+ * Online prune (src/registry/prune) removes unreferenced objects and then
+ * looks for manifests written meanwhile, putting back what they need. This
+ * check after the writes is the other half: either prune sees this manifest,
+ * or this sees the removal and the push fails (MANIFEST_BLOB_UNKNOWN; the
+ * client uploads again) instead of leaving a broken image. What this push
+ * wrote (its tag; its link, when it was new) is taken back then.
+ */
+async function recheckAfterWrite(
+  s: Scope,
+  repo: string,
+  digest: Digest,
+  /** The references to check again (undefined: only the manifest itself). */
+  parsed: ReturnType<typeof parseManifest> | undefined,
+  /** What this push wrote (and takes back on failure): its tag, and its link when it was new. */
+  wrote: { tag?: { name: string; record: TagRecord }; link?: ManifestLink },
+): Promise<void> {
+  try {
+    const [own, link] = await Promise.all([
+      s.driver.stat(layout.blob(s.ns, digest)),
+      s.driver.stat(layout.manifestLink(s.ns, repo, digest)),
+      parsed ? checkReferences(s, repo, parsed) : undefined,
+    ]);
+    if (!own || !link) {
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the manifest was removed while it was pushed; push it again', {
+        digests: [digest.text],
+      });
+    }
+  } catch (err) {
+    const { tag, link } = wrote;
+    if (tag) {
+      const now = await readTag(s, repo, tag.name).catch(() => null);
+      if (now && now.digest === tag.record.digest && now.pushed === tag.record.pushed) {
+        await s.driver.delete(layout.tag(s.ns, repo, tag.name)).catch(() => false);
+      }
+    }
+    if (link) {
+      const now = await readManifestLink(s, repo, digest).catch(() => null);
+      if (now && now.pushed === link.pushed) {
+        if (link.subject) await removeReferrer(s, repo, parseDigest(link.subject), digest).catch(() => undefined);
+        await s.driver.delete(layout.manifestLink(s.ns, repo, digest)).catch(() => false);
+      }
+    }
+    throw err;
+  }
 }
 
 /**

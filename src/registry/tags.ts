@@ -30,9 +30,11 @@ export async function resolveTag(s: Scope, repo: string, tag: string): Promise<D
   return parseDigest(rec.digest);
 }
 
-export async function setTag(s: Scope, repo: string, tag: string, digest: Digest): Promise<void> {
+/** Point a tag at a manifest; returns what was written. */
+export async function setTag(s: Scope, repo: string, tag: string, digest: Digest): Promise<{ name: string; record: TagRecord }> {
   const rec: TagRecord = { digest: digest.text, pushed: Date.now() };
   await s.driver.put(layout.tag(s.ns, repo, tag), Buffer.from(JSON.stringify(rec)));
+  return { name: tag, record: rec };
 }
 
 export async function deleteTag(s: Scope, repo: string, tag: string): Promise<void> {

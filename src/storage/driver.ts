@@ -108,6 +108,15 @@ export interface StorageDriver {
    */
   deleteConcatSources(to: string, sources: string[]): Promise<void>;
 
+  /**
+   * True when an object published by `concat` keeps using the stored data of
+   * its sources until `deleteConcatSources` runs (Swift: the SLO shares the
+   * sources' segments), so a plain `delete` of a source could destroy data
+   * the published object needs. Cleanup of leftover sources (prune of a
+   * crashed upload) then goes through `deleteConcatSources`. Unset: false.
+   */
+  readonly concatKeepsSources?: boolean;
+
   /** A time-limited URL a client may GET the object from directly, or null when not supported/configured. */
   presignGet?(key: string, expiresSeconds: number): Promise<string | null>;
 

@@ -1,0 +1,153 @@
+// `wharf prune`: remove stale uploads, expired and retention-dropped
+// manifests and tags, and blobs nothing references — online, against a live
+// store. Progress on a terminal, a summary at the end, --json for machines.
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import { formatBytes, prune, summaryText, type Progress, type PruneOptions, type PruneReport } from '../registry/prune/index.js';
+import { openStorage } from './open-storage.js';
+
+export const PRUNE_HELP = `Usage: wharf prune [--config FILE] [--dry-run] [--json] [--upload-age SECONDS] [--grace SECONDS]
+
+Remove what the registry no longer needs, safely while it serves pushes:
+  1. uploads idle for longer than the upload age,
+  2. manifests past registry.storage.expiration (by push time), tags and
+     manifests dropped by registry.prune.retention rules, referrers whose
+     subject goes, and blob links no kept manifest needs,
+  3. blob data no kept manifest references and no repository links.
+Nothing younger than the grace period is removed, and every object is
+checked again right before its delete (see README, "Prune and garbage
+collection").
+
+Options:
+  -c, --config FILE        YAML configuration (as for serve; default $WHARF_CONFIG).
+  -n, --dry-run            Decide and report, delete nothing.
+      --json               Print the report as JSON on stdout (summary on stderr).
+      --upload-age SECONDS Remove uploads idle this long (default: registry.prune.upload-age, 3600).
+      --grace SECONDS      Keep everything younger than this (default: registry.prune.grace, 3600).
+      --namespace NS       Only this namespace (repeatable; default: all in storage).
+  -v, --verbose            List every upload, tag and manifest removed (always on with --dry-run).
+  -h, --help               Show this help.
+
+Exit status: 0 done (problems such as corrupt manifests are reported, and the
+objects concerned kept), 1 the run failed, 2 bad usage or configuration.`;
+
+/** Prune options from the configuration (serve's schedule and the CLI's defaults). */
+export function pruneOptionsFrom(config: Config): PruneOptions {
+  return {
+    graceSeconds: config.prune.graceSeconds,
+    uploadAgeSeconds: config.prune.uploadAgeSeconds,
+    expirationSeconds: config.storage.expiration,
+    retention: config.prune.retention,
+  };
+}
+
+function seconds(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v.trim())) throw new Error(`${flag} must be a whole number of seconds (got ${JSON.stringify(v)})`);
+  return Number(v);
+}
+
+/** One status line on stderr, redrawn at most 10 times a second. */
+function progressLine(): { update(p: Progress): void; clear(): void } {
+  let last = 0;
+  let shown = false;
+  return {
+    update(p) {
+      const now = Date.now();
+      if (p.phase === 'done' || now - last < 100) return;
+      last = now;
+      const r = p.report;
+      const removed =
+        r.removed.uploads.objects + r.removed.tags + r.removed.manifests.objects + r.removed.links + r.removed.blobs.objects;
+      const line =
+        `prune ${p.namespace} · ${p.phase}: ${p.scanned} scanned · ${r.repositories} repos · ` +
+        `${r.dryRun ? 'would remove' : 'removed'} ${removed} objects, ${formatBytes(r.removed.uploads.bytes + r.removed.blobs.bytes)} · ` +
+        `kept ${r.kept.manifests.objects} manifests, ${r.kept.blobs.objects} blobs (${formatBytes(r.kept.blobs.bytes)})`;
+      process.stderr.write(`\r\x1b[2K${line.slice(0, (process.stderr.columns || 120) - 1)}`);
+      shown = true;
+    },
+    clear() {
+      if (shown) process.stderr.write('\r\x1b[2K');
+    },
+  };
+}
+
+function itemLines(r: PruneReport): string[] {
+  const verb = r.dryRun ? 'would remove' : 'removed';
+  const lines: string[] = [];
+  for (const u of r.items.uploads) lines.push(`${verb} upload   ${u.namespace}/${u.id} (${u.reason}, idle ${u.idleSeconds} s, ${formatBytes(u.bytes)})`);
+  for (const t of r.items.tags) lines.push(`${verb} tag      ${t.namespace}/${t.repository}:${t.tag} -> ${t.digest} (${t.reason})`);
+  for (const m of r.items.manifests) {
+    lines.push(`${verb} manifest ${m.namespace}/${m.repository}@${m.digest} (${m.reason}; pushed ${m.pushed})`);
+  }
+  for (const p of r.problems) lines.push(`problem: ${p.namespace}${p.repository ? `/${p.repository}` : ''} ${p.object}: ${p.problem}`);
+  return lines;
+}
+
+/** Run the command; resolves to the exit status. */
+export async function pruneCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string', short: 'c' },
+        'dry-run': { type: 'boolean', short: 'n' },
+        json: { type: 'boolean' },
+        'upload-age': { type: 'string' },
+        grace: { type: 'string' },
+        namespace: { type: 'string', multiple: true },
+        verbose: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    process.stderr.write(`wharf prune: ${(err as Error).message}\n${PRUNE_HELP}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${PRUNE_HELP}\n`);
+    return 0;
+  }
+  let config: Config;
+  let options: PruneOptions;
+  try {
+    config = loadConfig(values.config ?? process.env.WHARF_CONFIG);
+    options = pruneOptionsFrom(config);
+    options.uploadAgeSeconds = seconds('--upload-age', values['upload-age']) ?? options.uploadAgeSeconds;
+    options.graceSeconds = seconds('--grace', values.grace) ?? options.graceSeconds;
+  } catch (err) {
+    const msg = err instanceof ConfigError ? `invalid configuration: ${err.message}` : (err as Error).message;
+    process.stderr.write(`wharf prune: ${msg}\n`);
+    return 2;
+  }
+  options.dryRun = values['dry-run'] ?? false;
+  if (values.namespace) options.namespaces = values.namespace;
+  const tty = process.stderr.isTTY === true;
+  const progress = tty ? progressLine() : undefined;
+  if (progress) options.onProgress = (p) => progress.update(p);
+
+  const driver = await openStorage(config.storage);
+  let report: PruneReport;
+  try {
+    report = await prune(driver, options);
+  } catch (err) {
+    progress?.clear();
+    process.stderr.write(`wharf prune: failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  } finally {
+    await driver.close?.().catch(() => undefined);
+  }
+  progress?.clear();
+  const summary = summaryText(report);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    process.stderr.write(`${summary}\n`);
+  } else {
+    const lines = report.dryRun || values.verbose ? itemLines(report) : itemLines({ ...report, items: { uploads: [], tags: [], manifests: [] } });
+    process.stdout.write(`${[...lines, summary].join('\n')}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,59 @@
+// The state one prune run carries through a namespace: settings, clock,
+// report, and the namespace's referenced set (the mark).
+import type { StorageDriver } from '../../storage/driver.js';
+import type { Scope } from '../scope.js';
+import type { CompiledRule } from './retention.js';
+import type { Phase, PruneReport } from './report.js';
+
+export interface PruneSettings {
+  /** Nothing younger than this is deleted (blobs, links, manifests, tags). */
+  graceMs: number;
+  /** Uploads idle for this long are removed. */
+  uploadAgeMs: number;
+  /** Manifests pushed this long ago expire (unset: never). */
+  expirationMs?: number;
+  rules: CompiledRule[];
+  dryRun: boolean;
+}
+
+export interface NsContext extends Scope {
+  readonly driver: StorageDriver;
+  readonly ns: string;
+  readonly settings: PruneSettings;
+  readonly report: PruneReport;
+  /** Start of this run (ms): rescans look for what changed after it. */
+  readonly runStart: number;
+  now(): number;
+  /**
+   * Digests ("alg:hex") whose data must stay: kept manifests, everything they
+   * reference, and every remaining per-repository link. A Set of short
+   * strings, ~100 bytes per digest: 100k blobs are ~10 MB.
+   */
+  readonly referenced: Set<string>;
+  /** False once any part of the mark failed: the blob sweep is then skipped. */
+  markComplete: boolean;
+  progress(phase: Phase, scanned: number): void;
+}
+
+export function problem(ctx: NsContext, object: string, text: string, repository?: string): void {
+  ctx.report.problems.push({ namespace: ctx.ns, ...(repository !== undefined ? { repository } : {}), object, problem: text });
+}
+
+/** True when something last written at `ms` is still within the grace period. */
+export function isYoung(ctx: NsContext, ms: number | undefined): boolean {
+  // Unknown time: treat as young (never delete what cannot be dated).
+  return ms === undefined || !Number.isFinite(ms) || ctx.now() - ms < ctx.settings.graceMs;
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Run `fn` over items with at most `limit` in flight. */
+export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

@@ -1,0 +1,110 @@
+// Prune and garbage collection, online: safe to run while the registry serves
+// pushes (from `wharf prune` against a live store, or on serve's schedule).
+//
+// Each namespace is independent and goes through three phases:
+//   uploads    remove uploads idle for longer than upload-age   (uploads.ts)
+//   manifests  per repository: expiration and retention decide which tags and
+//              manifests go (expiry.ts, retention.ts), then blob links no kept
+//              manifest needs go; the mark collects every digest that stays
+//              (repo.ts, mark.ts)
+//   blobs      blob data outside the mark and older than the grace period goes
+//              (sweep.ts)
+// The rules that make this safe while pushes run are described in repo.ts,
+// sweep.ts and README.md ("Prune and garbage collection").
+import type { StorageDriver } from '../../storage/driver.js';
+import { errorText, problem, type NsContext, type PruneSettings } from './context.js';
+import { pruneRepo } from './repo.js';
+import { newReport, type Phase, type Progress, type PruneReport } from './report.js';
+import { compileRules, type RetentionRule } from './retention.js';
+import { recoverTrash, sweepBlobs } from './sweep.js';
+import { pruneUploads } from './uploads.js';
+import { namespaces as listNamespaces, repositories } from './walk.js';
+
+export type { PruneReport, Progress, Phase } from './report.js';
+export type { RetentionRule } from './retention.js';
+export { summaryText, totals, formatBytes } from './report.js';
+
+export const DEFAULT_GRACE_SECONDS = 3600;
+export const DEFAULT_UPLOAD_AGE_SECONDS = 3600;
+
+export interface PruneOptions {
+  /** Nothing younger than this is removed (default 1 h). */
+  graceSeconds?: number;
+  /** Uploads idle for this long are removed (default 1 h). */
+  uploadAgeSeconds?: number;
+  /** Manifests pushed this long ago expire (`registry.storage.expiration`); unset: never. */
+  expirationSeconds?: number;
+  retention?: RetentionRule[];
+  /** Decide and report, delete nothing. */
+  dryRun?: boolean;
+  /** Only these namespaces (default: every namespace in storage). */
+  namespaces?: string[];
+  onProgress?: (p: Progress) => void;
+  /** Clock (tests). */
+  now?: () => number;
+}
+
+export async function prune(driver: StorageDriver, options: PruneOptions = {}): Promise<PruneReport> {
+  const graceSeconds = options.graceSeconds ?? DEFAULT_GRACE_SECONDS;
+  const uploadAgeSeconds = options.uploadAgeSeconds ?? DEFAULT_UPLOAD_AGE_SECONDS;
+  const retention = options.retention ?? [];
+  const settings: PruneSettings = {
+    graceMs: graceSeconds * 1000,
+    uploadAgeMs: uploadAgeSeconds * 1000,
+    expirationMs: options.expirationSeconds !== undefined ? options.expirationSeconds * 1000 : undefined,
+    rules: compileRules(retention),
+    dryRun: options.dryRun ?? false,
+  };
+  const now = options.now ?? Date.now;
+  const report = newReport(settings.dryRun, {
+    graceSeconds,
+    uploadAgeSeconds,
+    expirationSeconds: options.expirationSeconds ?? null,
+    retentionRules: retention.length,
+  });
+  const started = Date.now();
+  const nsList: string[] = [];
+  if (options.namespaces) nsList.push(...options.namespaces);
+  else for await (const ns of listNamespaces(driver)) nsList.push(ns);
+
+  for (const ns of nsList) {
+    report.namespaces.push(ns);
+    const ctx: NsContext = {
+      driver,
+      ns,
+      settings,
+      report,
+      runStart: now(),
+      now,
+      referenced: new Set<string>(),
+      markComplete: true,
+      progress: (phase: Phase, scanned: number) => options.onProgress?.({ phase, namespace: ns, scanned, report }),
+    };
+    await recoverTrash(ctx).catch((err) => problem(ctx, `${ns}/_trash/`, `trash recovery failed: ${errorText(err)}`));
+    await pruneUploads(ctx).catch((err) => problem(ctx, `${ns}/uploads/`, `upload cleanup stopped: ${errorText(err)}`));
+    let manifests = 0;
+    try {
+      for await (const repo of repositories(driver, ns)) {
+        try {
+          manifests += await pruneRepo(ctx, repo);
+        } catch (err) {
+          ctx.markComplete = false;
+          problem(ctx, repo, `repository skipped: ${errorText(err)}`, repo);
+        }
+        report.repositories++;
+        ctx.progress('manifests', manifests);
+      }
+    } catch (err) {
+      ctx.markComplete = false;
+      problem(ctx, `${ns}/repos/`, `repository walk stopped: ${errorText(err)}`);
+    }
+    try {
+      await sweepBlobs(ctx);
+    } catch (err) {
+      problem(ctx, `${ns}/blobs/`, `blob sweep stopped: ${errorText(err)}`);
+    }
+  }
+  report.durationMs = Date.now() - started;
+  options.onProgress?.({ phase: 'done', namespace: '', scanned: 0, report });
+  return report;
+}

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { SERVE_HELP, serve } from './serve.js';
 import { pruneCommand } from './prune.js';
+import { HASH_PASSWORD_HELP, hashPasswordCommand } from './hash-password.js';
 
 const MAIN_HELP = `Usage: wharf <command> [options]
 
@@ -10,7 +11,8 @@ Wharf is an OCI Distribution registry (push/pull of images and artifacts).
 
 Commands:
   prune          Remove stale uploads, expired manifests and unreferenced blobs (see: wharf prune --help)
-  serve      Run the registry server (see: wharf serve --help)
+  serve          Run the registry server (see: wharf serve --help)
+  hash-password  Print a bcrypt hash of a password read from stdin or a prompt
 
 Options:
   -h, --help     Show this help.
@@ -57,6 +59,26 @@ async function main(argv: string[]): Promise<void> {
         throw err;
       }
       await serve(config);
+      return;
+    }
+    case 'hash-password': {
+      let values;
+      try {
+        ({ values } = parseArgs({
+          args: rest,
+          options: { cost: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+          strict: true,
+        }));
+      } catch (err) {
+        fail(`${(err as Error).message}\n${HASH_PASSWORD_HELP}`);
+      }
+      if (values.help) {
+        process.stdout.write(`${HASH_PASSWORD_HELP}\n`);
+        return;
+      }
+      const cost = values.cost === undefined ? 12 : Number(values.cost);
+      if (!/^\d+$/.test(values.cost ?? '12') || cost < 4 || cost > 31) fail('--cost must be an integer from 4 to 31');
+      await hashPasswordCommand(cost);
       return;
     }
     case 'prune':

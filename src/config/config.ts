@@ -11,11 +11,41 @@ import { readPrune, type PruneConfig } from './prune.js';
 
 export { ConfigError } from './reader.js';
 
-export type Access = 'read' | 'write';
+/** A user's rights everywhere (zuul-registry): read = pull, write = pull+push+delete, none = only what `access` rules grant. */
+export type Access = 'read' | 'write' | 'none';
 export interface UserConfig {
   name: string;
+  /** Plain text (warned about at start), a bcrypt hash ($2a$/$2b$/$2y$) or an argon2 hash ($argon2id$...). */
   pass: string;
   access: Access;
+  groups: string[];
+}
+
+export type Action = 'pull' | 'push' | 'delete';
+export const ACTIONS: readonly Action[] = ['pull', 'push', 'delete'];
+
+/** `access:` rule: who may do what on the repositories matching the globs (`*` matches any characters, `/` included). */
+export interface AccessRule {
+  namespace: string;
+  repository: string;
+  users: string[];
+  groups: string[];
+  actions: Action[];
+}
+
+export interface AuthSettings {
+  /** Lifetime of an access token (s). */
+  tokenExpirySeconds: number;
+  /** Lifetime of a refresh token (OAuth2 `access_type=offline`, s). */
+  refreshTokenExpirySeconds: number;
+  /** PEM private key (RSA or EC) that signs tokens (RS256/ES256) instead of the HMAC `secret`. */
+  tokenKey?: string;
+  /** `service` of the challenge, audience and issuer of the tokens. */
+  service: string;
+  rules: AccessRule[];
+  /** Failed logins per user+address before 429, within `windowSeconds`. */
+  maxFailures: number;
+  windowSeconds: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -79,6 +109,7 @@ export interface Config {
   secret?: string;
   users: UserConfig[];
   anonymousRead: boolean;
+  auth: AuthSettings;
   storage: StorageConfig;
   namespaces: NamespaceRules;
   limits: Limits;
@@ -97,10 +128,13 @@ export const ENV_PREFIX = 'WHARF_';
  * storage.root (double underscore descends; single underscore is '-').
  * Values are read as YAML scalars, so numbers and booleans work.
  */
-export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, knownKeys: readonly string[]): void {
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || value === undefined || name === 'WHARF_CONFIG') continue;
-    if (name.startsWith('WHARF_HASH_')) continue; // engine selection, not configuration
+    if (!name.startsWith(ENV_PREFIX) || value === undefined) continue;
+    // Only variables naming a known top-level key are configuration; others
+    // (WHARF_CONFIG, WHARF_HASH_ENGINE, a test's own variables) are not.
+    const top = name.slice(ENV_PREFIX.length).split('__')[0]!.toLowerCase().replaceAll('_', '-');
+    if (!knownKeys.includes(top)) continue;
     const path = name
       .slice(ENV_PREFIX.length)
       .split('__')
@@ -192,14 +226,57 @@ function readStorage(r: Reader): StorageConfig {
 }
 
 function readUsers(r: Reader): UserConfig[] {
-  return r.list('users').map((u) => {
-    u.only(['name', 'pass', 'access']);
+  const seen = new Set<string>();
+  return r.list('users').map((u, i) => {
+    u.only(['name', 'pass', 'access', 'groups']);
+    const name = u.string('name');
+    // Basic auth splits "user:pass" at the first colon; '*' means "any user" in rules.
+    if (name.includes(':') || name === '*' || /[\s\x00-\x1f]/.test(name)) u.fail('name', 'must not contain ":", spaces or control characters, nor be "*"');
+    if (seen.has(name)) r.fail(`users[${i}].name`, `duplicate user "${name}"`);
+    seen.add(name);
     return {
-      name: u.string('name'),
+      name,
       pass: u.string('pass'),
-      access: u.enumeration('access', ['read', 'write'] as const, 'read'),
+      access: u.enumeration('access', ['read', 'write', 'none'] as const, 'read'),
+      groups: u.stringList('groups'),
     };
   });
+}
+
+function readAccessRules(r: Reader, users: UserConfig[]): AccessRule[] {
+  const names = new Set(users.map((u) => u.name));
+  const groups = new Set(users.flatMap((u) => u.groups));
+  return r.list('access').map((a) => {
+    a.only(['namespace', 'repository', 'users', 'groups', 'actions']);
+    const rule: AccessRule = {
+      namespace: a.string('namespace', '*'),
+      repository: a.string('repository', '*'),
+      users: a.stringList('users'),
+      groups: a.stringList('groups'),
+      actions: a.stringList('actions').map((x) => x.toLowerCase()) as Action[],
+    };
+    if (rule.users.length === 0 && rule.groups.length === 0) a.fail('users', 'a rule needs users or groups ("*" = any authenticated user)');
+    for (const n of rule.users) if (n !== '*' && !names.has(n)) a.fail('users', `unknown user "${n}"`);
+    for (const g of rule.groups) if (!groups.has(g)) a.fail('groups', `no user is in group "${g}"`);
+    if (rule.actions.length === 0) a.fail('actions', `must list some of ${ACTIONS.join(', ')}`);
+    for (const x of rule.actions) if (!ACTIONS.includes(x) && (x as string) !== '*') a.fail('actions', `unknown action "${x}" (known: ${ACTIONS.join(', ')}, *)`);
+    if ((rule.actions as string[]).includes('*')) rule.actions = [...ACTIONS];
+    return rule;
+  });
+}
+
+function readAuth(r: Reader, users: UserConfig[], publicUrl: string | undefined): AuthSettings {
+  const t = r.child('login-throttle');
+  t.only(['max-failures', 'window']);
+  return {
+    tokenExpirySeconds: r.integer('token-expiry', 300, 10, 86400),
+    refreshTokenExpirySeconds: r.integer('refresh-token-expiry', 7 * 86400, 60, 365 * 86400),
+    tokenKey: r.optionalString('token-key'),
+    service: r.string('service', publicUrl ? new URL(publicUrl).host : 'wharf'),
+    rules: readAccessRules(r, users),
+    maxFailures: t.integer('max-failures', 5, 1, 1000),
+    windowSeconds: t.integer('window', 300, 1, 86400),
+  };
 }
 
 function readNamespaces(r: Reader): NamespaceRules {
@@ -245,12 +322,14 @@ export function configFromObject(doc: unknown, env: NodeJS.ProcessEnv = process.
     throw new ConfigError('registry', 'must be a mapping');
   }
   const registry = substituteEnv(structuredClone(rawRegistry), env, 'registry') as Record<string, unknown>;
-  applyEnv(registry, env);
-  const r = new Reader(registry, 'registry');
-  r.only([
+  const keys = [
     'address', 'port', 'public-url', 'tls-cert', 'tls-key', 'secret', 'users', 'anonymous-read', 'storage',
     'namespaces', 'limits', 'delete', 'log-level', 'prune',
-  ]);
+    'token-expiry', 'refresh-token-expiry', 'token-key', 'service', 'access', 'login-throttle',
+  ];
+  applyEnv(registry, env, keys);
+  const r = new Reader(registry, 'registry');
+  r.only(keys);
   const publicUrl = r.optionalString('public-url');
   if (publicUrl !== undefined) {
     let u: URL | undefined;
@@ -266,6 +345,7 @@ export function configFromObject(doc: unknown, env: NodeJS.ProcessEnv = process.
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     r.fail(tlsCert === undefined ? 'tls-cert' : 'tls-key', 'tls-cert and tls-key must be set together');
   }
+  const users = readUsers(r);
   return {
     address: r.string('address', '127.0.0.1'),
     port: r.integer('port', 5000, 0, 65535),
@@ -273,8 +353,9 @@ export function configFromObject(doc: unknown, env: NodeJS.ProcessEnv = process.
     tlsCert,
     tlsKey,
     secret: r.optionalString('secret'),
-    users: readUsers(r),
+    users,
     anonymousRead: r.boolean('anonymous-read', false),
+    auth: readAuth(r, users, publicUrl),
     storage: readStorage(r.child('storage')),
     namespaces: readNamespaces(r.child('namespaces')),
     limits: readLimits(r.child('limits')),

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { Scope } from '../registry/scope.js';
+import type { Authorization } from './auth/index.js';
 
 export interface Context {
   req: IncomingMessage;
@@ -14,6 +15,8 @@ export interface Context {
   log: Logger;
   /** Mirror namespace named by the path's first component (handlers/mirror.ts): kept in the paths we hand out. */
   pathPrefix?: string;
+  /** The caller's authorization (absent when authentication is off): e.g. the catalog shows only what it may pull. */
+  auth?: Authorization;
 }
 
 /** A path on this registry, keeping the `ns` parameter so follow-up requests stay in the namespace. */

@@ -17,6 +17,7 @@ import { parseTarget, route, type Route } from './router.js';
 import { drainOrClose } from './headers.js';
 import { mirrorHandler, selectTarget } from './handlers/mirror.js';
 import { createMirrors } from '../registry/mirror/mirror.js';
+import { createAuth, TOKEN_PATH, type Auth } from './auth/index.js';
 
 type Handler = (ctx: Context) => Promise<void>;
 
@@ -69,7 +70,10 @@ export interface Dispatcher {
   (req: IncomingMessage, res: ServerResponse): void;
 }
 
-export function createDispatcher(config: Config, driver: StorageDriver, log: Logger): Dispatcher {
+export function createDispatcher(config: Config, driver: StorageDriver, log: Logger, auth?: Auth): Dispatcher {
+  // Access control (auth/): startServer builds it first to fail fast; otherwise it is built here.
+  const authReady: Promise<Auth> = auth ? Promise.resolve(auth) : createAuth(config, log);
+  authReady.catch(() => undefined);
   // Mirror namespaces (src/registry/mirror/): one upstream client and fetch table each, per process.
   const mirrors = createMirrors(config.namespaces.mirrors, log, config.limits.manifestMaxBytes);
   return (req, res) => {
@@ -95,17 +99,26 @@ export function createDispatcher(config: Config, driver: StorageDriver, log: Log
       url = parseTarget(req.url ?? '/');
       // ?ns=, the Host map, else the default — or a mirror named by the path's first component.
       const { ns, route: r, prefix } = selectTarget(config.namespaces, req.headers.host, url);
+      const done = () => {
+        if (log.enabled('debug')) {
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          log.debug('request', { method, url: req.url, status: res.statusCode, ms: Math.round(ms * 10) / 10 });
+        }
+      };
+      if (url.pathname === TOKEN_PATH) {
+        authReady.then((a) => a.token(req, res, url, ns)).then(done, fail);
+        return;
+      }
       const handler = mirrorHandler(method, r, mirrors.get(ns)) ?? handlerFor(method, r);
       const ctx: Context = { req, res, url, scope: { driver, ns }, config, log, pathPrefix: prefix };
-      handler(ctx).then(
-        () => {
-          if (log.enabled('debug')) {
-            const ms = Number(process.hrtime.bigint() - started) / 1e6;
-            log.debug('request', { method, url: req.url, status: res.statusCode, ms: Math.round(ms * 10) / 10 });
-          }
-        },
-        fail,
-      );
+      // Every route is authorized before its handler runs (and before any body is read).
+      authReady
+        .then((a) => a.authorize(req, url, ns, r, method))
+        .then((authz) => {
+          ctx.auth = authz;
+          return handler(ctx);
+        })
+        .then(done, fail);
     } catch (err) {
       fail(err);
     }

@@ -7,6 +7,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { createDispatcher } from './dispatch.js';
+import { createAuth } from './auth/index.js';
 
 export interface WharfServer {
   server: Server;
@@ -21,10 +22,14 @@ function readTls(config: Config) {
 }
 
 export async function startServer(config: Config, driver: StorageDriver, log: Logger): Promise<WharfServer> {
-  const dispatch = createDispatcher(config, driver, log);
+  // Users, keys and password hashes are checked before listening: a bad entry stops the start.
+  const dispatch = createDispatcher(config, driver, log, await createAuth(config, log));
   const options = {
     maxHeaderSize: config.limits.maxHeaderBytes,
     headersTimeout: config.limits.headersTimeoutMs,
+    // Node checks the headers timeout only this often (30 s by default): check
+    // often enough that a slowloris client is cut off close to the limit.
+    connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(config.limits.headersTimeoutMs / 4))),
     // Big uploads may take long; a stalled one is caught by the idle timeout.
     requestTimeout: 0,
     keepAliveTimeout: 30_000,
@@ -36,7 +41,12 @@ export async function startServer(config: Config, driver: StorageDriver, log: Lo
   server.setTimeout(config.limits.idleTimeoutMs, (socket) => socket.destroy());
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' // headers not complete within limits.headers-timeout
+          ? '408 Request Timeout'
+          : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   await new Promise<void>((resolve, reject) => {

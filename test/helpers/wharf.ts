@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -50,6 +51,15 @@ export interface StartOptions {
   env?: Record<string, string>;
 }
 
+function httpsStatus(url: string): Promise<number> {
+  return new Promise((res, rej) => {
+    httpsGet(url, { rejectUnauthorized: false }, (r) => {
+      r.resume();
+      res(r.statusCode ?? 0);
+    }).on('error', rej);
+  });
+}
+
 export async function startWharf(opts: StartOptions = {}): Promise<WharfProcess> {
   const tmp = mkdtempSync(join(tmpdir(), 'wharf-test-'));
   const dataDir = opts.dataDir ?? join(tmp, 'data');
@@ -70,16 +80,17 @@ export async function startWharf(opts: StartOptions = {}): Promise<WharfProcess>
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
-  const url = `http://127.0.0.1:${port}`;
+  // HTTPS when the config has a certificate (readiness is checked without verifying it).
+  const tls = opts.registry?.['tls-cert'] !== undefined;
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`wharf exited during start (${child.exitCode ?? child.signalCode}):\n${out}`);
     }
     try {
-      const r = await fetch(`${url}/v2/`);
-      await r.arrayBuffer();
-      if (r.status === 200 || r.status === 401) break;
+      const status = tls ? await httpsStatus(`${url}/v2/`) : await fetch(`${url}/v2/`).then(async (r) => (await r.arrayBuffer(), r.status));
+      if (status === 200 || status === 401) break;
     } catch {
       /* not listening yet */
     }

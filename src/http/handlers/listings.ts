@@ -30,7 +30,7 @@ export async function tagsList(ctx: Context, repo: string): Promise<void> {
 
 export async function catalog(ctx: Context): Promise<void> {
   const { limit, last } = pagination(ctx.url);
-  const { repos, more } = await listRepos(ctx.scope, { limit, last });
+  const { repos, more } = await listRepos(ctx.scope, { limit, last, filter: ctx.auth?.canPull });
   const headers: Record<string, string> = {};
   if (more && limit !== undefined && repos.length > 0) headers.Link = nextLink(ctx, '/v2/_catalog', limit, repos[repos.length - 1]!);
   sendJson(ctx, 200, { repositories: repos }, headers);

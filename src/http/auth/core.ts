@@ -1,0 +1,37 @@
+// What the auth modules share: the settings, the users, the token signer and
+// the access policy, built once at start.
+import type { Config } from '../../config/config.js';
+import type { Logger } from '../../log/logger.js';
+import { AccessPolicy, type Subject } from './access.js';
+import { expandActions, type ResourceScope } from './scopes.js';
+import { TokenService } from './tokens.js';
+import { UserStore } from './users.js';
+
+export interface AuthCore {
+  config: Config;
+  log: Logger;
+  users: UserStore;
+  tokens: TokenService;
+  policy: AccessPolicy;
+}
+
+export async function createAuthCore(config: Config, log: Logger): Promise<AuthCore> {
+  const users = await UserStore.create(config, log);
+  const tokens = new TokenService(config, log);
+  return { config, log, users, tokens, policy: AccessPolicy.fromConfig(config) };
+}
+
+/** The part of each requested scope that `s` may have in namespace `ns` (empty grants are left out). */
+export function grant(core: AuthCore, s: Subject, ns: string, requested: ResourceScope[]): ResourceScope[] {
+  const out: ResourceScope[] = [];
+  for (const r of requested) {
+    if (r.type === 'registry') {
+      if (r.name === 'catalog' && r.actions.includes('*') && core.policy.canCatalog(s)) out.push({ type: 'registry', name: 'catalog', actions: ['*'] });
+      continue;
+    }
+    const allowed = core.policy.allowed(s, ns, r.name);
+    const actions = expandActions(r.actions).filter((a) => allowed.has(a));
+    if (actions.length > 0) out.push({ type: 'repository', name: r.name, actions });
+  }
+  return out;
+}

@@ -6,7 +6,7 @@
 // What counts as idempotent is the caller's decision: GET/HEAD/LIST/DELETE and
 // PUT of bytes held in memory are; a PUT whose body is a stream is not (the
 // stream is consumed by the first attempt), so it gets exactly one attempt.
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 import { NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from './errors.js';
 
 export interface RetryOptions {
@@ -237,37 +237,61 @@ function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 /**
- * Pass a response body through, restarting `deadline` on every chunk; when
- * the deadline expires (or the source fails) the returned stream errors with
- * a StorageUnavailableError instead of hanging.
+ * Pass a response body through with an idle timeout that only runs while
+ * this side waits for the backend: it restarts on every chunk and is stopped
+ * while the consumer is not reading (a slow client must not time out the
+ * backend). When the backend stalls or the body fails, the returned stream
+ * errors with a StorageUnavailableError instead of hanging.
  */
 export function watchBody(source: Readable, deadline: IdleDeadline, what: string): Readable {
-  const out = new Transform({
+  let finished = false;
+  const out = new Readable({
     highWaterMark: 1 << 20,
-    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-      deadline.touch();
-      cb(null, chunk);
+    read() {
+      if (finished) return;
+      deadline.touch(); // waiting for the backend again
+      source.resume();
     },
-    flush(cb: TransformCallback) {
-      deadline.clear();
-      cb();
+    destroy(err, cb) {
+      finished = true;
+      cleanup();
+      if (!source.destroyed) source.destroy();
+      cb(err);
     },
   });
   const fail = (err: unknown) => {
-    deadline.clear();
+    if (finished) return;
+    finished = true;
+    cleanup();
     const reason = deadline.expired ? deadline.signal.reason : err;
-    if (!out.destroyed) out.destroy(unavailable(`${what} (reading body)`, reason));
-    if (!source.destroyed) source.destroy();
+    out.destroy(unavailable(`${what} (reading body)`, reason));
   };
   const onAbort = () => fail(deadline.signal.reason);
+  const onData = (chunk: Buffer) => {
+    if (!out.push(chunk)) {
+      source.pause();
+      deadline.clear(); // the consumer is behind: not the backend's time
+    } else {
+      deadline.touch();
+    }
+  };
+  const onEnd = () => {
+    if (finished) return;
+    finished = true;
+    cleanup();
+    out.push(null);
+  };
+  const cleanup = () => {
+    deadline.clear();
+    deadline.signal.removeEventListener('abort', onAbort);
+    source.off('data', onData);
+    source.off('end', onEnd);
+  };
   deadline.signal.addEventListener('abort', onAbort, { once: true });
   source.on('error', fail);
-  out.on('close', () => {
-    deadline.signal.removeEventListener('abort', onAbort);
-    deadline.clear();
-    if (!source.destroyed) source.destroy();
-  });
-  source.pipe(out);
+  source.on('data', onData);
+  source.on('end', onEnd);
+  source.pause();
   return out;
 }
 

@@ -205,8 +205,9 @@ export class S3Driver implements StorageDriver {
         maxAttempts,
         requestHandler: {
           connectionTimeout: this.policy.timeoutMs,
-          // idle socket timeout: a stalled backend fails instead of hanging
-          socketTimeout: this.policy.timeoutMs,
+          // No socketTimeout: a reader that is slow to consume a body must not
+          // count as a stalled backend. retry.ts's per-attempt abort signal and
+          // watchBody's idle deadline (paused while the reader is behind) do it.
           httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
           httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
         },

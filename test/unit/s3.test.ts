@@ -301,6 +301,23 @@ describe('s3 driver specifics', () => {
       }
     });
 
+    it('a slow reader is not a backend fault (the idle timeout pauses with the reader)', async () => {
+      const d = track(driverFor(env, { ...fast }));
+      const data = randomBytes(3 * MiB);
+      await d.put('slow', data);
+      const stream = await d.read('slow');
+      const chunks: Buffer[] = [];
+      let paused = false;
+      for await (const c of stream) {
+        chunks.push(c as Buffer);
+        if (!paused) {
+          paused = true;
+          await new Promise((r) => setTimeout(r, 3 * fast.timeoutMs)); // the consumer dawdles
+        }
+      }
+      assert.ok(Buffer.concat(chunks).equals(data));
+    });
+
     it('a response body that stalls fails the stream instead of hanging', async () => {
       const proxy = await faultProxy(env.s3Endpoint);
       try {

@@ -1,4 +1,5 @@
-// Prune next to pushes, on the memory and fs drivers: every race a push can
+// The prune safety suite (run on every driver by prune.test.ts and
+// prune-objectstores.test.ts): every race a push can
 // run into is played at the exact moment (a driver hook), and the image must
 // come out whole. Also: stale uploads (including crashed finishes whose
 // chunks are the parts of a published blob), and trash left by a dead run.
@@ -15,8 +16,12 @@ import type { Scope } from '../../src/registry/scope.js';
 import { listTags, readTag, setTag } from '../../src/registry/tags.js';
 import { appendChunk, startUpload } from '../../src/registry/uploads.js';
 import {
-  DRIVERS, HOUR, HookDriver, blobKey, has, keys, linkKey, manifestKey, pushBlob, pushImage, pushIndex, setPushed, sha256, type Image,
+  HOUR, HookDriver, blobKey, has, keys, later, linkKey, manifestKey, pushBlob, pushImage, pushIndex, setPushed, sha256, type Image,
+  type DriverCase,
 } from './prune-fixtures.js';
+
+/** A clock 2 s ahead (some stores round listed modification times up to the next second). */
+const SOON = later(2000);
 
 /** Every blob and manifest of an image is there and has the right digest. */
 async function assertWhole(s: Scope, repo: string, img: Image): Promise<void> {
@@ -30,17 +35,18 @@ async function assertWhole(s: Scope, repo: string, img: Image): Promise<void> {
   }
 }
 
-for (const dc of DRIVERS) {
+/** The suite, on one driver (run by prune*.test.ts). */
+export function pruneSafetySuite(dc: DriverCase): void {
   describe(`prune safety on ${dc.name}`, () => {
     const withStore = (name: string, fn: (driver: HookDriver, s: Scope) => Promise<void>) =>
       test(name, async () => {
-        const { driver: inner, cleanup } = dc.make();
+        const { driver: inner, cleanup } = await dc.make();
         const driver = new HookDriver(inner);
         try {
           await fn(driver, { driver, ns: 'default' });
         } finally {
+          await cleanup();
           await driver.close();
-          cleanup();
         }
       });
 
@@ -55,7 +61,7 @@ for (const dc of DRIVERS) {
         // A push to "b" mounts the layer (its data existed) right now.
         await linkBlob(s, 'b', layer);
       };
-      const r = await prune(driver, { graceSeconds: 0 });
+      const r = await prune(driver, { graceSeconds: 0, now: SOON });
       assert.ok(played);
       assert.equal(r.restored.blobs, 1);
       assert.ok(await has(driver, blobKey(s, layer)));
@@ -74,12 +80,12 @@ for (const dc of DRIVERS) {
         // The client saw the layer (HEAD 200) and skipped its upload: only the manifest is pushed.
         b = await pushImage(s, 'app', 'v2', { layers: [shared] });
       };
-      const r = await prune(driver, { graceSeconds: 0 });
+      const r = await prune(driver, { graceSeconds: 0, now: SOON });
       assert.ok(b);
       assert.ok(r.restored.links >= 1, JSON.stringify(r.restored));
       await assertWhole(s, 'app', b);
       // The next run keeps it all.
-      const r2 = await prune(driver, { graceSeconds: 0 });
+      const r2 = await prune(driver, { graceSeconds: 0, now: SOON });
       assert.equal(r2.removed.blobs.objects, 0);
       await assertWhole(s, 'app', b);
     });
@@ -93,7 +99,7 @@ for (const dc of DRIVERS) {
         pushed = true;
         await pushIndex(s, 'multi', 'latest', [child]);
       };
-      const r = await prune(driver, { graceSeconds: 0, expirationSeconds: 3600 });
+      const r = await prune(driver, { graceSeconds: 0, expirationSeconds: 3600, now: SOON });
       assert.ok(pushed);
       assert.equal(r.restored.manifests, 1);
       await assertWhole(s, 'multi', child);
@@ -110,7 +116,7 @@ for (const dc of DRIVERS) {
         if (key !== layout.tag('default', 'app', 'old') || ++reads !== 2) return;
         await setTag(s, 'app', 'old', b.digest); // pushed again, elsewhere
       };
-      const r = await prune(driver, { graceSeconds: 0, expirationSeconds: 3600 });
+      const r = await prune(driver, { graceSeconds: 0, expirationSeconds: 3600, now: SOON });
       assert.ok(r.changedBeforeDelete >= 1);
       assert.equal((await readTag(s, 'app', 'old'))?.digest, b.digest.text);
       await assertWhole(s, 'app', b);
@@ -210,7 +216,7 @@ for (const dc of DRIVERS) {
       const strayD = sha256(stray);
       await driver.put(layout.trashBlob('default', liveRun, strayD), stray);
       await driver.put(layout.trashAlive('default', liveRun), Buffer.from('1'));
-      const r = await prune(driver, { graceSeconds: 0 });
+      const r = await prune(driver, { graceSeconds: 0, now: SOON });
       assert.equal(r.restored.blobs, 1);
       await assertWhole(s, 'app', img);
       assert.ok(await has(driver, layout.trashBlob('default', liveRun, strayD)));

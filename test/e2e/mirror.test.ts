@@ -27,7 +27,7 @@ const TLS = '--tls-verify=false';
 const USER = 'mirror';
 const PASS = 'e2e-upstream-secret';
 
-describe('podman pulls docker.io/library/* through a Wharf mirror namespace', () => {
+describe('podman pulls docker.io/library/* through a Wharf mirror namespace', { timeout: 300_000 }, () => {
   let tmp: string;
   let dist: RunningRegistry;
   let wharf: WharfProcess;

@@ -239,7 +239,8 @@ class UpstreamProxy {
 
 // ---------------------------------------------------------------------------
 
-describe('mirror namespaces (pull-through from Distribution with auth)', () => {
+// A bound on the whole file, so a regression shows as a failure, not a hung run.
+describe('mirror namespaces (pull-through from Distribution with auth)', { timeout: 180_000 }, () => {
   let env: ContainersEnv;
   let tmp: string;
   let dist: RunningRegistry;
@@ -540,6 +541,38 @@ describe('mirror namespaces (pull-through from Distribution with auth)', () => {
       proxy.delayBlobsMs = 0;
     }
     assert.equal(proxy.count('GET', `/blobs/${layer}`), 1, JSON.stringify(proxy.seen.filter((s) => s.path.includes(layer))));
+  });
+
+  it('a client that stops reading is cut off after the timeout; the fetch it led completes for the others', async () => {
+    ready();
+    const img = await upstreamImage('library/stall', 'v1', { layerBytes: [24 << 20] });
+    const layer = sha256(img.layers[0]!);
+    // The leader reads the headers, then nothing.
+    let stalledRes: import('node:http').IncomingMessage | undefined;
+    let stalledBytes = 0;
+    const stalledDone = new Promise<string>((resolve, reject) => {
+      const req = httpRequest(w(`/v2/library/stall/blobs/${layer}?ns=docker.io`), { agent: false }, (res) => {
+        stalledRes = res;
+        res.pause();
+        res.on('data', (d: Buffer) => (stalledBytes += d.length));
+        res.on('error', () => resolve('error'));
+        res.on('aborted', () => resolve('aborted'));
+        res.on('close', () => resolve(res.complete ? 'complete' : 'cut'));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    const other = await call('GET', w(`/v2/library/stall/blobs/${layer}?ns=docker.io`));
+    assert.equal(other.status, 200);
+    assert.equal(sha256(other.body), layer);
+    assert.ok(Date.now() - started < 10_000, `follower took ${Date.now() - started} ms`);
+    assert.ok(stalledRes, 'the stalled client got headers');
+    stalledRes.resume();
+    assert.notEqual(await stalledDone, 'complete');
+    assert.ok(stalledBytes < img.layers[0]!.length, `stalled client got ${stalledBytes} bytes`);
+    assert.equal(proxy.count('GET', `/blobs/${layer}`), 1);
   });
 
   it('content that does not match its digest is cut short and never kept', async () => {

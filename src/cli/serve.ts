@@ -31,7 +31,6 @@ export async function serve(config: Config): Promise<void> {
     hashEngine,
     namespaces: config.namespaces.known,
     mirrors: Object.fromEntries(Object.entries(config.namespaces.mirrors ?? {}).map(([ns, m]) => [ns, m.upstream])),
-    mirrors: Object.fromEntries(Object.entries(config.namespaces.mirrors ?? {}).map(([ns, m]) => [ns, m.upstream])),
     tls: config.tlsCert !== undefined,
   });
   // registry.prune.interval: prune online on a schedule (README, "Prune and garbage collection").

@@ -65,6 +65,9 @@ describe('manifest types by tag and by digest', () => {
   it('Docker schema2 manifest', async () => {
     const img = await c.pushImage('types/docker', 'v1', { mediaType: DOCKER_MANIFEST });
     await assertAllReads('types/docker', 'v1', img.body, DOCKER_MANIFEST, img.digest);
+    assert.equal((await c.deleteManifest('types/docker', img.digest)).status, 202);
+    expectError(await c.getManifest('types/docker', 'v1'), 404, 'MANIFEST_UNKNOWN');
+    expectError(await c.getManifest('types/docker', img.digest), 404, 'MANIFEST_UNKNOWN');
   });
 
   it('OCI index and Docker manifest list', async () => {
@@ -78,6 +81,11 @@ describe('manifest types by tag and by digest', () => {
       await assertAllReads(repo, 'multi', idx.body, listType, idx.digest);
       // The children are readable by digest.
       assertManifestResponse(await c.getManifest(repo, a.digest), a.body, imgType, a.digest, 'child');
+      // DELETE by digest takes the index and its tag; the children stay.
+      assert.equal((await c.deleteManifest(repo, idx.digest)).status, 202);
+      expectError(await c.getManifest(repo, 'multi'), 404, 'MANIFEST_UNKNOWN');
+      assert.equal((await c.headManifest(repo, idx.digest)).status, 404);
+      assert.equal((await c.getManifest(repo, b.digest)).status, 200);
     }
   });
 

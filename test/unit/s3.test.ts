@@ -127,7 +127,10 @@ describe('s3 driver specifics', () => {
     env = await ensureSwift();
   });
   after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    // Cleanup failures are failures: a test must not leave containers/buckets behind.
+    const errors: unknown[] = [];
+    for (const c of cleanups.reverse()) await c().catch((err: unknown) => errors.push(err));
+    if (errors.length) throw new AggregateError(errors, `${errors.length} cleanup(s) failed`);
   });
   function track(d: S3Driver): S3Driver {
     cleanups.push(async () => {
@@ -284,8 +287,14 @@ describe('s3 driver specifics', () => {
 
     it('transient 5xx answers are retried', async () => {
       const proxy = await faultProxy(env.s3Endpoint);
+      const d = driverFor(env, { ...fast, endpoint: proxy.url });
+      const undo = async () => {
+        proxy.decide = () => undefined;
+        await d.destroyBucket();
+        await d.close();
+      };
+      cleanups.push(undo);
       try {
-        const d = track(driverFor(env, { ...fast, endpoint: proxy.url }));
         await d.put('k', Buffer.from('value'));
         let failures = 2;
         proxy.decide = (req) => (req.method === 'GET' && failures-- > 0 ? 503 : undefined);
@@ -297,6 +306,10 @@ describe('s3 driver specifics', () => {
         assert.ok(err instanceof StorageUnavailableError);
         proxy.decide = () => undefined;
       } finally {
+        proxy.decide = () => undefined;
+        // clean up through the proxy while it is still there
+        const i = cleanups.indexOf(undo);
+        if (i >= 0) await cleanups.splice(i, 1)[0]!().catch(() => undefined);
         await proxy.close();
       }
     });
@@ -320,8 +333,14 @@ describe('s3 driver specifics', () => {
 
     it('a response body that stalls fails the stream instead of hanging', async () => {
       const proxy = await faultProxy(env.s3Endpoint);
+      const d = driverFor(env, { ...fast, endpoint: proxy.url });
+      const undo = async () => {
+        proxy.decide = () => undefined;
+        await d.destroyBucket();
+        await d.close();
+      };
+      cleanups.push(undo);
       try {
-        const d = track(driverFor(env, { ...fast, endpoint: proxy.url }));
         await d.put('big', randomBytes(2 * MiB));
         proxy.decide = (req) => (req.method === 'GET' ? { action: 'stall', cutAfter: 100_000 } : undefined);
         const { err, ms } = await timed(readAll(await d.read('big')));
@@ -329,6 +348,10 @@ describe('s3 driver specifics', () => {
         assert.ok(ms < 400 + 1500, `took ${ms} ms`);
         proxy.decide = () => undefined;
       } finally {
+        proxy.decide = () => undefined;
+        // clean up through the proxy while it is still there
+        const i = cleanups.indexOf(undo);
+        if (i >= 0) await cleanups.splice(i, 1)[0]!().catch(() => undefined);
         await proxy.close();
       }
     });

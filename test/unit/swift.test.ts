@@ -80,7 +80,10 @@ describe('swift driver specifics', () => {
     env = await ensureSwift();
   });
   after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    // Cleanup failures are failures: a test must not leave containers/buckets behind.
+    const errors: unknown[] = [];
+    for (const c of cleanups.reverse()) await c().catch((err: unknown) => errors.push(err));
+    if (errors.length) throw new AggregateError(errors, `${errors.length} cleanup(s) failed`);
   });
   function track(d: SwiftDriver): SwiftDriver {
     cleanups.push(() => d.destroyContainer());
@@ -370,8 +373,13 @@ describe('swift driver specifics', () => {
 
     it('transient 5xx answers are retried; 404 is not', async () => {
       const proxy = await faultProxy(new URL(env.storageUrl).origin);
+      const d = driverFor(env, { ...fast, storageUrl: `${proxy.url}${new URL(env.storageUrl).pathname}` });
+      const undo = async () => {
+        proxy.decide = () => undefined;
+        await d.destroyContainer();
+      };
+      cleanups.push(undo);
       try {
-        const d = track(driverFor(env, { ...fast, storageUrl: `${proxy.url}${new URL(env.storageUrl).pathname}` }));
         await d.put('k', Buffer.from('value'));
         let failures = 2;
         proxy.decide = (req) => (req.method === 'GET' && failures-- > 0 ? 503 : undefined);
@@ -388,6 +396,10 @@ describe('swift driver specifics', () => {
         await assert.rejects(d.read('missing'), NotFoundError);
         assert.equal(proxy.seen.length - n1, 2, 'a 404 is an answer, not a fault');
       } finally {
+        proxy.decide = () => undefined;
+        // clean up through the proxy while it is still there
+        const i = cleanups.indexOf(undo);
+        if (i >= 0) await cleanups.splice(i, 1)[0]!().catch(() => undefined);
         await proxy.close();
       }
     });
@@ -411,8 +423,13 @@ describe('swift driver specifics', () => {
 
     it('a response body that stalls or is cut fails the stream instead of hanging', async () => {
       const proxy = await faultProxy(new URL(env.storageUrl).origin);
+      const d = driverFor(env, { ...fast, storageUrl: `${proxy.url}${new URL(env.storageUrl).pathname}` });
+      const undo = async () => {
+        proxy.decide = () => undefined;
+        await d.destroyContainer();
+      };
+      cleanups.push(undo);
       try {
-        const d = track(driverFor(env, { ...fast, storageUrl: `${proxy.url}${new URL(env.storageUrl).pathname}` }));
         await d.put('big', randomBytes(2 * MiB));
         for (const action of ['stall', 'cut'] as const) {
           proxy.decide = (req) => (req.method === 'GET' ? { action, cutAfter: 100_000 } : undefined);
@@ -422,6 +439,10 @@ describe('swift driver specifics', () => {
           assert.ok(ms < 400 + 1500, `${action}: took ${ms} ms`);
         }
       } finally {
+        proxy.decide = () => undefined;
+        // clean up through the proxy while it is still there
+        const i = cleanups.indexOf(undo);
+        if (i >= 0) await cleanups.splice(i, 1)[0]!().catch(() => undefined);
         await proxy.close();
       }
     });

@@ -500,6 +500,7 @@ export class S3Driver implements StorageDriver {
       what,
       true,
       async (ctx) => {
+        deadline = ctx.deadline; // ours to clear from here on (keepDeadline)
         try {
           const r = await this.client.send(
             new GetObjectCommand({
@@ -509,7 +510,6 @@ export class S3Driver implements StorageDriver {
             }),
             { abortSignal: ctx.signal },
           );
-          deadline = ctx.deadline;
           return (r.Body as Readable | undefined) ?? Readable.from([]);
         } catch (err) {
           if (isS3NotFound(err)) throw new NotFoundError(key);

@@ -434,7 +434,9 @@ export class SwiftDriver implements StorageDriver {
           throw new BackendHttpError(`swift GET /${o.path} answered ${res.status}`, res.status);
         }
         if (res.status >= 300 || !res.body) {
-          return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
+          const body = Buffer.from(await res.arrayBuffer());
+          ctx.deadline.clear();
+          return { status: res.status, headers: res.headers, body };
         }
         deadline = ctx.deadline;
         const web = res.body as unknown as import('node:stream/web').ReadableStream<Uint8Array>;

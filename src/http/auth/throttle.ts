@@ -33,7 +33,8 @@ export class LoginThrottle {
   }
 
   private static key(user: string, address: string): string {
-    return `${address}\u0000${user}`;
+    // Bounded key size: a long made-up user name costs no more memory than a short one.
+    return `${address}\u0000${user.length > 256 ? user.slice(0, 256) : user}`;
   }
 
   /** Start a login attempt; call done(success) when the password has been checked. */

@@ -1,5 +1,6 @@
-// `registry.prune` configuration (validation names the key) and the
-// `wharf prune` command line (help, usage errors, dry run, --json, summary).
+// `registry.prune` configuration (validation names the key), the schedule
+// inside serve, and the `wharf prune` command line (help, usage errors, dry
+// run, --json, summary).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,9 +10,11 @@ import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { ConfigError, configFromObject } from '../../src/config/config.js';
 import type { PruneReport } from '../../src/registry/prune/index.js';
+import { schedulePrune } from '../../src/registry/prune/schedule.js';
 import { FilesystemDriver } from '../../src/storage/fs.js';
+import { MemoryDriver } from '../../src/storage/memory.js';
 import { WHARF_BIN } from '../helpers/wharf.js';
-import { keys, pushBlob, pushImage, setTagPushed } from './prune-fixtures.js';
+import { keys, later, pushBlob, pushImage, setTagPushed } from './prune-fixtures.js';
 
 function configError(registry: Record<string, unknown>): string {
   try {
@@ -63,6 +66,25 @@ describe('registry.prune configuration', () => {
     assert.match(configError({ prune: { retention: [{ 'keep-last': 2 }, { 'keep-last': -2 }] } }), /^registry\.prune\.retention\[1\]\.keep-last: /);
     assert.match(configError({ prune: { retention: [{ repository: 'x' }] } }), /^registry\.prune\.retention\[0\]\.keep-last: a retention rule needs/);
     assert.match(configError({ prune: { retention: {} } }), /^registry\.prune\.retention: must be a list/);
+  });
+});
+
+describe('prune on serve\'s schedule', () => {
+  test('runs every interval, logs a summary, and stops', async () => {
+    const driver = new MemoryDriver();
+    await pushBlob({ driver, ns: 'default' }, 'app');
+    const reports: PruneReport[] = [];
+    const logs: string[] = [];
+    const log = { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m) };
+    const schedule = schedulePrune(driver, 1, { graceSeconds: 0, now: later(2000) }, log, (r) => reports.push(r));
+    await new Promise((r) => setTimeout(r, 2600));
+    await schedule.stop();
+    const runs = reports.length;
+    assert.ok(runs >= 1 && runs <= 2, `${runs} runs`);
+    assert.equal(reports[0]!.removed.blobs.objects, 1);
+    assert.deepEqual(logs.filter((l) => l !== 'prune finished'), []);
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.equal(reports.length, runs, 'no run after stop');
   });
 });
 

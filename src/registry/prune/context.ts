@@ -2,6 +2,7 @@
 // report, and the namespace's referenced set (the mark).
 import type { StorageDriver } from '../../storage/driver.js';
 import type { Scope } from '../scope.js';
+import type { DigestSet } from './digest-set.js';
 import type { CompiledRule } from './retention.js';
 import type { Phase, PruneReport } from './report.js';
 
@@ -26,10 +27,9 @@ export interface NsContext extends Scope {
   now(): number;
   /**
    * Digests ("alg:hex") whose data must stay: kept manifests, everything they
-   * reference, and every remaining per-repository link. A Set of short
-   * strings, ~100 bytes per digest: 100k blobs are ~10 MB.
+   * reference, and every remaining per-repository link (8 bytes a digest).
    */
-  readonly referenced: Set<string>;
+  readonly referenced: DigestSet;
   /** False once any part of the mark failed: the blob sweep is then skipped. */
   markComplete: boolean;
   progress(phase: Phase, scanned: number): void;

@@ -13,6 +13,7 @@
 // sweep.ts and README.md ("Prune and garbage collection").
 import type { StorageDriver } from '../../storage/driver.js';
 import { errorText, problem, type NsContext, type PruneSettings } from './context.js';
+import { DigestSet } from './digest-set.js';
 import { pruneRepo } from './repo.js';
 import { newReport, type Phase, type Progress, type PruneReport } from './report.js';
 import { compileRules, type RetentionRule } from './retention.js';
@@ -76,7 +77,7 @@ export async function prune(driver: StorageDriver, options: PruneOptions = {}): 
       report,
       runStart: now(),
       now,
-      referenced: new Set<string>(),
+      referenced: new DigestSet(),
       markComplete: true,
       progress: (phase: Phase, scanned: number) => options.onProgress?.({ phase, namespace: ns, scanned, report }),
     };

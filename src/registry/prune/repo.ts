@@ -181,10 +181,12 @@ export async function pruneRepo(ctx: NsContext, repo: string): Promise<number> {
   // 5. Blob links no remaining manifest needs (collected first, then deleted:
   // changing a directory while paging through it costs some backends dearly).
   const unlinked: string[] = [];
-  const candidates: Array<{ key: string; digest: string }> = [];
+  const candidates: string[] = []; // digest texts
   const unlink = async () => {
-    await forEachLimit(candidates, PARALLEL, async ({ key, digest }) => {
+    await forEachLimit(candidates, PARALLEL, async (digest) => {
+      let key = digest;
       try {
+        key = layout.repoBlobLink(ctx.ns, repo, parseDigest(digest));
         const st = await ctx.driver.stat(key);
         if (!st) return;
         if (isYoung(ctx, st.modified.getTime())) {
@@ -212,7 +214,7 @@ export async function pruneRepo(ctx: NsContext, repo: string): Promise<number> {
       continue;
     }
     if (dry) report.removed.links++;
-    else candidates.push({ key: e.key, digest });
+    else candidates.push(digest);
     if (candidates.length >= 50_000) await unlink();
   }
   await unlink();

@@ -115,7 +115,7 @@ export async function sweepBlobs(ctx: NsContext): Promise<void> {
   const beat = () => driver.put(layout.trashAlive(ns, run), Buffer.from(String(Date.now()))).then(() => undefined);
 
   let scanned = 0;
-  const candidates: Array<{ key: string; d: Digest }> = [];
+  const candidates: string[] = []; // digest texts
   /** Move the candidates into the trash (each checked once more), then decide them. */
   const trashCandidates = async () => {
     if (candidates.length === 0) return;
@@ -124,7 +124,9 @@ export async function sweepBlobs(ctx: NsContext): Promise<void> {
       heartbeat = setInterval(() => void beat().catch(() => undefined), HEARTBEAT_MS);
       heartbeat.unref();
     }
-    await forEachLimit(candidates, PARALLEL, async ({ key, d }) => {
+    await forEachLimit(candidates, PARALLEL, async (text) => {
+      const d = parseDigest(text);
+      const key = layout.blob(ns, d);
       try {
         const st = await driver.stat(key);
         if (!st) return;
@@ -199,7 +201,7 @@ export async function sweepBlobs(ctx: NsContext): Promise<void> {
         }
         // Collected, not moved yet: changing a directory while paging through it
         // makes some backends (fs) read it again for every page.
-        candidates.push({ key: e.key, d });
+        candidates.push(d.text);
         if (candidates.length >= BATCH) await trashCandidates();
       }
     }

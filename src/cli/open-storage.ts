@@ -23,13 +23,17 @@ export async function openStorage(cfg: StorageConfig): Promise<StorageDriver> {
         container: cfg.container,
         authVersion: cfg.authVersion,
         projectName: cfg.projectName,
+        projectId: cfg.projectId,
         projectDomainName: cfg.projectDomainName,
+        projectDomainId: cfg.projectDomainId,
         userDomainName: cfg.userDomainName,
+        userDomainId: cfg.userDomainId,
         region: cfg.region,
+        interface: cfg.interface,
         cloud: cfg.cloud,
         tempUrlKey: cfg.tempUrlKey,
         timeoutMs: cfg.timeoutMs,
-      } as ConstructorParameters<typeof SwiftDriver>[0]);
+      });
     }
     case 's3': {
       const { S3Driver } = await import('../storage/s3.js');
@@ -41,7 +45,7 @@ export async function openStorage(cfg: StorageConfig): Promise<StorageDriver> {
         secretKey: cfg.secretKey,
         forcePathStyle: cfg.forcePathStyle,
         timeoutMs: cfg.timeoutMs,
-      } as ConstructorParameters<typeof S3Driver>[0]);
+      });
     }
   }
 }

@@ -63,11 +63,16 @@ export interface SwiftStorage {
   username?: string;
   password?: string;
   container: string;
-  authVersion?: string;
+  authVersion?: '1' | '3';
   projectName?: string;
+  projectId?: string;
   projectDomainName?: string;
+  projectDomainId?: string;
   userDomainName?: string;
+  userDomainId?: string;
   region?: string;
+  /** Keystone catalog interface: public (default), internal or admin. */
+  interface?: string;
   cloud?: string;
   tempUrlKey?: string;
 }
@@ -76,9 +81,11 @@ export interface S3Storage {
   endpoint?: string;
   region: string;
   bucket: string;
+  /** Both or neither; neither = the AWS SDK's default credential chain (env, ~/.aws, instance role). */
   accessKey?: string;
   secretKey?: string;
-  forcePathStyle: boolean;
+  /** Unset: the driver's default (path style when `endpoint` is set). */
+  forcePathStyle?: boolean;
 }
 export type StorageConfig = (FilesystemStorage | MemoryStorage | SwiftStorage | S3Storage) & {
   /** Seconds after which a pushed manifest expires (prune removes it); unset = never. */
@@ -181,16 +188,31 @@ function readStorage(r: Reader): StorageConfig {
   switch (driver) {
     case 'filesystem':
       r.only(['driver', 'root', 'expiration', 'redirect', 'timeout']);
+      if (common.redirect) r.fail('redirect', 'only the swift and s3 drivers can redirect blob downloads');
       return { driver, root: r.string('root', './data'), ...common };
     case 'memory':
       r.only(['driver', 'expiration', 'redirect', 'timeout']);
+      if (common.redirect) r.fail('redirect', 'only the swift and s3 drivers can redirect blob downloads');
       return { driver, ...common };
     case 'swift': {
       r.only([
-        'driver', 'auth-url', 'username', 'password', 'container', 'auth-version', 'project-name',
-        'project-domain-name', 'user-domain-name', 'region', 'cloud', 'temp-url-key', 'expiration', 'redirect', 'timeout',
+        'driver', 'auth-url', 'username', 'password', 'container', 'auth-version', 'project-name', 'project-id',
+        'project-domain-name', 'project-domain-id', 'user-domain-name', 'user-domain-id', 'region', 'interface', 'cloud',
+        'temp-url-key', 'expiration', 'redirect', 'timeout',
       ]);
       const cloud = r.optionalString('cloud');
+      const authVersion = r.optionalString('auth-version');
+      if (authVersion !== undefined && !['1', '1.0', 'v1', '3', 'v3'].includes(authVersion)) {
+        r.fail('auth-version', `must be 1 (tempauth/swauth) or 3 (Keystone) (got ${JSON.stringify(authVersion)})`);
+      }
+      const iface = r.optionalString('interface');
+      if (iface !== undefined && !['public', 'internal', 'admin'].includes(iface)) {
+        r.fail('interface', `must be public, internal or admin (got ${JSON.stringify(iface)})`);
+      }
+      // Every replica must sign TempURLs with the same key, so none is made up here.
+      if (common.redirect && r.optionalString('temp-url-key') === undefined) {
+        r.fail('redirect', 'needs temp-url-key (the key Swift TempURLs are signed with; the same on every replica)');
+      }
       const s: SwiftStorage = {
         driver,
         cloud,
@@ -198,11 +220,15 @@ function readStorage(r: Reader): StorageConfig {
         username: cloud ? r.optionalString('username') : r.string('username'),
         password: cloud ? r.optionalString('password') : r.string('password'),
         container: r.string('container'),
-        authVersion: r.optionalString('auth-version'),
+        authVersion: authVersion === undefined ? undefined : authVersion.includes('3') ? '3' : '1',
         projectName: r.optionalString('project-name'),
+        projectId: r.optionalString('project-id'),
         projectDomainName: r.optionalString('project-domain-name'),
+        projectDomainId: r.optionalString('project-domain-id'),
         userDomainName: r.optionalString('user-domain-name'),
+        userDomainId: r.optionalString('user-domain-id'),
         region: r.optionalString('region'),
+        interface: iface,
         tempUrlKey: r.optionalString('temp-url-key'),
       };
       return { ...s, ...common };
@@ -218,8 +244,11 @@ function readStorage(r: Reader): StorageConfig {
         bucket: r.string('bucket'),
         accessKey: r.optionalString('access-key'),
         secretKey: r.optionalString('secret-key'),
-        forcePathStyle: r.boolean('force-path-style', false),
+        forcePathStyle: r.keys().includes('force-path-style') ? r.boolean('force-path-style', false) : undefined,
       };
+      if ((s.accessKey === undefined) !== (s.secretKey === undefined)) {
+        r.fail(s.accessKey === undefined ? 'access-key' : 'secret-key', 'access-key and secret-key must be set together (or neither: the AWS default credential chain)');
+      }
       return { ...s, ...common };
     }
   }

@@ -39,8 +39,9 @@ export interface S3Config extends RetryOptions {
   endpoint?: string;
   region: string;
   bucket: string;
-  accessKey: string;
-  secretKey: string;
+  /** With secretKey; both unset: the SDK's default credential chain (AWS_* env, ~/.aws, instance role). */
+  accessKey?: string;
+  secretKey?: string;
   /** Path-style URLs (needed by most S3-compatible stores). Default: true when `endpoint` is set. */
   forcePathStyle?: boolean;
   /** Most parts a multipart upload may have (AWS: 10000; Swift s3api: 1000, the default). */
@@ -199,7 +200,9 @@ export class S3Driver implements StorageDriver {
       const opts: S3ClientConfig = {
         region: config.region,
         forcePathStyle: config.forcePathStyle ?? !!config.endpoint,
-        credentials: { accessKeyId: config.accessKey, secretAccessKey: config.secretKey },
+        ...(config.accessKey !== undefined && config.secretKey !== undefined
+          ? { credentials: { accessKeyId: config.accessKey, secretAccessKey: config.secretKey } }
+          : {}),
         requestChecksumCalculation: 'WHEN_REQUIRED',
         responseChecksumValidation: 'WHEN_REQUIRED',
         maxAttempts,

@@ -152,7 +152,13 @@ async function pruneUpload(ctx: NsContext, id: string): Promise<void> {
         // Unknown record: its chunks may be parts of a blob; leave them (a record-less directory).
         report.kept.orphanUploadDirs++;
         return;
-      } else for (const k of chunks) await driver.delete(k);
+      } else {
+        // Still through deleteConcatSources, naming the blob a finish without a
+        // last chunk would publish: such a finish racing with this delete keeps
+        // what its blob uses (the driver looks at the blob as it deletes).
+        const own = digestOf(rec.hash.algorithm, restoreHash(rec.hash.algorithm, rec.hash.state).digestHex());
+        await driver.deleteConcatSources(layout.blob(ns, own), chunks);
+      }
     } else {
       for (const k of chunks) await driver.delete(k);
     }

@@ -1,9 +1,15 @@
 // The `registry.storage` sections that put a `wharf serve` process on the
 // Swift all-in-one (native Swift API or its S3 API), as a user writes them in
-// YAML, plus teardown of the container/bucket a test used.
+// YAML, teardown of the container/bucket a test used, Wharf's debug request
+// log, and a private Swift all-in-one a test may stop and restart.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { S3Driver } from '../../src/storage/s3.js';
 import { SwiftDriver } from '../../src/storage/swift.js';
-import { uniqueName, type SwiftEnv } from './swift.js';
+import { parseExportLine, uniqueName, type SwiftEnv } from './swift.js';
+import { freePort, REPO_ROOT } from './wharf.js';
 
 export type ObjectStoreKind = 'swift' | 's3';
 export const OBJECT_STORES: readonly ObjectStoreKind[] = ['swift', 's3'];
@@ -93,4 +99,84 @@ export function loggedRequests(output: string): LoggedRequest[] {
     }
   }
   return out;
+}
+
+// ------------------------------------------------- a private Swift all-in-one
+
+export interface PrivateSwift {
+  env: SwiftEnv;
+  /** State dir (SWIFT_SAIO_DIR). */
+  dir: string;
+  /** scripts/swift/stop.sh: every server of this all-in-one exits; data stays. */
+  stop(): Promise<void>;
+  /** scripts/swift/start.sh again (same ports, same data). */
+  start(): Promise<void>;
+  /** Stop and delete the state dir. */
+  purge(): Promise<void>;
+}
+
+function runScript(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((res, rej) => {
+    execFile('bash', [script, ...args], { env, timeout: 150_000, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+      if (err) rej(new Error(`${script} ${args.join(' ')} failed: ${String(err)}\n${stderr.slice(-3000)}`));
+      else res(stdout);
+    });
+  });
+}
+
+/**
+ * A Swift all-in-one of the test's own (own state dir, own free ports), so a
+ * test may stop and restart the store without disturbing the shared one
+ * other tests use. Starting takes a few seconds (~8 s on a loaded machine).
+ */
+export async function startPrivateSwift(): Promise<PrivateSwift> {
+  const dir = mkdtempSync(join(tmpdir(), 'wharf-private-saio-'));
+  const ports: number[] = [];
+  while (ports.length < 4) {
+    const p = await freePort();
+    if (!ports.includes(p)) ports.push(p);
+  }
+  const scriptEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    SWIFT_SAIO_DIR: dir,
+    SWIFT_PORT: String(ports[0]),
+    SWIFT_ACCOUNT_PORT: String(ports[1]),
+    SWIFT_CONTAINER_PORT: String(ports[2]),
+    SWIFT_OBJECT_PORT: String(ports[3]),
+  };
+  const start = join(REPO_ROOT, 'scripts', 'swift', 'start.sh');
+  const stop = join(REPO_ROOT, 'scripts', 'swift', 'stop.sh');
+  let raw: Record<string, string>;
+  try {
+    raw = parseExportLine(await runScript(start, [], scriptEnv));
+  } catch (err) {
+    await runScript(stop, ['--purge'], scriptEnv).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const env: SwiftEnv = {
+    authUrl: raw.SWIFT_AUTH_URL!,
+    user: raw.SWIFT_USER!,
+    key: raw.SWIFT_KEY!,
+    storageUrl: raw.SWIFT_STORAGE_URL!,
+    s3Endpoint: raw.S3_ENDPOINT!,
+    s3AccessKey: raw.S3_ACCESS_KEY!,
+    s3SecretKey: raw.S3_SECRET_KEY!,
+    s3Region: raw.S3_REGION!,
+    raw,
+  };
+  return {
+    env,
+    dir,
+    stop: async () => {
+      await runScript(stop, [], scriptEnv);
+    },
+    start: async () => {
+      await runScript(start, [], scriptEnv);
+    },
+    purge: async () => {
+      await runScript(stop, ['--purge'], scriptEnv);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

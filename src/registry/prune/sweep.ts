@@ -112,7 +112,13 @@ export async function sweepBlobs(ctx: NsContext): Promise<void> {
   const run = `${ctx.runStart}-${randomBytes(4).toString('hex')}`;
   const trashed = new Map<string, number>(); // digest -> size
   let heartbeat: NodeJS.Timeout | undefined;
-  const beat = () => driver.put(layout.trashAlive(ns, run), Buffer.from(String(Date.now()))).then(() => undefined);
+  // The beat in flight, so the final cleanup can wait for it: a beat landing
+  // after the heartbeat object is deleted would leave the run's trash behind.
+  let beating: Promise<void> = Promise.resolve();
+  const beat = () => {
+    beating = driver.put(layout.trashAlive(ns, run), Buffer.from(String(Date.now()))).then(() => undefined);
+    return beating;
+  };
 
   let scanned = 0;
   const candidates: string[] = []; // digest texts
@@ -216,6 +222,7 @@ export async function sweepBlobs(ctx: NsContext): Promise<void> {
   } finally {
     if (heartbeat) {
       clearInterval(heartbeat);
+      await beating.catch(() => undefined);
       await driver.delete(layout.trashAlive(ns, run)).catch(() => false);
     }
   }

@@ -4,7 +4,7 @@
 // any process. No process ever re-reads an upload to learn its digest, except
 // when the client finishes with an algorithm other than the one hashed.
 import { randomUUID } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash, restoreHash, type HashAlgorithm, type ResumableHash } from '../digest/index.js';
 import { blobExists, linkBlob, type BlobInfo } from './blobs.js';
@@ -142,32 +142,53 @@ async function appendToRecord(
   checkChunkHeaders(rec, h);
   const hash = restoreHash(rec.hash.algorithm, rec.hash.state);
   const counter = new HashingCounter(hash);
-  const key = layout.uploadChunk(s.ns, rec.id, rec.offset);
-  const put = s.driver.put(key, counter, { durable: false });
-  await Promise.all([pipeline(body, counter), put]).catch(async (err) => {
+  // Where the driver can append (filesystem), the whole upload grows in one
+  // object — the chunk at offset 0 — so finishing needs no copy. Otherwise
+  // each chunk is an object of its own, concatenated at the end.
+  const append = s.driver.append && (rec.chunks.length === 0 || (rec.chunks.length === 1 && rec.chunks[0] === 0));
+  const start = append ? 0 : rec.offset;
+  const key = layout.uploadChunk(s.ns, rec.id, start);
+  const write = append ? s.driver.append!(key, rec.offset, counter) : s.driver.put(key, counter, { durable: false });
+  // Bytes that are not recorded are never read: a later append cuts them
+  // off; a separate chunk object (or an appended object nothing was recorded
+  // in yet) is removed.
+  const discard = () => (append && rec.offset > 0 ? Promise.resolve(false) : s.driver.delete(key).catch(() => false));
+  await Promise.all([pipeline(body, counter), write]).catch(async (err) => {
     counter.destroy();
-    await put.catch(() => undefined);
+    await write.catch(() => undefined);
+    await discard();
     throw err;
   });
   const declared = h.range ? h.range.end - h.range.start + 1 : h.length;
   if (declared !== undefined && counter.bytes !== declared) {
-    await s.driver.delete(key).catch(() => undefined);
+    await discard();
     throw new RegistryError('SIZE_INVALID', 'body length does not match the declared length', {
       declared,
       received: counter.bytes,
     });
   }
   if (counter.bytes === 0) {
-    await s.driver.delete(key).catch(() => undefined);
+    await discard();
     return hash;
   }
-  rec.chunks.push(rec.offset);
+  if (!(append && rec.chunks.length === 1)) rec.chunks.push(start);
   rec.offset += counter.bytes;
   if (save) {
     rec.hash.state = hash.exportState();
     await saveRecord(s, rec);
   }
   return hash;
+}
+
+/**
+ * An appended upload's object may hold a stray tail past the recorded offset
+ * (a chunk cut short by a crash); cut it before the data is read or published.
+ */
+async function trimToRecord(s: Scope, rec: UploadRecord): Promise<void> {
+  if (!s.driver.append || rec.chunks.length !== 1 || rec.chunks[0] !== 0) return;
+  const key = layout.uploadChunk(s.ns, rec.id, 0);
+  const st = await s.driver.stat(key);
+  if (st && st.size !== rec.offset) await s.driver.append(key, rec.offset, Readable.from([]));
 }
 
 export async function appendChunk(
@@ -228,6 +249,7 @@ export async function finishUpload(
   const hash = body
     ? await appendToRecord(s, rec, body, headers, false)
     : restoreHash(rec.hash.algorithm, rec.hash.state);
+  await trimToRecord(s, rec);
   const actual = await digestOfUpload(s, rec, digest.algorithm, hash);
   if (actual !== digest.hex) {
     await deleteUploadObjects(s, rec);

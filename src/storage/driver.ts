@@ -86,6 +86,17 @@ export interface StorageDriver {
    */
   read(key: string, range?: ByteRange): Promise<Readable>;
 
+  /**
+   * Optional, for upload data only: write `body` into `key` from byte
+   * `offset`, first cutting the object to `offset` bytes (so a failed or
+   * repeated append leaves no stray tail); offset 0 creates or empties it.
+   * Not atomic and not durable (concat publishes durably). Rejects with
+   * NotFoundError when offset > 0 and the object is missing or shorter.
+   * Backends that can append cheaply (filesystem) offer it so that finishing
+   * a chunked upload needs no copy; the others store one object per chunk.
+   */
+  append?(key: string, offset: number, body: Readable): Promise<ObjectInfo>;
+
   /** Delete an object; resolves to false when it did not exist. */
   delete(key: string): Promise<boolean>;
 

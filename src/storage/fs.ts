@@ -303,7 +303,7 @@ export class FilesystemDriver implements StorageDriver {
         try {
           return await fsp.open(file, 'w', 0o644);
         } catch (err) {
-          if (errno(err) !== 'ENOENT' || attempt >= 20) throw err;
+          if (!isMissing(err) || attempt >= 20) throw err;
           // A racing delete may remove the fresh directory again: go round.
           await fsp.mkdir(path.dirname(file), { recursive: true }).catch(() => undefined);
         }
@@ -497,7 +497,9 @@ export class FilesystemDriver implements StorageDriver {
         const made = await fsp.mkdir(parent, { recursive: true });
         if (made !== undefined && (created === undefined || made.length < created.length)) created = made;
       } catch (err) {
-        if (errno(err) !== 'ENOENT') throw err; // ENOENT: a racing prune; go round again
+        // ENOENT, or ENOTDIR from Node's recursive mkdir when a racing prune
+        // removes a directory between its mkdir and its check: go round again.
+        if (!isMissing(err)) throw err;
       }
     }
     this.dirCache.delete(parent);

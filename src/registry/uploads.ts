@@ -101,16 +101,54 @@ export async function uploadStatus(s: Scope, repo: string, id: string): Promise<
   return { id, offset: rec.offset };
 }
 
-/** Feeds every byte that passes to the hash, and counts them. */
+/** Bytes gathered before one hash step runs on the thread pool. */
+const HASH_BATCH = 1 << 20;
+
+/**
+ * Feeds every byte that passes to the hash, and counts them. Bytes go on to
+ * storage at once; hashing runs on libuv's pool in 1 MiB batches (when the
+ * engine can), at most one batch behind, so a big upload does not hold the
+ * event loop that small requests need. `_flush` waits for the last batch.
+ */
 class HashingCounter extends Transform {
   bytes = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private hashing: Promise<void> = Promise.resolve();
   constructor(private readonly hash: ResumableHash) {
     super({ highWaterMark: 1 << 20 });
   }
+
+  /** Queue the gathered bytes for hashing; resolves when the previous batch is done. */
+  private step(): Promise<void> {
+    const batch = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    const previous = this.hashing;
+    this.hashing = previous.then(() => this.hash.updateAsync!(batch));
+    this.hashing.catch(() => undefined); // awaited in _flush or by the next step
+    return previous;
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void) {
-    this.hash.update(chunk);
     this.bytes += chunk.length;
-    done(null, chunk);
+    if (!this.hash.updateAsync) {
+      this.hash.update(chunk);
+      done(null, chunk);
+      return;
+    }
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes < HASH_BATCH) {
+      done(null, chunk);
+      return;
+    }
+    this.step().then(() => done(null, chunk), done);
+  }
+
+  override _flush(done: (err?: Error | null) => void) {
+    if (this.pendingBytes > 0) void this.step();
+    this.hashing.then(() => done(), done);
   }
 }
 

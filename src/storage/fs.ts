@@ -22,7 +22,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ByteRange, ListEntry, ListOptions, ListPage, ObjectInfo, PutOptions, StorageDriver } from './driver.js';
 import { NotFoundError } from './errors.js';
-import { checkKey, checkPrefix, compareKeys, listLimit, resolveRange } from './memory.js';
+import { checkKey, checkPrefix, compareKeys, listLimit, resolveRange } from './keys.js';
 
 /** Stream buffer size: 1 MiB is ~2x faster than Node's 64 KiB default. */
 const CHUNK = 1 << 20;

@@ -1,93 +1,13 @@
 // In-memory storage driver, for tests. It is also the reference for listing
 // semantics: a sorted key array (UTF-8 byte order) plus a map of immutable
 // objects, so every operation is trivially atomic.
-//
-// Also home of the small key helpers other drivers share (`compareKeys`,
-// `checkKey`), because this file is the reference implementation.
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ByteRange, ListEntry, ListOptions, ListPage, ObjectInfo, PutOptions, StorageDriver } from './driver.js';
-import { MAX_LIST_LIMIT } from './driver.js';
-import { NotFoundError, RangeNotSatisfiableError } from './errors.js';
+import { NotFoundError } from './errors.js';
+import { checkKey, checkPrefix, compareKeys, listLimit, resolveRange } from './keys.js';
 
-/**
- * Compare two keys in UTF-8 byte order (the order of S3, Swift and
- * `Buffer.compare`) without encoding them. JavaScript's `<` compares UTF-16
- * code units, which differs from UTF-8 order only when one side is a
- * surrogate (a character above U+FFFF) and the other is U+E000..U+FFFF.
- */
-export function compareKeys(a: string, b: string): number {
-  if (a === b) return 0;
-  const n = a.length < b.length ? a.length : b.length;
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x !== y) {
-      if (x >= 0xd800 && y >= 0xd800) {
-        // Surrogates (D800..DFFF) encode code points above FFFF: move them above E000..FFFF.
-        x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
-        y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
-      }
-      return x - y;
-    }
-  }
-  return a.length - b.length;
-}
-
-/**
- * Throw a plain Error unless `key` is a well-formed object key: non-empty,
- * no leading '/', no empty, '.' or '..' segment (so no trailing '/'), no NUL.
- * The registry validates names before they become keys; this is a guard
- * against bugs (and path traversal in the filesystem driver).
- */
-export function checkKey(key: string): void {
-  if (typeof key !== 'string' || key.length === 0) throw new Error('invalid storage key: empty');
-  if (key.includes('\0')) throw new Error(`invalid storage key (NUL): ${JSON.stringify(key)}`);
-  for (const seg of key.split('/')) {
-    if (seg === '' || seg === '.' || seg === '..') {
-      throw new Error(`invalid storage key: ${JSON.stringify(key)}`);
-    }
-  }
-}
-
-/**
- * Like `checkKey` for a listing prefix: it may be empty and may end with '/'
- * or in the middle of a segment ("a/b/c" lists "a/b/c…" keys).
- */
-export function checkPrefix(prefix: string): void {
-  if (typeof prefix !== 'string') throw new Error('invalid storage prefix');
-  if (prefix === '') return;
-  if (prefix.includes('\0')) throw new Error(`invalid storage prefix (NUL): ${JSON.stringify(prefix)}`);
-  const segs = prefix.split('/');
-  segs.pop(); // the last part is a name prefix (possibly empty)
-  for (const seg of segs) {
-    if (seg === '' || seg === '.' || seg === '..') {
-      throw new Error(`invalid storage prefix: ${JSON.stringify(prefix)}`);
-    }
-  }
-}
-
-/** `limit` clamped to 1..MAX_LIST_LIMIT (default MAX_LIST_LIMIT). */
-export function listLimit(limit: number | undefined): number {
-  if (limit === undefined || !Number.isFinite(limit)) return MAX_LIST_LIMIT;
-  return Math.max(1, Math.min(MAX_LIST_LIMIT, Math.floor(limit)));
-}
-
-/**
- * Validate a byte range against an object size and return the inclusive
- * [start, end] to serve. `end` past the last byte is clamped (HTTP semantics);
- * `start` at or past the end (so any range of an empty object) is not
- * satisfiable.
- */
-export function resolveRange(key: string, size: number, range: ByteRange): { start: number; end: number } {
-  const { start } = range;
-  let end = range.end ?? size - 1;
-  if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(end) || end < start || start >= size) {
-    throw new RangeNotSatisfiableError(key, size);
-  }
-  if (end > size - 1) end = size - 1;
-  return { start, end };
-}
+export { compareKeys } from './keys.js';
 
 interface MemObject {
   data: Buffer;

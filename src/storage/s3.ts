@@ -28,9 +28,9 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { MAX_LIST_LIMIT, type ByteRange, type ListEntry, type ListOptions, type ListPage, type ObjectInfo, type StorageDriver } from './driver.js';
 import { NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from './errors.js';
-import { checkKey as validateKey, checkPrefix } from './memory.js';
+import { checkKey as validateKey, checkPrefix } from './keys.js';
 import {
-  mapLimit, retryPolicy, unavailable, watchBody, withRetries,
+  mapLimit, retryPolicy, watchBody, withRetries,
   type AttemptContext, type IdleDeadline, type RetryOptions, type RetryPolicy,
 } from './retry.js';
 

@@ -34,7 +34,7 @@ import { Readable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { MAX_LIST_LIMIT, type ByteRange, type ListEntry, type ListOptions, type ListPage, type ObjectInfo, type StorageDriver } from './driver.js';
 import { NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from './errors.js';
-import { checkKey as validateKey, checkPrefix } from './memory.js';
+import { checkKey as validateKey, checkPrefix } from './keys.js';
 import {
   BackendHttpError, mapLimit, retryPolicy, unavailable, watchBody, withRetries,
   type AttemptContext, type IdleDeadline, type RetryOptions, type RetryPolicy,

@@ -27,7 +27,6 @@ import { ensureSwift } from '../helpers/swift.js';
 import { startWharf, type WharfProcess } from '../helpers/wharf.js';
 
 const KiB = 1024;
-const MiB = 1024 * KiB;
 const REPLICAS = 3;
 const TLS = '--tls-verify=false';
 

@@ -27,7 +27,7 @@
 #   nginx                       load-balancer tests/benchmarks (replicas).
 #   swift, swift-*, python3-swiftclient
 #                               Swift all-in-one (Swift + S3 API) for the
-#                               storage driver tests (shared/services/swift).
+#                               storage driver tests (scripts/swift/start.sh).
 #   curl, ca-certificates       used by scripts and for debugging by hand.
 #
 # Env: WHARF_APT_EXTRA="pkg1 pkg2" adds packages; WHARF_APT_LOCK_TIMEOUT

@@ -55,6 +55,7 @@ PACKAGES=(
   python3-swiftclient
   curl
   ca-certificates
+  openssl
 )
 # shellcheck disable=SC2206
 [ -n "${WHARF_APT_EXTRA:-}" ] && PACKAGES+=(${WHARF_APT_EXTRA})
@@ -75,6 +76,7 @@ TOOLS=(
   /usr/bin/swift-container-server
   /usr/bin/swift-object-server
   /usr/bin/swift
+  /usr/bin/openssl
 )
 
 die() {

@@ -4,8 +4,7 @@
 // any process. No process ever re-reads an upload to learn its digest, except
 // when the client finishes with an algorithm other than the one hashed.
 import { randomUUID } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable, Transform, type Writable } from 'node:stream';
 import { createHash, restoreHash, type HashAlgorithm, type ResumableHash } from '../digest/index.js';
 import { blobExists, linkBlob, type BlobInfo } from './blobs.js';
 import { RegistryError } from './errors.js';
@@ -152,6 +151,39 @@ class HashingCounter extends Transform {
   }
 }
 
+/**
+ * Pipe a request body into `dst`. Unlike stream.pipeline, a failure on the
+ * storage side leaves the body alone (only unpiped): destroying a request
+ * destroys its socket, and the client would get a reset instead of the
+ * 503 (or 4xx) it is owed; the http layer drains or closes it after answering.
+ */
+function feed(src: Readable, dst: Writable): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const done = (err?: Error) => {
+      src.off('error', done);
+      src.off('close', closed);
+      dst.off('error', done);
+      dst.off('finish', finished);
+      if (err) {
+        src.unpipe(dst);
+        reject(err);
+      } else resolve();
+    };
+    const finished = () => done();
+    const closed = () => {
+      if (!src.readableEnded) {
+        dst.destroy(new Error('request body ended early (client went away)'));
+        done(Object.assign(new Error('request body ended early (client went away)'), { code: 'ECONNRESET' }));
+      }
+    };
+    src.on('error', done);
+    src.on('close', closed);
+    dst.on('error', done);
+    dst.on('finish', finished);
+    src.pipe(dst);
+  });
+}
+
 function checkChunkHeaders(rec: UploadRecord, h: ChunkHeaders): void {
   if (h.range) {
     if (h.range.start !== rec.offset) {
@@ -191,7 +223,7 @@ async function appendToRecord(
   // off; a separate chunk object (or an appended object nothing was recorded
   // in yet) is removed.
   const discard = () => (append && rec.offset > 0 ? Promise.resolve(false) : s.driver.delete(key).catch(() => false));
-  await Promise.all([pipeline(body, counter), write]).catch(async (err) => {
+  await Promise.all([feed(body, counter), write]).catch(async (err) => {
     counter.destroy();
     await write.catch(() => undefined);
     await discard();

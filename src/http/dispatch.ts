@@ -97,7 +97,7 @@ export function createDispatcher(config: Config, driver: StorageDriver, log: Log
     try {
       url = parseTarget(req.url ?? '/');
       // ?ns=, the Host map, else the default — or a mirror named by the path's first component.
-      const { ns, route: r, prefix } = selectTarget(config.namespaces, req.headers.host, url);
+      const { ns, route: r, prefix, outerNs } = selectTarget(config.namespaces, req.headers.host, url);
       const done = () => {
         if (log.enabled('debug')) {
           const ms = Number(process.hrtime.bigint() - started) / 1e6;
@@ -111,9 +111,23 @@ export function createDispatcher(config: Config, driver: StorageDriver, log: Log
       const handler = mirrorHandler(method, r, mirrors.get(ns)) ?? handlerFor(method, r);
       const ctx: Context = { req, res, url, scope: { driver, ns }, config, log, pathPrefix: prefix };
       // Every route is authorized before its handler runs (and before any body is read).
+      // A mirror reached by path prefix is authorized as the client sees it:
+      // `<prefix>/<repo>` in the namespace it addressed. That is the scope a
+      // client computes from its image reference (podman asks for
+      // `repository:docker.io/library/x:pull`) and the one the challenge names.
+      const outer = prefix !== undefined && outerNs !== undefined && 'repo' in r;
+      const authUrl = outer ? new URL(url) : url;
+      const from = authUrl.searchParams.get('from');
+      if (outer && from !== null) authUrl.searchParams.set('from', `${prefix}/${from}`);
+      const authRoute: Route = outer && 'repo' in r ? { ...r, repo: `${prefix}/${r.repo}` } : r;
       authReady
-        .then((a) => a.authorize(req, url, ns, r, method))
+        .then((a) => a.authorize(req, authUrl, outer ? outerNs! : ns, authRoute, method))
         .then((authz) => {
+          if (outer && !authUrl.searchParams.has('mount')) {
+            // The authorizer turned a mount it may not do into a plain upload.
+            url.searchParams.delete('mount');
+            url.searchParams.delete('from');
+          }
           ctx.auth = authz;
           return handler(ctx);
         })

@@ -28,6 +28,8 @@ export interface Target {
   route: Route;
   /** Set when a mirror was named by the path's first component (it is kept in Location and Link headers). */
   prefix?: string;
+  /** With a prefix: the namespace the client addressed (it asks for tokens there, for `<prefix>/<repo>`). */
+  outerNs?: string;
 }
 
 /** The namespace (`?ns=`, Host map, default — or a mirror path prefix) and the route of a request. */
@@ -41,7 +43,7 @@ export function selectTarget(rules: NamespaceRules, host: string | undefined, ur
   // A mount source named the same way is in the same namespace.
   const from = url.searchParams.get('from');
   if (from?.startsWith(`${split.ns}/`)) url.searchParams.set('from', from.slice(split.ns.length + 1));
-  return { ns: split.ns, route: { ...r, repo: split.repo }, prefix: split.ns };
+  return { ns: split.ns, route: { ...r, repo: split.repo }, prefix: split.ns, outerNs: ns };
 }
 
 /** The handler a mirror namespace uses instead of the ordinary one, if any. */

@@ -47,7 +47,13 @@ function unknownUpload(id: string): RegistryError {
   return new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { uuid: id });
 }
 
-async function loadRecord(s: Scope, repo: string, id: string): Promise<UploadRecord> {
+/** A record with its hash state restored (once per request). */
+interface Loaded {
+  rec: UploadRecord;
+  hash: ResumableHash;
+}
+
+async function loadRecord(s: Scope, repo: string, id: string): Promise<Loaded> {
   validateUploadId(id);
   const raw = await s.driver.get(layout.uploadRecord(s.ns, id));
   if (!raw) throw unknownUpload(id);
@@ -63,11 +69,10 @@ async function loadRecord(s: Scope, repo: string, id: string): Promise<UploadRec
     throw new RegistryError('BLOB_UPLOAD_INVALID', 'upload record is damaged; start the upload again', { uuid: id });
   }
   try {
-    restoreHash(rec.hash.algorithm, rec.hash.state);
+    return { rec, hash: restoreHash(rec.hash.algorithm, rec.hash.state) };
   } catch {
     throw new RegistryError('BLOB_UPLOAD_INVALID', 'upload record is damaged; start the upload again', { uuid: id });
   }
-  return rec;
 }
 
 async function saveRecord(s: Scope, rec: UploadRecord): Promise<void> {
@@ -78,7 +83,7 @@ async function saveRecord(s: Scope, rec: UploadRecord): Promise<void> {
   await s.driver.put(layout.uploadRecord(s.ns, rec.id), Buffer.from(JSON.stringify(rec)), { durable: false });
 }
 
-export async function startUpload(s: Scope, repo: string): Promise<UploadStatus> {
+async function createRecord(s: Scope, repo: string): Promise<Loaded> {
   const now = Date.now();
   const hash = createHash(DEFAULT_ALGORITHM);
   const rec: UploadRecord = {
@@ -92,11 +97,16 @@ export async function startUpload(s: Scope, repo: string): Promise<UploadStatus>
     hash: { algorithm: DEFAULT_ALGORITHM, state: hash.exportState() },
   };
   await saveRecord(s, rec);
+  return { rec, hash };
+}
+
+export async function startUpload(s: Scope, repo: string): Promise<UploadStatus> {
+  const { rec } = await createRecord(s, repo);
   return { id: rec.id, offset: 0 };
 }
 
 export async function uploadStatus(s: Scope, repo: string, id: string): Promise<UploadStatus> {
-  const rec = await loadRecord(s, repo, id);
+  const { rec } = await loadRecord(s, repo, id);
   return { id, offset: rec.offset };
 }
 
@@ -199,18 +209,18 @@ function checkChunkHeaders(rec: UploadRecord, h: ChunkHeaders): void {
 }
 
 /**
- * Store one chunk and (when `save`) write the record back. The record is
- * untouched if the chunk fails. Returns the hash with the chunk fed in.
+ * Store one chunk, feeding `hash`, and (when `save`) write the record back.
+ * The stored record is untouched if the chunk fails (the in-memory hash is
+ * then spent: the request fails with it).
  */
 async function appendToRecord(
   s: Scope,
-  rec: UploadRecord,
+  { rec, hash }: Loaded,
   body: Readable,
   h: ChunkHeaders,
   save: boolean,
-): Promise<ResumableHash> {
+): Promise<void> {
   checkChunkHeaders(rec, h);
-  const hash = restoreHash(rec.hash.algorithm, rec.hash.state);
   const counter = new HashingCounter(hash);
   // Where the driver can append (filesystem), the whole upload grows in one
   // object — the chunk at offset 0 — so finishing needs no copy. Otherwise
@@ -239,7 +249,7 @@ async function appendToRecord(
   }
   if (counter.bytes === 0) {
     await discard();
-    return hash;
+    return;
   }
   if (!(append && rec.chunks.length === 1)) rec.chunks.push(start);
   rec.offset += counter.bytes;
@@ -247,7 +257,6 @@ async function appendToRecord(
     rec.hash.state = hash.exportState();
     await saveRecord(s, rec);
   }
-  return hash;
 }
 
 /**
@@ -268,9 +277,9 @@ export async function appendChunk(
   body: Readable,
   headers: ChunkHeaders,
 ): Promise<UploadStatus> {
-  const rec = await loadRecord(s, repo, id);
-  await appendToRecord(s, rec, body, headers, true);
-  return { id, offset: rec.offset };
+  const loaded = await loadRecord(s, repo, id);
+  await appendToRecord(s, loaded, body, headers, true);
+  return { id, offset: loaded.rec.offset };
 }
 
 async function deleteUploadObjects(s: Scope, rec: UploadRecord): Promise<void> {
@@ -281,7 +290,7 @@ async function deleteUploadObjects(s: Scope, rec: UploadRecord): Promise<void> {
 }
 
 export async function cancelUpload(s: Scope, repo: string, id: string): Promise<void> {
-  const rec = await loadRecord(s, repo, id);
+  const { rec } = await loadRecord(s, repo, id);
   await deleteUploadObjects(s, rec);
 }
 
@@ -314,12 +323,21 @@ export async function finishUpload(
   body: Readable | null,
   headers: ChunkHeaders,
 ): Promise<BlobInfo> {
-  const rec = await loadRecord(s, repo, id);
+  return finishLoaded(s, repo, await loadRecord(s, repo, id), digest, body, headers);
+}
+
+async function finishLoaded(
+  s: Scope,
+  repo: string,
+  loaded: Loaded,
+  digest: Digest,
+  body: Readable | null,
+  headers: ChunkHeaders,
+): Promise<BlobInfo> {
+  const { rec, hash } = loaded;
   // The last chunk's record write is skipped: the upload ends here either way.
   const before = rec.offset;
-  const hash = body
-    ? await appendToRecord(s, rec, body, headers, false)
-    : restoreHash(rec.hash.algorithm, rec.hash.state);
+  if (body) await appendToRecord(s, loaded, body, headers, false);
   // A chunk appended just now ends exactly at the offset; otherwise check.
   if (rec.offset === before) await trimToRecord(s, rec);
   const actual = await digestOfUpload(s, rec, digest.algorithm, hash);
@@ -355,13 +373,15 @@ export async function uploadWhole(
   body: Readable,
   headers: ChunkHeaders,
 ): Promise<BlobInfo> {
-  const { id } = await startUpload(s, repo);
+  // The record is written so that prune can clean up after a crash; it is
+  // not read back: this request holds it.
+  const loaded = await createRecord(s, repo);
   try {
-    return await finishUpload(s, repo, id, digest, body, headers);
+    return await finishLoaded(s, repo, loaded, digest, body, headers);
   } catch (err) {
     // The client never learnt this upload's id: leave no record or chunk behind
     // (a short body, a length mismatch, a storage fault).
-    await cancelUpload(s, repo, id).catch(() => undefined);
+    await deleteUploadObjects(s, loaded.rec).catch(() => undefined);
     throw err;
   }
 }

@@ -11,6 +11,8 @@
 //   <ns>/_mirror/tags/<repo>/_tags/<tag>        mirror namespaces: upstream tag -> digest, with the time it was asked (JSON)
 //   <ns>/_trash/<run>/<alg>/<hex>               blob data a running prune is about to delete
 //   <ns>/_trash/<run>/alive                     that prune's heartbeat (see src/registry/prune/sweep.ts)
+//   <ns>/_quarantine/<alg>/<hex>/<stamp>        bytes once published as that digest that failed a check;
+//   <ns>/_quarantine/<alg>/<hex>/<stamp>.json   never served, kept for inspection, with why (src/registry/quarantine.ts)
 //
 // Repository name components never start with '_', so the '_' directories
 // cannot collide with a nested repository name.
@@ -41,6 +43,9 @@ export const layout = {
   trashRun: (ns: string, run: string) => `${ns}/_trash/${run}/`,
   trashBlob: (ns: string, run: string, d: Digest) => `${ns}/_trash/${run}/${d.algorithm}/${d.hex}`,
   trashAlive: (ns: string, run: string) => `${ns}/_trash/${run}/alive`,
+  quarantine: (ns: string) => `${ns}/_quarantine/`,
+  quarantinedBlob: (ns: string, d: Digest, stamp: string) => `${ns}/_quarantine/${d.algorithm}/${d.hex}/${stamp}`,
+  quarantineNote: (ns: string, d: Digest, stamp: string) => `${ns}/_quarantine/${d.algorithm}/${d.hex}/${stamp}.json`,
   catalogEntry: (ns: string, repo: string) => `${ns}/_catalog/${repo.replaceAll('/', CATALOG_SEPARATOR)}`,
   mirrorTags: (ns: string, repo: string) => `${ns}/_mirror/tags/${repo}/_tags/`,
   mirrorTag: (ns: string, repo: string, tag: string) => `${ns}/_mirror/tags/${repo}/_tags/${tag}`,

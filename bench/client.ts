@@ -4,7 +4,7 @@
 // being measured.
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
-import { Payload, sha256, type SmallBlob } from './payload.js';
+import { type Payload, sha256, type SmallBlob } from './payload.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';

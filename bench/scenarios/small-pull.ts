@@ -1,7 +1,7 @@
 // Scenario 7: small manifest/blob HEAD and GET from 64 concurrent keep-alive
 // connections for N seconds: req/s, p50 and p99 latency (ms).
 import { randomBytes } from 'node:crypto';
-import { imageManifest, OCI_CONFIG, OCI_LAYER, RegistryClient } from '../client.js';
+import { imageManifest, OCI_CONFIG, OCI_LAYER, type RegistryClient } from '../client.js';
 import { randomSize, smallBlob, type SmallBlob } from '../payload.js';
 import { defineScenario, withClient } from '../scenario.js';
 import type { BenchServer } from '../servers.js';

@@ -260,6 +260,7 @@ function readUsers(r: Reader): UserConfig[] {
     u.only(['name', 'pass', 'access', 'groups']);
     const name = u.string('name');
     // Basic auth splits "user:pass" at the first colon; '*' means "any user" in rules.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
     if (name.includes(':') || name === '*' || /[\s\x00-\x1f]/.test(name)) u.fail('name', 'must not contain ":", spaces or control characters, nor be "*"');
     if (seen.has(name)) r.fail(`users[${i}].name`, `duplicate user "${name}"`);
     seen.add(name);

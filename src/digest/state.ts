@@ -51,7 +51,7 @@ export const LAYOUTS: Readonly<Record<HashAlgorithm, Layout>> = {
 };
 
 export function layoutOf(alg: HashAlgorithm): Layout {
-  if (typeof alg !== 'string' || !Object.prototype.hasOwnProperty.call(LAYOUTS, alg)) {
+  if (typeof alg !== 'string' || !Object.hasOwn(LAYOUTS, alg)) {
     throw new TypeError(`unsupported hash algorithm: ${JSON.stringify(alg)}`);
   }
   return LAYOUTS[alg];

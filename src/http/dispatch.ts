@@ -65,9 +65,7 @@ function handlerFor(method: string, r: Route): Handler {
   }
 }
 
-export interface Dispatcher {
-  (req: IncomingMessage, res: ServerResponse): void;
-}
+export type Dispatcher = (req: IncomingMessage, res: ServerResponse) => void;
 
 export function createDispatcher(config: Config, driver: StorageDriver, log: Logger, auth?: Auth): Dispatcher {
   // Access control (auth/): startServer builds it first to fail fast; otherwise it is built here.

@@ -351,7 +351,7 @@ export class FilesystemDriver implements StorageDriver {
       throw err;
     });
     // A directory is not an object (and renaming one would move a subtree).
-    if (!st || !st.isFile()) throw new NotFoundError(from);
+    if (!st?.isFile()) throw new NotFoundError(from);
     if (src === dst) return;
     await this.publish(src, dst, this.fsync, from);
     if (this.fsync && path.dirname(src) !== path.dirname(dst)) await this.syncDir(path.dirname(src));
@@ -369,7 +369,7 @@ export class FilesystemDriver implements StorageDriver {
       }),
     );
     stats.forEach((st, i) => {
-      if (!st || !st.isFile()) throw new NotFoundError(sources[i]!);
+      if (!st?.isFile()) throw new NotFoundError(sources[i]!);
     });
     if (srcs.length === 0) return this.put(to, new Uint8Array(0));
 

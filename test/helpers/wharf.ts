@@ -89,7 +89,12 @@ export async function startWharf(opts: StartOptions = {}): Promise<WharfProcess>
       throw new Error(`wharf exited during start (${child.exitCode ?? child.signalCode}):\n${out}`);
     }
     try {
-      const status = tls ? await httpsStatus(`${url}/v2/`) : await fetch(`${url}/v2/`).then(async (r) => (await r.arrayBuffer(), r.status));
+      const status = tls
+        ? await httpsStatus(`${url}/v2/`)
+        : await fetch(`${url}/v2/`).then(async (r) => {
+            await r.arrayBuffer();
+            return r.status;
+          });
       if (status === 200 || status === 401) break;
     } catch {
       /* not listening yet */

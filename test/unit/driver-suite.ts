@@ -313,9 +313,9 @@ export function runDriverSuite(
         const infos = await Promise.all(
           datas.map((data, i) => (i % 2 ? d.put(`${p}c/${i}`, data) : d.put(`${p}c/${i}`, slowStream(data, 4096)))),
         );
-        infos.forEach((info, i) => assert.equal(info.size, datas[i]!.length));
+        for (const [i, info] of infos.entries()) assert.equal(info.size, datas[i]!.length);
         const back = await Promise.all(datas.map((_, i) => d.get(`${p}c/${i}`)));
-        back.forEach((b, i) => assert.ok(b !== null && b.equals(datas[i]!), `key ${i} differs`));
+        for (const [i, b] of back.entries()) assert.ok(b?.equals(datas[i]!), `key ${i} differs`);
         const listed = await listAll(d, { prefix: `${p}c/`, limit: 1000 });
         assert.equal(listed.length, datas.length);
       });

@@ -124,7 +124,7 @@ describe('wharf prune (command line)', () => {
 
       const dry = run(['--config', cfg, '--dry-run', '--grace', '0']);
       assert.equal(dry.status, 0, dry.stderr);
-      assert.match(dry.stdout, /would remove tag      default\/app:v1 -> sha256:[0-9a-f]{64} \(retention: beyond keep-last 1\)/);
+      assert.match(dry.stdout, /would remove tag {6}default\/app:v1 -> sha256:[0-9a-f]{64} \(retention: beyond keep-last 1\)/);
       assert.match(dry.stdout, new RegExp(`would remove manifest default/app@${gone.digest.text} \\(retention: every tag removed`));
       assert.match(dry.stdout, /prune \(dry run\)/);
       assert.match(dry.stdout, /would remove: \d+ objects/);

@@ -191,7 +191,7 @@ export function pruneSafetySuite(dc: DriverCase): void {
         assert.deepEqual(deletedChunks, [], 'chunks of a published blob must not be deleted plainly');
         assert.deepEqual(driver.calls.filter((c) => c.op === 'deleteConcatSources').map((c) => c.key).sort(), parts.sort());
         const body = await driver.get(blobKey(s, d));
-        assert.ok(body && body.equals(all));
+        assert.ok(body?.equals(all));
         assert.deepEqual(await keys(driver, layout.uploadDir('default', up.id)), []);
       });
     }

@@ -19,7 +19,9 @@ const digestOf = (text: string) => parseDigest(`sha256:${createHash('sha256').up
 const body = (...parts: string[]) => Readable.from(parts.map((p) => Buffer.from(p)));
 
 const roots: string[] = [];
-after(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));
+after(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
 
 function drivers(): Array<[string, () => { driver: StorageDriver; root?: string }]> {
   return [

@@ -7,6 +7,7 @@ import { resolveNamespace } from '../../registry/namespaces.js';
 export const TOKEN_PATH = '/auth/token';
 
 function quoted(v: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it strips
   return `"${v.replace(/[\\"]/g, '\\$&').replace(/[\x00-\x1f\x7f]/g, '')}"`;
 }
 

@@ -81,10 +81,16 @@ class Tee extends Transform {
     super({ highWaterMark: 1 << 20 });
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (!this.tap) return done(null, chunk);
+    if (!this.tap) {
+      done(null, chunk);
+      return;
+    }
     const previous = this.held;
     this.held = chunk;
-    if (!previous) return done(null, chunk);
+    if (!previous) {
+      done(null, chunk);
+      return;
+    }
     const wait = this.tap.write(previous);
     if (wait) wait.then(() => done(null, chunk), () => done(null, chunk));
     else done(null, chunk);

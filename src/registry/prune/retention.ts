@@ -33,7 +33,7 @@ export interface CompiledRule {
   keepTags: RegExp[];
 }
 
-function escape(c: string): string {
+function escapeRegExpChar(c: string): string {
   return /[\\^$.*+?()[\]{}|/]/.test(c) ? `\\${c}` : c;
 }
 
@@ -53,7 +53,7 @@ export function globToRegExp(glob: string): RegExp {
       }
     } else if (c === '*') re += '[^/]*';
     else if (c === '?') re += '[^/]';
-    else re += escape(c);
+    else re += escapeRegExpChar(c);
   }
   return new RegExp(`^${re}$`);
 }
@@ -80,7 +80,7 @@ export function ruleFor(rules: readonly CompiledRule[], ns: string, repo: string
 }
 
 export function isKeptTag(rule: CompiledRule | undefined, tag: string): boolean {
-  return rule !== undefined && rule.keepTags.some((re) => re.test(tag));
+  return rule?.keepTags.some((re) => re.test(tag)) ?? false;
 }
 
 /**

@@ -203,7 +203,5 @@ export class RegistryClient {
 
 /** An OCI image manifest for a config and layers. */
 export function imageManifest(config: Descriptor, layers: Descriptor[]): Buffer {
-  return Buffer.from(
-    JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers }),
-  );
+  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers }));
 }

@@ -65,7 +65,11 @@ export function summarize(p: Profile, top: number): string {
   let runFns = new Map<string, number>();
   const closeRun = () => {
     if (runMs > 0) {
-      const top = [...runFns.entries()].sort((a, b) => b[1] - a[1]).slice(0, 2).map(([k, v]) => `${k} ${v.toFixed(1)}`).join('; ');
+      const top = [...runFns.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 2)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join('; ');
       stretches.push({ ms: runMs, top });
     }
     runMs = 0;

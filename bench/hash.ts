@@ -69,7 +69,13 @@ for (const alg of algs) {
     h.digestHex();
   };
   if (addon) {
-    const variants: Array<[string, boolean]> = alg === 'sha256' ? [['native SHA-NI', true], ['native portable C', false]] : [['native C', false]];
+    const variants: Array<[string, boolean]> =
+      alg === 'sha256'
+        ? [
+            ['native SHA-NI', true],
+            ['native portable C', false],
+          ]
+        : [['native C', false]];
     for (const [name, ni] of variants) {
       if (ni && !addon.shaNiAvailable) continue;
       addon.setShaNi(ni);

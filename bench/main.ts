@@ -24,7 +24,16 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DISTRIBUTION_BIN } from '../test/helpers/registries.js';
-import { markdownTable, orientedRatio, summarize, textTable, workloadList, type RoundResult, type ScenarioResult, type SideResult } from './report.js';
+import {
+  markdownTable,
+  orientedRatio,
+  summarize,
+  textTable,
+  workloadList,
+  type RoundResult,
+  type ScenarioResult,
+  type SideResult,
+} from './report.js';
 import { sizesFor, type Scenario } from './scenario.js';
 import { chunked1, chunked8, monolithic, singlePatch } from './scenarios/big-push.js';
 import { image } from './scenarios/image.js';
@@ -68,12 +77,25 @@ function runSnapshot(): number {
     symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
     execFileSync(process.execPath, ['scripts/build-native.mjs'], { cwd: dir, stdio: 'inherit' });
     // Type errors elsewhere (tests) don't stop the emit; the two entry points must exist.
-    spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: dir, stdio: 'inherit' });
+    spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
+      cwd: dir,
+      stdio: 'inherit',
+    });
     for (const f of ['dist/bench/main.js', 'dist/src/cli/main.js']) {
       if (!existsSync(join(dir, f))) throw new Error(`snapshot build did not produce ${f}`);
     }
     const args = process.argv.slice(2).filter((a) => a !== '--snapshot');
-    if (values.out === undefined) args.push('--out', outFileFor(values.quick || values.only !== undefined || values.mib !== undefined || values.seconds !== undefined || values.small !== undefined));
+    if (values.out === undefined)
+      args.push(
+        '--out',
+        outFileFor(
+          values.quick ||
+            values.only !== undefined ||
+            values.mib !== undefined ||
+            values.seconds !== undefined ||
+            values.small !== undefined,
+        ),
+      );
     if (values.label === undefined) args.push('--label', `${head} (snapshot of HEAD)`);
     const r = spawnSync(process.execPath, [join(dir, 'dist', 'bench', 'main.js'), ...args], { stdio: 'inherit' });
     return r.status ?? 1;
@@ -87,7 +109,9 @@ function outFileFor(partial: boolean): string {
 }
 
 if (values.help || values.list) {
-  console.log('npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT] [--snapshot]\n\nScenarios:');
+  console.log(
+    'npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT] [--snapshot]\n\nScenarios:',
+  );
   const s = sizesFor(values.quick);
   for (const sc of SCENARIOS) console.log(`  ${sc.name.padEnd(8)} ${sc.title}: ${sc.describe(s)}`);
   process.exit(0);
@@ -95,7 +119,10 @@ if (values.help || values.list) {
 
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
-const only = values.only?.split(',').map((x) => x.trim()).filter(Boolean);
+const only = values.only
+  ?.split(',')
+  .map((x) => x.trim())
+  .filter(Boolean);
 for (const n of only ?? []) {
   if (!SCENARIOS.some((s) => s.name === n)) throw new Error(`--only: unknown scenario ${n} (${SCENARIOS.map((s) => s.name).join(', ')})`);
 }
@@ -135,9 +162,7 @@ function distributionVersion(): string {
 
 function brief(sc: Scenario, r: SideResult): string {
   if (r.error) return `ERROR ${r.error.split('\n')[0]}`;
-  const m = sc.metrics
-    .map((x) => `${x.key}=${r.metrics![x.key]!.toFixed(x.digits ?? 0)}`)
-    .join(' ');
+  const m = sc.metrics.map((x) => `${x.key}=${r.metrics![x.key]!.toFixed(x.digits ?? 0)}`).join(' ');
   return `${m} (server cpu ${r.window!.cpuSeconds.toFixed(2)} s, main thread ${r.window!.mainThreadCpuSeconds.toFixed(2)} s, peak rss ${r.window!.peakRssMB.toFixed(0)} MB, client cpu ${r.window!.clientCpuSeconds.toFixed(2)} s, ${r.window!.wallSeconds.toFixed(2)} s)`;
 }
 
@@ -153,7 +178,10 @@ async function runSide(kind: ServerKind, sc: Scenario, data: unknown): Promise<{
     return { result: { metrics: r.metrics, window: r.window }, info: server.info, pid: server.pid };
   } catch (err) {
     const out = server.output().trim().split('\n').slice(-5).join('\n');
-    return { result: { error: `${String((err as Error)?.stack ?? err)}${out ? `\nserver output (tail):\n${out}` : ''}` }, info: server.info };
+    return {
+      result: { error: `${String((err as Error)?.stack ?? err)}${out ? `\nserver output (tail):\n${out}` : ''}` },
+      info: server.info,
+    };
   } finally {
     await server.stop();
   }
@@ -162,7 +190,9 @@ async function runSide(kind: ServerKind, sc: Scenario, data: unknown): Promise<{
 function gitDescribe(): string {
   try {
     const head = execFileSync('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['-C', REPO_ROOT, 'status', '--porcelain', '--', 'src', 'bin', 'native'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['-C', REPO_ROOT, 'status', '--porcelain', '--', 'src', 'bin', 'native'], {
+      encoding: 'utf8',
+    }).trim();
     return dirty ? `${head} + uncommitted changes` : head;
   } catch {
     return 'unknown';
@@ -180,7 +210,9 @@ const env = {
   loadAverageAtStart: loadavg(),
   loadAverageAtEnd: [] as number[],
 };
-log(`bench: ${selected.map((s) => s.name).join(', ')}; ${rounds} round(s)${sizes.quick ? ', quick sizes' : ''}; ${env.cpus} cpus; ${env.distribution}`);
+log(
+  `bench: ${selected.map((s) => s.name).join(', ')}; ${rounds} round(s)${sizes.quick ? ', quick sizes' : ''}; ${env.cpus} cpus; ${env.distribution}`,
+);
 
 const results: ScenarioResult[] = [];
 let failures = 0;
@@ -228,7 +260,9 @@ console.log(`\n${header}\n`);
 console.log(textTable(results));
 console.log(`\nWorkloads:\n${workloadList(results)}`);
 console.log(`\nMarkdown:\n\n${markdownTable(results)}\n\n${workloadList(results)}\n`);
-console.log(`Raw results: ${outFile} (${report.minutes.toFixed(1)} min; 1-min load average ${env.loadAverageAtStart[0]!.toFixed(1)} at start, ${env.loadAverageAtEnd[0]!.toFixed(1)} at end)`);
+console.log(
+  `Raw results: ${outFile} (${report.minutes.toFixed(1)} min; 1-min load average ${env.loadAverageAtStart[0]!.toFixed(1)} at start, ${env.loadAverageAtEnd[0]!.toFixed(1)} at end)`,
+);
 if (failures > 0) {
   console.log(`\n${failures} run(s) failed; see the log above and the errors in ${outFile}.`);
   process.exitCode = 1;

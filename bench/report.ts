@@ -45,13 +45,7 @@ export function orientedRatio(m: Metric, wharf: number, dist: number): number {
   return m.better === 'higher' ? wharf / dist : dist / wharf;
 }
 
-export function summarize(
-  name: string,
-  title: string,
-  description: string,
-  metrics: Metric[],
-  rounds: RoundResult[],
-): ScenarioResult {
+export function summarize(name: string, title: string, description: string, metrics: Metric[], rounds: RoundResult[]): ScenarioResult {
   const side = (k: ServerKind) => rounds.map((r) => r[k]).filter((x) => x.metrics);
   const summary: Record<string, MetricSummary> = {};
   for (const m of metrics) {
@@ -113,7 +107,10 @@ export function textTable(results: ScenarioResult[]): string {
   const all = [HEAD, ...rows(results)];
   const w = HEAD.map((_, c) => Math.max(...all.map((r) => [...r[c]!].length)));
   const line = (r: string[]) =>
-    r.map((cell, c) => (c >= 3 && c <= 5 ? cell.padStart(w[c]!) : cell.padEnd(w[c]!))).join('  ').trimEnd();
+    r
+      .map((cell, c) => (c >= 3 && c <= 5 ? cell.padStart(w[c]!) : cell.padEnd(w[c]!)))
+      .join('  ')
+      .trimEnd();
   return [line(HEAD), w.map((n) => '-'.repeat(n)).join('  '), ...rows(results).map(line)].join('\n');
 }
 

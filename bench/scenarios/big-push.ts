@@ -33,16 +33,28 @@ function pushScenario(
   });
 }
 
-export const singlePatch = pushScenario('patch', 'Push, one streamed PATCH', (s) => s.bigBytes, 'blob: POST, one PATCH, PUT ?digest=', (c, p) =>
-  c.pushSinglePatch('bench/patch', p),
+export const singlePatch = pushScenario(
+  'patch',
+  'Push, one streamed PATCH',
+  (s) => s.bigBytes,
+  'blob: POST, one PATCH, PUT ?digest=',
+  (c, p) => c.pushSinglePatch('bench/patch', p),
 );
 
-export const monolithic = pushScenario('put', 'Push, monolithic PUT', (s) => s.bigBytes, 'blob: POST, PUT ?digest= with the body', (c, p) =>
-  c.pushMonolithic('bench/put', p),
+export const monolithic = pushScenario(
+  'put',
+  'Push, monolithic PUT',
+  (s) => s.bigBytes,
+  'blob: POST, PUT ?digest= with the body',
+  (c, p) => c.pushMonolithic('bench/put', p),
 );
 
-export const chunked8 = pushScenario('chunk8', 'Push, 8 MiB PATCHes', (s) => s.chunk8Bytes, 'blob in 8 MiB PATCHes (Content-Range)', (c, p) =>
-  c.pushChunked('bench/chunk8', p, 8 * MiB),
+export const chunked8 = pushScenario(
+  'chunk8',
+  'Push, 8 MiB PATCHes',
+  (s) => s.chunk8Bytes,
+  'blob in 8 MiB PATCHes (Content-Range)',
+  (c, p) => c.pushChunked('bench/chunk8', p, 8 * MiB),
 );
 
 export const chunked1 = pushScenario(

@@ -19,7 +19,14 @@ export const image = defineScenario<Image>({
   title: '5-layer image push + pull',
   describe: (s) => `layers of ${s.imageLayers.map(fmtBytes).join(', ')}: HEAD→POST→PATCH→PUT, manifest PUT; manifest GET + blob GETs`,
   metrics: [
-    { key: 'seconds', label: 'round trip s', unit: 's', better: 'lower', digits: 3, target: { kind: 'ratio', value: 2, text: '≤ half the time (≥ 2×)' } },
+    {
+      key: 'seconds',
+      label: 'round trip s',
+      unit: 's',
+      better: 'lower',
+      digits: 3,
+      target: { kind: 'ratio', value: 2, text: '≤ half the time (≥ 2×)' },
+    },
     { key: 'push', label: 'push s', unit: 's', better: 'lower', digits: 3 },
     { key: 'pull', label: 'pull s', unit: 's', better: 'lower', digits: 3 },
   ],

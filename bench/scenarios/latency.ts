@@ -69,10 +69,7 @@ export const latency = defineScenario<Data>({
         const push = pushInWorker(server.url, 'bench/latency-big', d.big).finally(() => {
           pushing = false;
         });
-        const [loaded, pushSeconds] = await Promise.all([
-          smallPullLoad(c, d.img, s.latencyClients, () => !pushing, THINK_MS),
-          push,
-        ]);
+        const [loaded, pushSeconds] = await Promise.all([smallPullLoad(c, d.img, s.latencyClients, () => !pushing, THINK_MS), push]);
         return { idle, loaded, pushSeconds };
       });
       const idleP99 = value.idle.percentile(99);

@@ -98,8 +98,7 @@ export async function smallPullLoad(
 export const smallPull = defineScenario<SmallImage>({
   name: 'conc',
   title: 'Small HEAD/GET, 64 connections',
-  describe: (s) =>
-    `manifest and 4–64 KiB blob HEAD/GET by ${s.concConnections} keep-alive connections for ${s.concSeconds} s`,
+  describe: (s) => `manifest and 4–64 KiB blob HEAD/GET by ${s.concConnections} keep-alive connections for ${s.concSeconds} s`,
   metrics: [
     { key: 'rps', label: 'req/s', unit: 'req/s', better: 'higher', digits: 0, target: { kind: 'ratio', value: 3, text: '≥ 3×' } },
     { key: 'p50', label: 'p50 ms', unit: 'ms', better: 'lower', digits: 2 },

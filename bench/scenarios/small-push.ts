@@ -15,14 +15,17 @@ interface Group {
 export function configBlob(size: number): SmallBlob {
   const base = { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] as string[] }, pad: '' };
   const room = Math.max(0, size - Buffer.byteLength(JSON.stringify(base)));
-  base.pad = randomBytes(Math.ceil(room / 2)).toString('hex').slice(0, room);
+  base.pad = randomBytes(Math.ceil(room / 2))
+    .toString('hex')
+    .slice(0, room);
   return smallBlob(Buffer.from(JSON.stringify(base)));
 }
 
 export const smallPush = defineScenario<Group[]>({
   name: 'small',
   title: 'Small blobs + manifests, 16 clients',
-  describe: (s) => `${s.smallCount} blobs of 4–64 KiB + ${Math.ceil(s.smallCount / 10)} manifests, ${s.smallConcurrency} concurrent clients`,
+  describe: (s) =>
+    `${s.smallCount} blobs of 4–64 KiB + ${Math.ceil(s.smallCount / 10)} manifests, ${s.smallConcurrency} concurrent clients`,
   metrics: [{ key: 'ops', label: 'ops/s', unit: 'ops/s', better: 'higher', digits: 0, target: { kind: 'ratio', value: 3, text: '≥ 3×' } }],
   prepare: (s) => {
     const groups: Group[] = [];

@@ -57,8 +57,7 @@ function progressLine(): { update(p: Progress): void; clear(): void } {
       if (p.phase === 'done' || now - last < 100) return;
       last = now;
       const r = p.report;
-      const removed =
-        r.removed.uploads.objects + r.removed.tags + r.removed.manifests.objects + r.removed.links + r.removed.blobs.objects;
+      const removed = r.removed.uploads.objects + r.removed.tags + r.removed.manifests.objects + r.removed.links + r.removed.blobs.objects;
       const line =
         `prune ${p.namespace} · ${p.phase}: ${p.scanned} scanned · ${r.repositories} repos · ` +
         `${r.dryRun ? 'would remove' : 'removed'} ${removed} objects, ${formatBytes(r.removed.uploads.bytes + r.removed.blobs.bytes)} · ` +
@@ -75,7 +74,8 @@ function progressLine(): { update(p: Progress): void; clear(): void } {
 function itemLines(r: PruneReport): string[] {
   const verb = r.dryRun ? 'would remove' : 'removed';
   const lines: string[] = [];
-  for (const u of r.items.uploads) lines.push(`${verb} upload   ${u.namespace}/${u.id} (${u.reason}, idle ${u.idleSeconds} s, ${formatBytes(u.bytes)})`);
+  for (const u of r.items.uploads)
+    lines.push(`${verb} upload   ${u.namespace}/${u.id} (${u.reason}, idle ${u.idleSeconds} s, ${formatBytes(u.bytes)})`);
   for (const t of r.items.tags) lines.push(`${verb} tag      ${t.namespace}/${t.repository}:${t.tag} -> ${t.digest} (${t.reason})`);
   for (const m of r.items.manifests) {
     lines.push(`${verb} manifest ${m.namespace}/${m.repository}@${m.digest} (${m.reason}; pushed ${m.pushed})`);
@@ -146,7 +146,8 @@ export async function pruneCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     process.stderr.write(`${summary}\n`);
   } else {
-    const lines = report.dryRun || values.verbose ? itemLines(report) : itemLines({ ...report, items: { uploads: [], tags: [], manifests: [] } });
+    const lines =
+      report.dryRun || values.verbose ? itemLines(report) : itemLines({ ...report, items: { uploads: [], tags: [], manifests: [] } });
     process.stdout.write(`${[...lines, summary].join('\n')}\n`);
   }
   return 0;

@@ -196,9 +196,25 @@ function readStorage(r: Reader): StorageConfig {
       return { driver, ...common };
     case 'swift': {
       r.only([
-        'driver', 'auth-url', 'username', 'password', 'container', 'auth-version', 'project-name', 'project-id',
-        'project-domain-name', 'project-domain-id', 'user-domain-name', 'user-domain-id', 'region', 'interface', 'cloud',
-        'temp-url-key', 'expiration', 'redirect', 'timeout',
+        'driver',
+        'auth-url',
+        'username',
+        'password',
+        'container',
+        'auth-version',
+        'project-name',
+        'project-id',
+        'project-domain-name',
+        'project-domain-id',
+        'user-domain-name',
+        'user-domain-id',
+        'region',
+        'interface',
+        'cloud',
+        'temp-url-key',
+        'expiration',
+        'redirect',
+        'timeout',
       ]);
       const cloud = r.optionalString('cloud');
       const authVersion = r.optionalString('auth-version');
@@ -235,7 +251,16 @@ function readStorage(r: Reader): StorageConfig {
     }
     case 's3': {
       r.only([
-        'driver', 'endpoint', 'region', 'bucket', 'access-key', 'secret-key', 'force-path-style', 'expiration', 'redirect', 'timeout',
+        'driver',
+        'endpoint',
+        'region',
+        'bucket',
+        'access-key',
+        'secret-key',
+        'force-path-style',
+        'expiration',
+        'redirect',
+        'timeout',
       ]);
       const s: S3Storage = {
         driver,
@@ -247,7 +272,10 @@ function readStorage(r: Reader): StorageConfig {
         forcePathStyle: r.keys().includes('force-path-style') ? r.boolean('force-path-style', false) : undefined,
       };
       if ((s.accessKey === undefined) !== (s.secretKey === undefined)) {
-        r.fail(s.accessKey === undefined ? 'access-key' : 'secret-key', 'access-key and secret-key must be set together (or neither: the AWS default credential chain)');
+        r.fail(
+          s.accessKey === undefined ? 'access-key' : 'secret-key',
+          'access-key and secret-key must be set together (or neither: the AWS default credential chain)',
+        );
       }
       return { ...s, ...common };
     }
@@ -261,7 +289,8 @@ function readUsers(r: Reader): UserConfig[] {
     const name = u.string('name');
     // Basic auth splits "user:pass" at the first colon; '*' means "any user" in rules.
     // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
-    if (name.includes(':') || name === '*' || /[\s\x00-\x1f]/.test(name)) u.fail('name', 'must not contain ":", spaces or control characters, nor be "*"');
+    if (name.includes(':') || name === '*' || /[\s\x00-\x1f]/.test(name))
+      u.fail('name', 'must not contain ":", spaces or control characters, nor be "*"');
     if (seen.has(name)) r.fail(`users[${i}].name`, `duplicate user "${name}"`);
     seen.add(name);
     return {
@@ -289,7 +318,8 @@ function readAccessRules(r: Reader, users: UserConfig[]): AccessRule[] {
     for (const n of rule.users) if (n !== '*' && !names.has(n)) a.fail('users', `unknown user "${n}"`);
     for (const g of rule.groups) if (!groups.has(g)) a.fail('groups', `no user is in group "${g}"`);
     if (rule.actions.length === 0) a.fail('actions', `must list some of ${ACTIONS.join(', ')}`);
-    for (const x of rule.actions) if (!ACTIONS.includes(x) && (x as string) !== '*') a.fail('actions', `unknown action "${x}" (known: ${ACTIONS.join(', ')}, *)`);
+    for (const x of rule.actions)
+      if (!ACTIONS.includes(x) && (x as string) !== '*') a.fail('actions', `unknown action "${x}" (known: ${ACTIONS.join(', ')}, *)`);
     if ((rule.actions as string[]).includes('*')) rule.actions = [...ACTIONS];
     return rule;
   });
@@ -353,9 +383,26 @@ export function configFromObject(doc: unknown, env: NodeJS.ProcessEnv = process.
   }
   const registry = substituteEnv(structuredClone(rawRegistry), env, 'registry') as Record<string, unknown>;
   const keys = [
-    'address', 'port', 'public-url', 'tls-cert', 'tls-key', 'secret', 'users', 'anonymous-read', 'storage',
-    'namespaces', 'limits', 'delete', 'log-level', 'prune',
-    'token-expiry', 'refresh-token-expiry', 'token-key', 'service', 'access', 'login-throttle',
+    'address',
+    'port',
+    'public-url',
+    'tls-cert',
+    'tls-key',
+    'secret',
+    'users',
+    'anonymous-read',
+    'storage',
+    'namespaces',
+    'limits',
+    'delete',
+    'log-level',
+    'prune',
+    'token-expiry',
+    'refresh-token-expiry',
+    'token-key',
+    'service',
+    'access',
+    'login-throttle',
   ];
   applyEnv(registry, env, keys);
   const r = new Reader(registry, 'registry');

@@ -14,7 +14,8 @@ function readMirror(r: Reader): MirrorSettings {
   } catch {
     /* reported below */
   }
-  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) r.fail('upstream', `must be an http(s) URL (got ${JSON.stringify(upstream)})`);
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:'))
+    r.fail('upstream', `must be an http(s) URL (got ${JSON.stringify(upstream)})`);
   if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash || u.username || u.password) {
     r.fail('upstream', 'must be the registry origin only, e.g. https://registry-1.docker.io (no path, query or credentials)');
   }
@@ -37,7 +38,8 @@ export function readMirrors(namespaces: Reader): Record<string, MirrorSettings> 
   const r = namespaces.child('mirrors');
   const out: Record<string, MirrorSettings> = {};
   for (const name of r.keys()) {
-    if (!NAMESPACE_RE.test(name)) r.fail(name, 'a mirror name must be a namespace name (lower-case letters, digits, dots, dashes, optional :port)');
+    if (!NAMESPACE_RE.test(name))
+      r.fail(name, 'a mirror name must be a namespace name (lower-case letters, digits, dots, dashes, optional :port)');
     out[name] = readMirror(r.child(name));
   }
   return out;

@@ -37,7 +37,10 @@ export function readPrune(r: Reader): PruneConfig {
       keepTags: x.stringList('keep-tags'),
       deleteUntaggedAfter: x.optionalInteger('delete-untagged-after', 0, 100 * YEAR),
     };
-    for (const [key, glob] of [['namespace', rule.namespace], ['repository', rule.repository]] as const) {
+    for (const [key, glob] of [
+      ['namespace', rule.namespace],
+      ['repository', rule.repository],
+    ] as const) {
       try {
         globToRegExp(glob);
       } catch (err) {

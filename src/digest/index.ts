@@ -41,8 +41,7 @@ const addon = pickAddon();
  * "native (SHA-NI)", "native (portable C)" or "typescript". The SHA-NI /
  * portable distinction is about SHA-256; native SHA-512 is always portable C.
  */
-export const hashEngine: string =
-  addon === null ? 'typescript' : addon.shaNiAvailable ? 'native (SHA-NI)' : 'native (portable C)';
+export const hashEngine: string = addon === null ? 'typescript' : addon.shaNiAvailable ? 'native (SHA-NI)' : 'native (portable C)';
 
 function createTs(alg: HashAlgorithm, raw?: Uint8Array, total?: number): ResumableHash {
   return alg === 'sha256' ? new Sha256Ts(raw, total) : new Sha512Ts(raw, total);

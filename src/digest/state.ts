@@ -109,9 +109,7 @@ export function decodeState(alg: HashAlgorithm, state: string): DecodedState {
   }
   const [version, stateAlg, b64] = parts as [string, string, string];
   if (version !== STATE_VERSION) {
-    throw new HashStateError(
-      `unsupported hash state version ${JSON.stringify(version.slice(0, 16))} (this build reads ${STATE_VERSION})`,
-    );
+    throw new HashStateError(`unsupported hash state version ${JSON.stringify(version.slice(0, 16))} (this build reads ${STATE_VERSION})`);
   }
   if (stateAlg !== alg) {
     throw new HashStateError(`hash state is for ${JSON.stringify(stateAlg.slice(0, 16))}, expected ${alg}`);
@@ -124,9 +122,7 @@ export function decodeState(alg: HashAlgorithm, state: string): DecodedState {
     throw new HashStateError('malformed hash state: payload is not canonical base64');
   }
   if (buf.length < l.header || buf.length >= l.header + l.block) {
-    throw new HashStateError(
-      `malformed ${alg} hash state: ${buf.length} bytes, expected ${l.header}..${l.header + l.block - 1}`,
-    );
+    throw new HashStateError(`malformed ${alg} hash state: ${buf.length} bytes, expected ${l.header}..${l.header + l.block - 1}`);
   }
   const raw = new Uint8Array(buf.length);
   raw.set(buf);

@@ -13,9 +13,15 @@ export interface Range {
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null {
   if (header === undefined) return null;
   const notSatisfiable = () =>
-    new HttpError(416, 'RANGE_INVALID', 'requested range not satisfiable', { range: header.slice(0, 100) }, {
-      'Content-Range': `bytes */${size}`,
-    });
+    new HttpError(
+      416,
+      'RANGE_INVALID',
+      'requested range not satisfiable',
+      { range: header.slice(0, 100) },
+      {
+        'Content-Range': `bytes */${size}`,
+      },
+    );
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) throw notSatisfiable();
   let start: number;
@@ -67,7 +73,8 @@ export function pagination(url: URL): { limit?: number; last?: string } {
   const last = url.searchParams.get('last') ?? undefined;
   let limit: number | undefined;
   if (n !== null) {
-    if (!/^\d{1,9}$/.test(n)) throw new RegistryError('PAGINATION_NUMBER_INVALID', 'invalid number of results requested', { n: n.slice(0, 20) });
+    if (!/^\d{1,9}$/.test(n))
+      throw new RegistryError('PAGINATION_NUMBER_INVALID', 'invalid number of results requested', { n: n.slice(0, 20) });
     limit = Number(n);
   }
   return { limit, last };

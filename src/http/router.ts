@@ -33,7 +33,8 @@ export function parseTarget(target: string): URL {
   return new URL(BASE + kept + (cut === -1 ? '' : target.slice(cut)));
 }
 
-const ROUTE_RE = /^\/v2\/(.+?)\/(tags\/list|manifests\/([^/]+)|blobs\/uploads\/?|blobs\/uploads\/([^/]+)|blobs\/([^/]+)|referrers\/([^/]+))$/;
+const ROUTE_RE =
+  /^\/v2\/(.+?)\/(tags\/list|manifests\/([^/]+)|blobs\/uploads\/?|blobs\/uploads\/([^/]+)|blobs\/([^/]+)|referrers\/([^/]+))$/;
 
 export function route(pathname: string): Route {
   if (pathname === '/v2/' || pathname === '/v2') return { kind: 'base' };

@@ -19,10 +19,7 @@ function unknown(d: Digest): RegistryError {
 
 /** Size of a blob as seen through a repository; BLOB_UNKNOWN when not linked or missing. */
 export async function statBlob(s: Scope, repo: string, d: Digest): Promise<BlobInfo> {
-  const [link, data] = await Promise.all([
-    s.driver.stat(layout.repoBlobLink(s.ns, repo, d)),
-    s.driver.stat(layout.blob(s.ns, d)),
-  ]);
+  const [link, data] = await Promise.all([s.driver.stat(layout.repoBlobLink(s.ns, repo, d)), s.driver.stat(layout.blob(s.ns, d))]);
   if (!link || !data) throw unknown(d);
   return { digest: d, size: data.size };
 }

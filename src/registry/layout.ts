@@ -36,8 +36,7 @@ export const layout = {
   tag: (ns: string, repo: string, tag: string) => `${ns}/repos/${repo}/_tags/${tag}`,
   referrers: (ns: string, repo: string) => `${ns}/repos/${repo}/_referrers/`,
   referrersOf: (ns: string, repo: string, subject: Digest) => `${ns}/repos/${repo}/_referrers/${subject.text}/`,
-  referrer: (ns: string, repo: string, subject: Digest, d: Digest) =>
-    `${ns}/repos/${repo}/_referrers/${subject.text}/${d.text}`,
+  referrer: (ns: string, repo: string, subject: Digest, d: Digest) => `${ns}/repos/${repo}/_referrers/${subject.text}/${d.text}`,
   catalog: (ns: string) => `${ns}/_catalog/`,
   trash: (ns: string) => `${ns}/_trash/`,
   trashRun: (ns: string, run: string) => `${ns}/_trash/${run}/`,

@@ -14,12 +14,7 @@ export async function removeReferrer(s: Scope, repo: string, subject: Digest, d:
 }
 
 /** Descriptors of the manifests that refer to `subject`, optionally only of one artifactType. */
-export async function listReferrers(
-  s: Scope,
-  repo: string,
-  subject: Digest,
-  artifactType?: string,
-): Promise<Descriptor[]> {
+export async function listReferrers(s: Scope, repo: string, subject: Digest, artifactType?: string): Promise<Descriptor[]> {
   const prefix = layout.referrersOf(s.ns, repo, subject);
   const keys: string[] = [];
   for await (const e of listAll(s.driver, prefix, { delimiter: '/' })) {

@@ -9,11 +9,7 @@ export interface Scope {
 }
 
 /** Walk all entries under a prefix, page by page (bounded memory per page). */
-export async function* listAll(
-  driver: StorageDriver,
-  prefix: string,
-  options: { delimiter?: string; startAfter?: string } = {},
-) {
+export async function* listAll(driver: StorageDriver, prefix: string, options: { delimiter?: string; startAfter?: string } = {}) {
   let startAfter = options.startAfter;
   for (;;) {
     const page = await driver.list({ prefix, delimiter: options.delimiter, startAfter });

@@ -213,13 +213,7 @@ function checkChunkHeaders(rec: UploadRecord, h: ChunkHeaders): void {
  * The stored record is untouched if the chunk fails (the in-memory hash is
  * then spent: the request fails with it).
  */
-async function appendToRecord(
-  s: Scope,
-  { rec, hash }: Loaded,
-  body: Readable,
-  h: ChunkHeaders,
-  save: boolean,
-): Promise<void> {
+async function appendToRecord(s: Scope, { rec, hash }: Loaded, body: Readable, h: ChunkHeaders, save: boolean): Promise<void> {
   checkChunkHeaders(rec, h);
   const counter = new HashingCounter(hash);
   // Where the driver can append (filesystem), the whole upload grows in one
@@ -270,13 +264,7 @@ async function trimToRecord(s: Scope, rec: UploadRecord): Promise<void> {
   if (st && st.size !== rec.offset) await s.driver.append(key, rec.offset, Readable.from([]));
 }
 
-export async function appendChunk(
-  s: Scope,
-  repo: string,
-  id: string,
-  body: Readable,
-  headers: ChunkHeaders,
-): Promise<UploadStatus> {
+export async function appendChunk(s: Scope, repo: string, id: string, body: Readable, headers: ChunkHeaders): Promise<UploadStatus> {
   const loaded = await loadRecord(s, repo, id);
   await appendToRecord(s, loaded, body, headers, true);
   return { id, offset: loaded.rec.offset };
@@ -294,12 +282,7 @@ export async function cancelUpload(s: Scope, repo: string, id: string): Promise<
   await deleteUploadObjects(s, rec);
 }
 
-async function digestOfUpload(
-  s: Scope,
-  rec: UploadRecord,
-  algorithm: HashAlgorithm,
-  fed: ResumableHash,
-): Promise<string> {
+async function digestOfUpload(s: Scope, rec: UploadRecord, algorithm: HashAlgorithm, fed: ResumableHash): Promise<string> {
   if (algorithm === rec.hash.algorithm) return fed.digestHex();
   // The client chose another algorithm than the one hashed on the way in: read it back once.
   const hash = createHash(algorithm);
@@ -366,13 +349,7 @@ async function finishLoaded(
 }
 
 /** Monolithic upload (POST with ?digest=): a one-chunk upload finished at once. */
-export async function uploadWhole(
-  s: Scope,
-  repo: string,
-  digest: Digest,
-  body: Readable,
-  headers: ChunkHeaders,
-): Promise<BlobInfo> {
+export async function uploadWhole(s: Scope, repo: string, digest: Digest, body: Readable, headers: ChunkHeaders): Promise<BlobInfo> {
   // The record is written so that prune can clean up after a crash; it is
   // not read back: this request holds it.
   const loaded = await createRecord(s, repo);

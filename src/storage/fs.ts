@@ -400,7 +400,12 @@ export class FilesystemDriver implements StorageDriver {
       await fsp.rm(tmp, { force: true }).catch(() => {});
       if (isMissing(err) && !(err instanceof NotFoundError)) {
         // A source vanished while being copied.
-        const gone = await mapLimit(srcs, PARALLEL, (s) => fsp.stat(s).then(() => false, () => true));
+        const gone = await mapLimit(srcs, PARALLEL, (s) =>
+          fsp.stat(s).then(
+            () => false,
+            () => true,
+          ),
+        );
         const i = gone.indexOf(true);
         if (i >= 0) throw new NotFoundError(sources[i]!);
       }
@@ -452,10 +457,7 @@ export class FilesystemDriver implements StorageDriver {
             while (r.bytesRead > 0) {
               const n = r.bytesRead;
               readPos += n;
-              const [, next] = await Promise.all([
-                writeAll(out, bufs[cur], n, pos),
-                fh.read(bufs[cur ^ 1]!, 0, CHUNK, readPos),
-              ]);
+              const [, next] = await Promise.all([writeAll(out, bufs[cur], n, pos), fh.read(bufs[cur ^ 1]!, 0, CHUNK, readPos)]);
               pos += n;
               cur ^= 1;
               r = next;
@@ -489,7 +491,10 @@ export class FilesystemDriver implements StorageDriver {
       } catch (err) {
         if (errno(err) !== 'ENOENT' || attempt >= 20) throw err;
         if (srcKey !== undefined) {
-          const exists = await fsp.lstat(src).then(() => true, () => false);
+          const exists = await fsp.lstat(src).then(
+            () => true,
+            () => false,
+          );
           if (!exists) throw new NotFoundError(srcKey);
         }
       }

@@ -80,16 +80,39 @@ export class BackendTimeoutError extends Error {
 }
 
 const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
-  'ENETDOWN', 'EAI_AGAIN', 'ENOTFOUND', 'EADDRNOTAVAIL',
-  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_CLOSED', 'UND_ERR_ABORTED', 'ERR_STREAM_PREMATURE_CLOSE',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EADDRNOTAVAIL',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+  'UND_ERR_ABORTED',
+  'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
 const TRANSIENT_NAMES = new Set([
-  'AbortError', 'TimeoutError', 'BackendTimeoutError', 'RequestTimeout', 'RequestTimeoutException',
-  'ThrottlingException', 'Throttling', 'SlowDown', 'ServiceUnavailable', 'InternalError',
-  'TooManyRequestsException', 'RequestTimeTooSkewed',
+  'AbortError',
+  'TimeoutError',
+  'BackendTimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'ThrottlingException',
+  'Throttling',
+  'SlowDown',
+  'ServiceUnavailable',
+  'InternalError',
+  'TooManyRequestsException',
+  'RequestTimeTooSkewed',
 ]);
 
 /** Is this failure worth another attempt (network trouble, timeout, 5xx, 429, 408)? */
@@ -126,7 +149,10 @@ export function backoffMs(p: RetryPolicy, n: number): number {
 export class IdleDeadline {
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
-  constructor(private readonly ms: number, private readonly what: string) {
+  constructor(
+    private readonly ms: number,
+    private readonly what: string,
+  ) {
     this.touch();
   }
   get signal(): AbortSignal {
@@ -200,9 +226,7 @@ export async function withRetries<T>(
       keep = !!opts.keepDeadline;
       return result;
     } catch (err) {
-      last = deadline.expired && !(err instanceof NotFoundError || err instanceof RangeNotSatisfiableError)
-        ? deadline.signal.reason
-        : err;
+      last = deadline.expired && !(err instanceof NotFoundError || err instanceof RangeNotSatisfiableError) ? deadline.signal.reason : err;
       if (!isTransient(last)) break;
     } finally {
       if (!keep) deadline.clear();

@@ -20,18 +20,47 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { Readable } from 'node:stream';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand,
-  CreateMultipartUploadCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand,
-  HeadBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand,
-  S3Client, UploadPartCommand, UploadPartCopyCommand, type CompletedPart, type S3ClientConfig,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type CompletedPart,
+  type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { MAX_LIST_LIMIT, type ByteRange, type ListEntry, type ListOptions, type ListPage, type ObjectInfo, type StorageDriver } from './driver.js';
+import {
+  MAX_LIST_LIMIT,
+  type ByteRange,
+  type ListEntry,
+  type ListOptions,
+  type ListPage,
+  type ObjectInfo,
+  type StorageDriver,
+} from './driver.js';
 import { NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from './errors.js';
 import { checkKey as validateKey, checkPrefix } from './keys.js';
 import {
-  mapLimit, retryPolicy, watchBody, withRetries,
-  type AttemptContext, type IdleDeadline, type RetryOptions, type RetryPolicy,
+  mapLimit,
+  retryPolicy,
+  watchBody,
+  withRetries,
+  type AttemptContext,
+  type IdleDeadline,
+  type RetryOptions,
+  type RetryPolicy,
 } from './retry.js';
 
 export interface S3Config extends RetryOptions {
@@ -64,9 +93,7 @@ export interface Piece {
 }
 
 /** One part of a planned concat: a server-side copy, or bytes downloaded and uploaded. */
-export type PlannedPart =
-  | { kind: 'copy'; piece: Piece; size: number }
-  | { kind: 'upload'; pieces: Piece[]; size: number };
+export type PlannedPart = { kind: 'copy'; piece: Piece; size: number } | { kind: 'upload'; pieces: Piece[]; size: number };
 
 /**
  * Split the concatenation of objects with the given sizes into multipart
@@ -168,7 +195,6 @@ function isBadRange(err: unknown): boolean {
 function encodeKey(key: string): string {
   return key.split('/').map(encodeURIComponent).join('/');
 }
-
 
 function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -295,12 +321,14 @@ export class S3Driver implements StorageDriver {
       if (!page) return { entries };
       const rows: ListEntry[] = [
         ...(page.CommonPrefixes ?? []).map((p): ListEntry => ({ key: p.Prefix ?? '', prefix: true })),
-        ...(page.Contents ?? []).map((o): ListEntry => ({
-          key: o.Key ?? '',
-          prefix: false,
-          size: Number(o.Size ?? 0),
-          modified: o.LastModified ?? new Date(0),
-        })),
+        ...(page.Contents ?? []).map(
+          (o): ListEntry => ({
+            key: o.Key ?? '',
+            prefix: false,
+            size: Number(o.Size ?? 0),
+            modified: o.LastModified ?? new Date(0),
+          }),
+        ),
       ].sort((a, b) => compareBytes(a.key, b.key));
       for (const row of rows) {
         // a common prefix that sorts before the marker is not "after" it
@@ -414,7 +442,9 @@ export class S3Driver implements StorageDriver {
     await this.ensureBucket();
     const Bucket = this.bucket;
     const created = await this.write(what, true, ({ signal }) =>
-      this.client.send(new CreateMultipartUploadCommand({ Bucket, Key: key, ContentType: 'application/octet-stream' }), { abortSignal: signal }),
+      this.client.send(new CreateMultipartUploadCommand({ Bucket, Key: key, ContentType: 'application/octet-stream' }), {
+        abortSignal: signal,
+      }),
     );
     const UploadId = created.UploadId;
     if (!UploadId) throw new StorageUnavailableError(`${what}: CreateMultipartUpload returned no UploadId`);
@@ -424,7 +454,12 @@ export class S3Driver implements StorageDriver {
       const r = await this.send(`${what} (part ${PartNumber})`, true, ({ signal }) =>
         this.client.send(
           new UploadPartCommand({
-            Bucket, Key: key, UploadId, PartNumber, Body: bytes, ContentLength: bytes.length,
+            Bucket,
+            Key: key,
+            UploadId,
+            PartNumber,
+            Body: bytes,
+            ContentLength: bytes.length,
             ContentMD5: createHash('md5').update(bytes).digest('base64'),
           }),
           { abortSignal: signal },
@@ -451,10 +486,9 @@ export class S3Driver implements StorageDriver {
       done.sort((a, b) => a.PartNumber! - b.PartNumber!);
       await this.send(`${what} (complete)`, true, async ({ signal, attempt }) => {
         try {
-          await this.client.send(
-            new CompleteMultipartUploadCommand({ Bucket, Key: key, UploadId, MultipartUpload: { Parts: done } }),
-            { abortSignal: signal },
-          );
+          await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key: key, UploadId, MultipartUpload: { Parts: done } }), {
+            abortSignal: signal,
+          });
         } catch (err) {
           if (attempt > 0 && (err as { name?: string }).name === 'NoSuchUpload') {
             const info = await this.stat(key);
@@ -571,10 +605,16 @@ export class S3Driver implements StorageDriver {
     });
     const total = infos.reduce((n, i) => n + i.size, 0);
     let minPart = MIN_PART;
-    let parts = planConcat(infos.map((i) => i.size), minPart);
+    let parts = planConcat(
+      infos.map((i) => i.size),
+      minPart,
+    );
     while (parts.length > this.maxParts) {
       minPart *= 2; // fewer, larger parts (more of the data is downloaded and re-uploaded)
-      parts = planConcat(infos.map((i) => i.size), minPart);
+      parts = planConcat(
+        infos.map((i) => i.size),
+        minPart,
+      );
     }
     await this.ensureBucket();
     const Bucket = this.bucket;
@@ -586,7 +626,13 @@ export class S3Driver implements StorageDriver {
       await this.write(what, true, async ({ signal }) => {
         try {
           return await this.client.send(
-            new CopyObjectCommand({ Bucket, Key: to, CopySource: copySource(first.piece.source), ContentType: 'application/octet-stream', MetadataDirective: 'REPLACE' }),
+            new CopyObjectCommand({
+              Bucket,
+              Key: to,
+              CopySource: copySource(first.piece.source),
+              ContentType: 'application/octet-stream',
+              MetadataDirective: 'REPLACE',
+            }),
             { abortSignal: signal },
           );
         } catch (err) {
@@ -603,7 +649,9 @@ export class S3Driver implements StorageDriver {
     }
 
     const created = await this.write(what, true, ({ signal }) =>
-      this.client.send(new CreateMultipartUploadCommand({ Bucket, Key: to, ContentType: 'application/octet-stream' }), { abortSignal: signal }),
+      this.client.send(new CreateMultipartUploadCommand({ Bucket, Key: to, ContentType: 'application/octet-stream' }), {
+        abortSignal: signal,
+      }),
     );
     const UploadId = created.UploadId;
     if (!UploadId) throw new StorageUnavailableError(`${what}: CreateMultipartUpload returned no UploadId`);
@@ -618,7 +666,10 @@ export class S3Driver implements StorageDriver {
             try {
               return await this.client.send(
                 new UploadPartCopyCommand({
-                  Bucket, Key: to, UploadId, PartNumber,
+                  Bucket,
+                  Key: to,
+                  UploadId,
+                  PartNumber,
                   CopySource: copySource(p.source),
                   CopySourceRange: `bytes=${p.start}-${p.end}`,
                 }),
@@ -636,7 +687,12 @@ export class S3Driver implements StorageDriver {
           const r = await this.send(`${what} (part ${PartNumber})`, true, ({ signal }) =>
             this.client.send(
               new UploadPartCommand({
-                Bucket, Key: to, UploadId, PartNumber, Body: bytes, ContentLength: bytes.length,
+                Bucket,
+                Key: to,
+                UploadId,
+                PartNumber,
+                Body: bytes,
+                ContentLength: bytes.length,
                 ContentMD5: createHash('md5').update(bytes).digest('base64'),
               }),
               { abortSignal: signal },
@@ -647,10 +703,9 @@ export class S3Driver implements StorageDriver {
       });
       await this.send(`${what} (complete)`, true, async ({ signal, attempt }) => {
         try {
-          await this.client.send(
-            new CompleteMultipartUploadCommand({ Bucket, Key: to, UploadId, MultipartUpload: { Parts: completed } }),
-            { abortSignal: signal },
-          );
+          await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key: to, UploadId, MultipartUpload: { Parts: completed } }), {
+            abortSignal: signal,
+          });
         } catch (err) {
           // A retry after a lost answer: the upload is gone because it completed.
           if (attempt > 0 && (err as { name?: string }).name === 'NoSuchUpload') {
@@ -680,10 +735,9 @@ export class S3Driver implements StorageDriver {
       const key = sources[p.source]!;
       const bytes = await this.send(`${what} (read ${key})`, true, async ({ signal }) => {
         try {
-          const r = await this.client.send(
-            new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${p.start}-${p.end}` }),
-            { abortSignal: signal },
-          );
+          const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${p.start}-${p.end}` }), {
+            abortSignal: signal,
+          });
           return r.Body ? await r.Body.transformToByteArray() : new Uint8Array(0);
         } catch (err) {
           if (isS3NotFound(err)) throw new NotFoundError(key);
@@ -720,7 +774,9 @@ export class S3Driver implements StorageDriver {
         }
         const errors = (r.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
         if (errors.length) {
-          throw new StorageUnavailableError(`${what}: ${errors.length} not deleted, e.g. ${errors[0]!.Key}: ${errors[0]!.Code} ${errors[0]!.Message ?? ''}`);
+          throw new StorageUnavailableError(
+            `${what}: ${errors.length} not deleted, e.g. ${errors[0]!.Key}: ${errors[0]!.Code} ${errors[0]!.Message ?? ''}`,
+          );
         }
       }),
     );
@@ -757,7 +813,9 @@ export class S3Driver implements StorageDriver {
       this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket }), { abortSignal: signal }),
     );
     for (const u of uploads.Uploads ?? []) {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId })).catch(() => undefined);
+      await this.client
+        .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId }))
+        .catch(() => undefined);
     }
     await this.send(what, true, async ({ signal }) => {
       try {
@@ -807,4 +865,3 @@ function addContentMd5ForDeleteObjects(client: S3Client): void {
     { step: 'build', name: 'wharfDeleteObjectsContentMd5', priority: 'low' },
   );
 }
-

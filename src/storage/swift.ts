@@ -32,12 +32,28 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
-import { MAX_LIST_LIMIT, type ByteRange, type ListEntry, type ListOptions, type ListPage, type ObjectInfo, type StorageDriver } from './driver.js';
+import {
+  MAX_LIST_LIMIT,
+  type ByteRange,
+  type ListEntry,
+  type ListOptions,
+  type ListPage,
+  type ObjectInfo,
+  type StorageDriver,
+} from './driver.js';
 import { NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from './errors.js';
 import { checkKey as validateKey, checkPrefix } from './keys.js';
 import {
-  BackendHttpError, mapLimit, retryPolicy, unavailable, watchBody, withRetries,
-  type AttemptContext, type IdleDeadline, type RetryOptions, type RetryPolicy,
+  BackendHttpError,
+  mapLimit,
+  retryPolicy,
+  unavailable,
+  watchBody,
+  withRetries,
+  type AttemptContext,
+  type IdleDeadline,
+  type RetryOptions,
+  type RetryPolicy,
 } from './retry.js';
 
 export interface SwiftConfig extends RetryOptions {
@@ -336,8 +352,16 @@ export class SwiftDriver implements StorageDriver {
     if (res.status >= 300) throw new BackendHttpError(`keystone at ${url} answered ${res.status}: ${text.slice(0, 200)}`, res.status);
     const token = res.headers.get('x-subject-token');
     if (!token) throw new StorageUnavailableError(`keystone at ${url}: no X-Subject-Token`);
-    interface Endpoint { interface?: string; region?: string; region_id?: string; url?: string }
-    interface CatalogEntry { type?: string; endpoints?: Endpoint[] }
+    interface Endpoint {
+      interface?: string;
+      region?: string;
+      region_id?: string;
+      url?: string;
+    }
+    interface CatalogEntry {
+      type?: string;
+      endpoints?: Endpoint[];
+    }
     let parsed: { token?: { expires_at?: string; catalog?: CatalogEntry[] } };
     try {
       parsed = JSON.parse(text) as typeof parsed;
@@ -394,19 +418,21 @@ export class SwiftDriver implements StorageDriver {
       if (o.body instanceof Uint8Array) init.body = o.body as unknown as RequestInit['body'];
       // fetch() reads a streamed request body without backpressure (all of it
       // into memory): streamed bodies go through node:http instead.
-      const res = typeof o.body === 'function'
-        ? await streamRequest(method, url, init.headers as Record<string, string>, o.body(), ctx.signal)
-        : await fetch(url, init);
+      const res =
+        typeof o.body === 'function'
+          ? await streamRequest(method, url, init.headers as Record<string, string>, o.body(), ctx.signal)
+          : await fetch(url, init);
       if (res.status !== 401 || authTry > 0) return res;
       await res.arrayBuffer().catch(() => undefined);
       this.forget(session);
       session = await this.getSession();
       if (typeof o.body === 'function' && !(o.canReplay?.() ?? false)) {
-        throw new StorageUnavailableError(`swift ${method} /${o.path}: token rejected after too much of the streamed body was sent; the token is renewed, try again`);
+        throw new StorageUnavailableError(
+          `swift ${method} /${o.path}: token rejected after too much of the streamed body was sent; the token is renewed, try again`,
+        );
       }
     }
   }
-
 
   /** A request whose answer is read whole. */
   private async call(what: string, method: string, o: CallOptions): Promise<Reply> {
@@ -671,13 +697,17 @@ export class SwiftDriver implements StorageDriver {
       this.policy,
       async (ctx) => {
         deadline = ctx.deadline;
-        const res = await this.exchange('PUT', {
-          path: this.segmentPath(segKey),
-          headers: { 'Content-Type': 'application/octet-stream' },
-          body,
-          canReplay: () => replay !== undefined,
-          idempotent: false,
-        }, ctx);
+        const res = await this.exchange(
+          'PUT',
+          {
+            path: this.segmentPath(segKey),
+            headers: { 'Content-Type': 'application/octet-stream' },
+            body,
+            canReplay: () => replay !== undefined,
+            idempotent: false,
+          },
+          ctx,
+        );
         replay = undefined;
         return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) } as Reply;
       },
@@ -693,7 +723,6 @@ export class SwiftDriver implements StorageDriver {
     if (got && got !== etag) throw unavailable(what, new Error(`segment ETag ${got} != ${etag}`));
     return { path: `/${this.segmentContainer}/${segKey}`, etag, size_bytes: size };
   }
-
 
   async get(key: string): Promise<Buffer | null> {
     const r = await this.call(`swift get ${key}`, 'GET', { path: this.objectPath(key), idempotent: true });
@@ -747,7 +776,9 @@ export class SwiftDriver implements StorageDriver {
       if (r.status === 404) return false;
       if (r.status !== 200) throw this.fail(what, r);
       const result = JSON.parse(r.body.toString('utf8')) as {
-        'Response Status'?: string; 'Number Deleted'?: number; Errors?: unknown[];
+        'Response Status'?: string;
+        'Number Deleted'?: number;
+        Errors?: unknown[];
       };
       const status = result['Response Status'] ?? '';
       if (!/^(200|204|404)/.test(status) || (result.Errors?.length ?? 0) > 0) {
@@ -926,26 +957,30 @@ export class SwiftDriver implements StorageDriver {
   async deleteConcatSources(to: string, sources: string[]): Promise<void> {
     const what = `swift delete concat sources of ${to}`;
     const used = await this.segmentsUsedBy(what, to);
-    await mapLimit([...new Set(sources)].filter((k) => k !== to), this.concurrency, async (key) => {
-      const path = this.objectPath(key);
-      const head = await this.call(what, 'HEAD', { path, idempotent: true });
-      if (head.status === 404) return;
-      if (head.status >= 300) throw this.fail(what, head);
-      let unused: string[] = [];
-      if (isSlo(head.headers)) {
-        const r = await this.call(what, 'GET', { path, query: { 'multipart-manifest': 'get' }, idempotent: true });
-        if (r.status === 404) return;
-        if (r.status !== 200) throw this.fail(what, r);
-        if (isSlo(r.headers)) {
-          unused = (JSON.parse(r.body.toString('utf8')) as StoredSegment[])
-            .map((seg) => seg.name)
-            .filter((name): name is string => !!name && !used.has(name));
+    await mapLimit(
+      [...new Set(sources)].filter((k) => k !== to),
+      this.concurrency,
+      async (key) => {
+        const path = this.objectPath(key);
+        const head = await this.call(what, 'HEAD', { path, idempotent: true });
+        if (head.status === 404) return;
+        if (head.status >= 300) throw this.fail(what, head);
+        let unused: string[] = [];
+        if (isSlo(head.headers)) {
+          const r = await this.call(what, 'GET', { path, query: { 'multipart-manifest': 'get' }, idempotent: true });
+          if (r.status === 404) return;
+          if (r.status !== 200) throw this.fail(what, r);
+          if (isSlo(r.headers)) {
+            unused = (JSON.parse(r.body.toString('utf8')) as StoredSegment[])
+              .map((seg) => seg.name)
+              .filter((name): name is string => !!name && !used.has(name));
+          }
         }
-      }
-      const d = await this.call(what, 'DELETE', { path, idempotent: true });
-      if (d.status !== 204 && d.status !== 200 && d.status !== 404) throw this.fail(what, d);
-      for (const name of unused) await this.deleteSegment(what, name);
-    });
+        const d = await this.call(what, 'DELETE', { path, idempotent: true });
+        if (d.status !== 204 && d.status !== 200 && d.status !== 404) throw this.fail(what, d);
+        for (const name of unused) await this.deleteSegment(what, name);
+      },
+    );
   }
 
   /** Names ("/container/object") of every segment `key`'s manifest uses, nested ones included; empty when it is no SLO. */
@@ -1067,7 +1102,13 @@ const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 64 });
  * (at most a socket buffer or so in flight). The answer comes back as a
  * fetch Response. An early answer (e.g. 401) stops the upload.
  */
-function streamRequest(method: string, url: string, headers: Record<string, string>, body: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<Response> {
+function streamRequest(
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  body: AsyncIterable<Uint8Array>,
+  signal: AbortSignal,
+): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
     const u = new URL(url);
     const isHttps = u.protocol === 'https:';
@@ -1140,9 +1181,12 @@ function encodePath(key: string): string {
   return key.split('/').map(encodeURIComponent).join('/');
 }
 
-
 function checkRange(range: ByteRange): void {
-  if (!Number.isSafeInteger(range.start) || range.start < 0 || (range.end !== undefined && (!Number.isSafeInteger(range.end) || range.end < 0))) {
+  if (
+    !Number.isSafeInteger(range.start) ||
+    range.start < 0 ||
+    (range.end !== undefined && (!Number.isSafeInteger(range.end) || range.end < 0))
+  ) {
     throw new TypeError(`invalid byte range ${JSON.stringify(range)}`);
   }
 }
@@ -1215,9 +1259,10 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const prev = out[k];
-    out[k] = prev && v && typeof prev === 'object' && typeof v === 'object' && !Array.isArray(v)
-      ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>)
-      : v;
+    out[k] =
+      prev && v && typeof prev === 'object' && typeof v === 'object' && !Array.isArray(v)
+        ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
   }
   return out;
 }

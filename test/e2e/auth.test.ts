@@ -87,9 +87,12 @@ describe('e2e: authentication with podman, skopeo and buildah', () => {
     const p = await other.podman(['push', NO_TLS, local, name('e2e/anon', 'v1')], { allowFail: true });
     assert.notEqual(p.code, 0, 'anonymous podman push succeeded');
     assert.match(p.stderr, /unauthorized|authentication required|401/i);
-    const s = await other.skopeo(['copy', '-q', '--dest-tls-verify=false', `containers-storage:${local}`, `docker://${name('e2e/anon', 'v2')}`], {
-      allowFail: true,
-    });
+    const s = await other.skopeo(
+      ['copy', '-q', '--dest-tls-verify=false', `containers-storage:${local}`, `docker://${name('e2e/anon', 'v2')}`],
+      {
+        allowFail: true,
+      },
+    );
     assert.notEqual(s.code, 0, 'anonymous skopeo push succeeded');
     assert.match(s.stderr, /unauthorized|authentication required|401/i);
   });
@@ -110,15 +113,35 @@ describe('e2e: authentication with podman, skopeo and buildah', () => {
   it('skopeo: login + copy, --dest-creds, inspect with --creds; wrong --creds fails', async () => {
     ready();
     await env.skopeo(['login', NO_TLS, '-u', CI.user, '-p', CI.pass, reg.host]);
-    await env.skopeo(['copy', '-q', '--dest-tls-verify=false', `containers-storage:${img.ref}`, `docker://${name('e2e/auth-skopeo', 'v1')}`]);
+    await env.skopeo([
+      'copy',
+      '-q',
+      '--dest-tls-verify=false',
+      `containers-storage:${img.ref}`,
+      `docker://${name('e2e/auth-skopeo', 'v1')}`,
+    ]);
     // Registry to registry with explicit credentials (`other` is not logged in as ci).
     await other.skopeo([
-      'copy', '-q', '--src-tls-verify=false', '--dest-tls-verify=false', '--dest-creds', `${CI.user}:${CI.pass}`,
-      `docker://${name('e2e/auth-skopeo', 'v1')}`, `docker://${name('e2e/auth-skopeo', 'v2')}`,
+      'copy',
+      '-q',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      '--dest-creds',
+      `${CI.user}:${CI.pass}`,
+      `docker://${name('e2e/auth-skopeo', 'v1')}`,
+      `docker://${name('e2e/auth-skopeo', 'v2')}`,
     ]);
-    const i = await other.skopeo(['inspect', NO_TLS, '--creds', `${VIEWER.user}:${VIEWER.pass}`, `docker://${name('e2e/auth-skopeo', 'v2')}`]);
+    const i = await other.skopeo([
+      'inspect',
+      NO_TLS,
+      '--creds',
+      `${VIEWER.user}:${VIEWER.pass}`,
+      `docker://${name('e2e/auth-skopeo', 'v2')}`,
+    ]);
     assert.equal(JSON.parse(i.stdout).Name, `${reg.host}/e2e/auth-skopeo`);
-    const bad = await other.skopeo(['inspect', NO_TLS, '--creds', `${CI.user}:wrong`, `docker://${name('e2e/auth-skopeo', 'v2')}`], { allowFail: true });
+    const bad = await other.skopeo(['inspect', NO_TLS, '--creds', `${CI.user}:wrong`, `docker://${name('e2e/auth-skopeo', 'v2')}`], {
+      allowFail: true,
+    });
     assert.notEqual(bad.code, 0);
     // Anonymous read works with skopeo too.
     await other.skopeo(['inspect', NO_TLS, '--raw', `docker://${name('e2e/auth-skopeo', 'v1')}`]);
@@ -180,8 +203,16 @@ describe('e2e: authentication over TLS with --cert-dir', () => {
     assert.match(reg.url, /^https:/);
     await env.podman(['login', '--cert-dir', certDir, '-u', CI.user, '-p', CI.pass, reg.host]);
     await env.podman(['push', '--cert-dir', certDir, img.ref, `${reg.host}/e2e/tls:v1`]);
-    await env.skopeo(['copy', '-q', '--src-cert-dir', certDir, '--dest-cert-dir', certDir,
-      `docker://${reg.host}/e2e/tls:v1`, `docker://${reg.host}/e2e/tls:v2`]);
+    await env.skopeo([
+      'copy',
+      '-q',
+      '--src-cert-dir',
+      certDir,
+      '--dest-cert-dir',
+      certDir,
+      `docker://${reg.host}/e2e/tls:v1`,
+      `docker://${reg.host}/e2e/tls:v2`,
+    ]);
     const pullEnv = createContainersEnv();
     try {
       // Not logged in and anonymous-read is off: pull is refused; with credentials it works.

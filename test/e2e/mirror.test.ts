@@ -119,7 +119,13 @@ describe('podman pulls docker.io/library/* through a Wharf mirror namespace', { 
       // It came through Wharf: the upstream tag is cached in the mirror namespace.
       assert.ok(existsSync(join(wharf.dataDir, 'docker.io', '_mirror', 'tags', 'library', 'wharf-e2e-app', '_tags', 'v1')));
       const sum = await first.podman([
-        'run', '--rm', '--network=none', 'docker.io/library/wharf-e2e-app:v1', '/bin/busybox', 'sha256sum', a.randomFile,
+        'run',
+        '--rm',
+        '--network=none',
+        'docker.io/library/wharf-e2e-app:v1',
+        '/bin/busybox',
+        'sha256sum',
+        a.randomFile,
       ]);
       assert.equal(sum.stdout.trim().split(/\s+/)[0], a.randomSha256);
     } finally {

@@ -8,14 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  createContainersEnv,
-  MEDIA,
-  sha256,
-  startE2E,
-  type ContainersEnv,
-  type E2E,
-} from '../helpers/containers.js';
+import { createContainersEnv, MEDIA, sha256, startE2E, type ContainersEnv, type E2E } from '../helpers/containers.js';
 import { e2eRegistryKind } from '../helpers/registries.js';
 
 const TLS = '--tls-verify=false';
@@ -145,9 +138,7 @@ describe(`podman/buildah e2e (${e2eRegistryKind()})`, () => {
     // Converting the config changes it, so the pulled id is the new config's digest.
     assert.equal(`sha256:${await podmanPull(e.name(repo, 'docker'))}`, dm.config.digest);
 
-    const tags = JSON.parse(
-      (await e.env.skopeo(['list-tags', TLS, `docker://${e.registry.host}/${repo}`])).stdout,
-    ).Tags;
+    const tags = JSON.parse((await e.env.skopeo(['list-tags', TLS, `docker://${e.registry.host}/${repo}`])).stdout).Tags;
     assert.deepEqual([...tags].sort(), ['docker', 'oci']);
   });
 
@@ -217,8 +208,15 @@ describe(`podman/buildah e2e (${e2eRegistryKind()})`, () => {
     assert.deepEqual(filtered.stdout.trim().split('\n'), [`${e.registry.host}/e2e/search/alpha`]);
     // podman 4.3 prints a NAME/TAG table for --list-tags whatever --format says.
     const t = await e.env.podman(['search', TLS, '--list-tags', `${e.registry.host}/e2e/search/beta`]);
-    const rows = t.stdout.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/));
-    assert.deepEqual(rows.map((r) => r[0]), [`${e.registry.host}/e2e/search/beta`, `${e.registry.host}/e2e/search/beta`]);
+    const rows = t.stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/));
+    assert.deepEqual(
+      rows.map((r) => r[0]),
+      [`${e.registry.host}/e2e/search/beta`, `${e.registry.host}/e2e/search/beta`],
+    );
     assert.deepEqual(rows.map((r) => r[1]).sort(), ['v1', 'v2']);
   });
 });

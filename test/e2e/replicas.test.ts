@@ -75,7 +75,13 @@ function withChunkTag(base: string, location: string, tag: string): string {
  * `duringPause` runs then. Resolves with the status, or with the error the
  * connection failed with (a replica killed mid-request).
  */
-function pausedPatch(url: string, data: Buffer, start: number, head: number, duringPause: () => Promise<void>): Promise<{ status?: number; error?: string; body: string }> {
+function pausedPatch(
+  url: string,
+  data: Buffer,
+  start: number,
+  head: number,
+  duringPause: () => Promise<void>,
+): Promise<{ status?: number; error?: string; body: string }> {
   return new Promise((resolve) => {
     let settled = false;
     const settle = (v: { status?: number; error?: string; body: string }) => {
@@ -196,7 +202,8 @@ for (const kind of OBJECT_STORES) {
     it('skopeo and podman push and pull images through the balancer', async () => {
       ready();
       const { env, forSkopeo, forPodman } = await testImages();
-      env.failureContext = () => replicas.map((r, i) => `replica ${i}:\n${r.output().slice(-3000)}`).join('\n') + `\nnginx:\n${lb!.output()}`;
+      env.failureContext = () =>
+        replicas.map((r, i) => `replica ${i}:\n${r.output().slice(-3000)}`).join('\n') + `\nnginx:\n${lb!.output()}`;
       pullEnv ??= createContainersEnv();
       pullEnv.failureContext = env.failureContext;
       const name = (repo: string, tag: string) => `${lb!.host}/${repo}:${tag}`;
@@ -204,7 +211,15 @@ for (const kind of OBJECT_STORES) {
       // skopeo push
       const skRepo = `replicas/${kind}-skopeo`;
       const df1 = join(env.tmpDir, `digest-${kind}-skopeo`);
-      await env.skopeo(['copy', '-q', '--dest-tls-verify=false', '--digestfile', df1, `containers-storage:${forSkopeo.ref}`, `docker://${name(skRepo, 'v1')}`]);
+      await env.skopeo([
+        'copy',
+        '-q',
+        '--dest-tls-verify=false',
+        '--digestfile',
+        df1,
+        `containers-storage:${forSkopeo.ref}`,
+        `docker://${name(skRepo, 'v1')}`,
+      ]);
       pushedImages.push({ repo: skRepo, tag: 'v1', digest: readFileSync(df1, 'utf8').trim(), configDigest: `sha256:${forSkopeo.id}` });
 
       // podman push
@@ -256,23 +271,29 @@ for (const kind of OBJECT_STORES) {
 
       // Chunk KILL_AT: once its body is half sent, kill the replica nginx is streaming it to.
       const ports = replicas.map((r) => r.port);
-      const failed = await pausedPatch(withChunkTag(lb!.url, location, `${KILL_AT}`), chunk(KILL_AT * CHUNK), KILL_AT * CHUNK, 700 * KiB, async () => {
-        // nginx has opened its upstream connection (and closed the previous request's) by now
-        await new Promise((r) => setTimeout(r, 300));
-        const deadline = Date.now() + 10_000;
-        let busy: number[] = [];
-        let previous = '';
-        while (Date.now() < deadline) {
-          busy = portsConnectedFrom(ports);
-          if (busy.length === 1 && previous === String(busy)) break; // the same one twice in a row
-          previous = String(busy);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        assert.equal(busy.length, 1, `one replica is receiving the chunk (connected: ${busy})`);
-        victim = ports.indexOf(busy[0]!);
-        await new Promise((r) => setTimeout(r, 200)); // it is mid-body, streaming into the store
-        await replicas[victim]!.kill();
-      });
+      const failed = await pausedPatch(
+        withChunkTag(lb!.url, location, `${KILL_AT}`),
+        chunk(KILL_AT * CHUNK),
+        KILL_AT * CHUNK,
+        700 * KiB,
+        async () => {
+          // nginx has opened its upstream connection (and closed the previous request's) by now
+          await new Promise((r) => setTimeout(r, 300));
+          const deadline = Date.now() + 10_000;
+          let busy: number[] = [];
+          let previous = '';
+          while (Date.now() < deadline) {
+            busy = portsConnectedFrom(ports);
+            if (busy.length === 1 && previous === String(busy)) break; // the same one twice in a row
+            previous = String(busy);
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          assert.equal(busy.length, 1, `one replica is receiving the chunk (connected: ${busy})`);
+          victim = ports.indexOf(busy[0]!);
+          await new Promise((r) => setTimeout(r, 200)); // it is mid-body, streaming into the store
+          await replicas[victim]!.kill();
+        },
+      );
       // (if the wrong process had been killed, this chunk would have succeeded)
       assert.ok(failed.error !== undefined || (failed.status ?? 0) >= 500, `the in-flight chunk failed: ${JSON.stringify(failed)}`);
       t.diagnostic(`killed replica ${victim} mid-chunk; the client saw ${failed.status ?? failed.error}`);
@@ -300,7 +321,10 @@ for (const kind of OBJECT_STORES) {
       // Who did what: the victim had taken part of this upload before it died;
       // everything after the kill went to the survivors.
       const before = await chunkHandlers(replicas, start.uuid, ['0', '1', '2']);
-      assert.ok([...before.values()].some((who) => who.includes(victim)), `the killed replica took earlier chunks: ${JSON.stringify([...before])}`);
+      assert.ok(
+        [...before.values()].some((who) => who.includes(victim)),
+        `the killed replica took earlier chunks: ${JSON.stringify([...before])}`,
+      );
       const afterKill = await chunkHandlers(replicas, start.uuid, tags);
       for (const [tag, who] of afterKill) {
         assert.equal(who.length, 1, `chunk ${tag} logged once (${JSON.stringify(who)})`);

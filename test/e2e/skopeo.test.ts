@@ -91,7 +91,10 @@ describe(`skopeo e2e (${e2eRegistryKind()})`, () => {
     assert.equal(info.Architecture, 'amd64');
     assert.equal(info.Os, 'linux');
     assert.deepEqual(info.RepoTags, ['v1']);
-    assert.deepEqual(info.Layers, m.layers.map((l: any) => l.digest));
+    assert.deepEqual(
+      info.Layers,
+      m.layers.map((l: any) => l.digest),
+    );
     assert.equal(info.Labels['wharf.e2e.random'], ociImg.randomFile);
 
     // By digest, the same bytes.
@@ -257,9 +260,7 @@ describe(`skopeo e2e (${e2eRegistryKind()})`, () => {
       ['e2e/skopeo-race-b', 'v1'],
       ['e2e/skopeo-race-c', 'v1'],
     ] as const;
-    const digests = await Promise.all(
-      dests.map(([repo, tag]) => copy(`containers-storage:${img.ref}`, e.docker(repo, tag), [NO_TLS])),
-    );
+    const digests = await Promise.all(dests.map(([repo, tag]) => copy(`containers-storage:${img.ref}`, e.docker(repo, tag), [NO_TLS])));
     assert.equal(new Set(digests).size, 1, `one manifest digest: ${digests.join(' ')}`);
     for (const [repo, tag] of dests) {
       const m = JSON.parse((await e.inspectRaw(repo, tag)).toString('utf8'));
@@ -296,9 +297,7 @@ describe(`skopeo e2e (${e2eRegistryKind()})`, () => {
     assert.equal(h.status, 404);
     assert.equal(JSON.parse(h.body.toString('utf8')).errors?.[0]?.code, 'MANIFEST_UNKNOWN');
 
-    const tags = JSON.parse(
-      (await e.env.skopeo(['list-tags', '--tls-verify=false', `docker://${e.registry.host}/${repo}`])).stdout,
-    ).Tags;
+    const tags = JSON.parse((await e.env.skopeo(['list-tags', '--tls-verify=false', `docker://${e.registry.host}/${repo}`])).stdout).Tags;
     assert.deepEqual(tags, ['keep']);
     assert.equal(sha256(await e.inspectRaw(repo, 'keep')), keep);
 

@@ -65,7 +65,9 @@ export function raw(base: string, method: string, path: string, opts: RawOptions
     );
     req.on('error', reject);
     // A hung request fails the test instead of hanging the run.
-    req.setTimeout(opts.timeoutMs ?? 20_000, () => req.destroy(new Error(`${method} ${path}: no response in ${opts.timeoutMs ?? 20_000} ms`)));
+    req.setTimeout(opts.timeoutMs ?? 20_000, () =>
+      req.destroy(new Error(`${method} ${path}: no response in ${opts.timeoutMs ?? 20_000} ms`)),
+    );
     req.end(opts.body);
   });
 }
@@ -94,7 +96,12 @@ export function tokenRequest(
   });
 }
 
-export async function token(base: string, scopes: string[], creds?: { user: string; pass: string }, extra: Record<string, string> = {}): Promise<string> {
+export async function token(
+  base: string,
+  scopes: string[],
+  creds?: { user: string; pass: string },
+  extra: Record<string, string> = {},
+): Promise<string> {
   const r = await tokenRequest(base, scopes, creds, extra);
   if (r.status !== 200) throw new Error(`token request failed: ${r.status} ${r.text}`);
   return r.json().token as string;
@@ -124,7 +131,9 @@ export async function pushImage(
   tag: string,
   authorization: string,
 ): Promise<{ manifest: string; layer: string; config: string; body: Buffer }> {
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, r: randomBytes(8).toString('hex') }));
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, r: randomBytes(8).toString('hex') }),
+  );
   const layer = randomBytes(512);
   const cd = await pushBlob(base, repo, config, authorization);
   const ld = await pushBlob(base, repo, layer, authorization);
@@ -175,8 +184,25 @@ export interface Certs {
 /** A self-signed CA in `dir` (ca.crt, ca.key). */
 export function makeCa(dir: string): Certs {
   openssl(
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Wharf Test CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=Wharf Test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
     dir,
   );
   return { dir, ca: join(dir, 'ca.crt'), caKey: join(dir, 'ca.key') };
@@ -188,7 +214,23 @@ export function makeServerCert(c: Certs, name: string, cn = 'wharf-test'): { cer
   writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
   openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`], c.dir);
   openssl(
-    ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', ext],
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-extfile',
+      ext,
+    ],
     c.dir,
   );
   return { cert: join(c.dir, `${name}.crt`), key: join(c.dir, `${name}.key`) };

@@ -242,10 +242,7 @@ export class ContainersEnv {
     d('home');
 
     this.storageConf = join(this.dir, 'storage.conf');
-    writeFileSync(
-      this.storageConf,
-      `[storage]\ndriver = "vfs"\ngraphroot = "${graphroot}"\nrunroot = "${runroot}"\n`,
-    );
+    writeFileSync(this.storageConf, `[storage]\ndriver = "vfs"\ngraphroot = "${graphroot}"\nrunroot = "${runroot}"\n`);
     this.containersConf = join(this.dir, 'containers.conf');
     writeFileSync(
       this.containersConf,

@@ -65,7 +65,8 @@ export interface Resp {
 
 // A stack frame ("    at fn (file:line:col)"), a source location or an
 // absolute path of this machine would betray internals.
-const LEAK_RE = /(^|\n)\s+at [^\n]*[(:]|\bat (?:file|node):|[\w/.-]+\.(?:ts|js|mjs):\d+|\/work\/|\/tmp\/|node_modules|node:internal|Error: [^\n]*\n\s+at /;
+const LEAK_RE =
+  /(^|\n)\s+at [^\n]*[(:]|\bat (?:file|node):|[\w/.-]+\.(?:ts|js|mjs):\d+|\/work\/|\/tmp\/|node_modules|node:internal|Error: [^\n]*\n\s+at /;
 
 export function assertNoLeak(text: string, what: string): void {
   assert.doesNotMatch(text, LEAK_RE, `${what} leaks internals: ${text.slice(0, 500)}`);
@@ -208,7 +209,11 @@ export class OciClient {
   }
 
   /** PATCH one chunk. `range` false sends no Content-Range (streamed style). */
-  patch(location: string, data: Uint8Array, opts: { start?: number; range?: boolean; headers?: Record<string, string> } = {}): Promise<Resp> {
+  patch(
+    location: string,
+    data: Uint8Array,
+    opts: { start?: number; range?: boolean; headers?: Record<string, string> } = {},
+  ): Promise<Resp> {
     const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', ...opts.headers };
     if (opts.range !== false) headers['Content-Range'] = `${opts.start ?? 0}-${(opts.start ?? 0) + data.length - 1}`;
     return this.request('PATCH', location, { headers, body: data });
@@ -301,7 +306,8 @@ export class OciClient {
     const docker = mediaType === DOCKER_MANIFEST;
     const platform = opts.platform ?? { os: 'linux', architecture: 'amd64' };
     const configBytes =
-      opts.config ?? Buffer.from(JSON.stringify({ ...platform, rootfs: { type: 'layers', diff_ids: [] }, nonce: randomBytes(8).toString('hex') }));
+      opts.config ??
+      Buffer.from(JSON.stringify({ ...platform, rootfs: { type: 'layers', diff_ids: [] }, nonce: randomBytes(8).toString('hex') }));
     const configType = opts.configMediaType ?? (docker ? DOCKER_CONFIG : OCI_CONFIG);
     const layerBytes = opts.layers ?? [randomBlob(300)];
     await this.pushBlob(repo, configBytes);

@@ -30,7 +30,10 @@ export interface SwiftEnv {
 
 /** Parse start.sh's stdout: one `export A=b C=d ...` line (values without spaces). */
 export function parseExportLine(stdout: string): Record<string, string> {
-  const line = stdout.split('\n').map((l) => l.trim()).find((l) => l.startsWith('export '));
+  const line = stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l.startsWith('export '));
   if (!line) throw new Error(`no "export ..." line in start.sh output: ${JSON.stringify(stdout.slice(0, 500))}`);
   const env: Record<string, string> = {};
   for (const word of line.slice('export '.length).trim().split(/\s+/)) {
@@ -190,27 +193,24 @@ export async function faultProxy(target: string): Promise<FaultProxy> {
       });
       return;
     }
-    const up = httpRequest(
-      { host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers },
-      (upRes) => {
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-        if (!fault) {
-          upRes.pipe(res);
-          return;
+    const up = httpRequest({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      if (!fault) {
+        upRes.pipe(res);
+        return;
+      }
+      let sent = 0;
+      upRes.on('data', (chunk: Buffer) => {
+        if (sent >= fault.cutAfter) return;
+        const piece = chunk.subarray(0, fault.cutAfter - sent);
+        sent += piece.length;
+        res.write(piece);
+        if (sent >= fault.cutAfter) {
+          upRes.destroy();
+          if (fault.action === 'cut') res.socket?.destroy();
         }
-        let sent = 0;
-        upRes.on('data', (chunk: Buffer) => {
-          if (sent >= fault.cutAfter) return;
-          const piece = chunk.subarray(0, fault.cutAfter - sent);
-          sent += piece.length;
-          res.write(piece);
-          if (sent >= fault.cutAfter) {
-            upRes.destroy();
-            if (fault.action === 'cut') res.socket?.destroy();
-          }
-        });
-      },
-    );
+      });
+    });
     up.on('error', () => res.socket?.destroy());
     req.pipe(up);
   });

@@ -87,7 +87,7 @@ describe('auth attacks (HS256 secret)', () => {
     }
   });
 
-  it('forged JWT: RS256 token signed with the attacker\'s own key (and its key embedded as jwk)', async () => {
+  it("forged JWT: RS256 token signed with the attacker's own key (and its key embedded as jwk)", async () => {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const jwk = publicKey.export({ format: 'jwk' });
     const t = await new SignJWT(claims('ci', PUSH_SECRET)).setProtectedHeader({ alg: 'RS256', typ: 'JWT', jwk }).sign(privateKey);
@@ -151,7 +151,10 @@ describe('auth attacks (HS256 secret)', () => {
       ['DELETE', `/v2/secret/app/manifests/${secretImg.manifest}`],
       ['DELETE', `/v2/secret/app/blobs/${secretImg.layer}`],
     ] as const) {
-      const x = await raw(w.url, method, path, { headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: method === 'PUT' ? secretImg.body : undefined });
+      const x = await raw(w.url, method, path, {
+        headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+        body: method === 'PUT' ? secretImg.body : undefined,
+      });
       assert.equal(x.status, 403, `${method} ${path}: ${x.status}`);
       const y = await raw(w.url, method, path, { headers: { authorization: basic(VIEWER.user, VIEWER.pass) } });
       assert.equal(y.status, 403, `basic ${method} ${path}: ${y.status}`);
@@ -215,7 +218,9 @@ describe('auth attacks (HS256 secret)', () => {
     const teamBlob = await pushBlob(w.url, 'team/b', randomBytes(64), alice);
     const ok = await raw(w.url, 'POST', `/v2/team/a/blobs/uploads/?mount=${teamBlob}&from=team/b`, { headers: { authorization: alice } });
     assert.equal(ok.status, 201);
-    const ciMount = await raw(w.url, 'POST', `/v2/ci/copy/blobs/uploads/?mount=${secretImg.layer}&from=secret/app`, { headers: { authorization: ci } });
+    const ciMount = await raw(w.url, 'POST', `/v2/ci/copy/blobs/uploads/?mount=${secretImg.layer}&from=secret/app`, {
+      headers: { authorization: ci },
+    });
     assert.equal(ciMount.status, 201);
   });
 
@@ -235,12 +240,18 @@ describe('auth attacks (HS256 secret)', () => {
       ['PATCH', `/v2/team/a/blobs/uploads/${id}?ns=other`, ci],
     ];
     for (const [method, path, auth] of attempts) {
-      const r = await raw(w.url, method, path, { headers: { authorization: auth, 'content-type': 'application/octet-stream' }, body: data });
+      const r = await raw(w.url, method, path, {
+        headers: { authorization: auth, 'content-type': 'application/octet-stream' },
+        body: data,
+      });
       assert.equal(r.status, 404, `${method} ${path}: ${r.status} ${r.text}`);
       assert.equal(r.json().errors[0].code, 'BLOB_UPLOAD_UNKNOWN');
     }
     // viewer cannot touch it at all (no push), and a token of team/b cannot either.
-    assert.equal((await raw(w.url, 'GET', `/v2/team/a/blobs/uploads/${id}`, { headers: { authorization: basic(VIEWER.user, VIEWER.pass) } })).status, 403);
+    assert.equal(
+      (await raw(w.url, 'GET', `/v2/team/a/blobs/uploads/${id}`, { headers: { authorization: basic(VIEWER.user, VIEWER.pass) } })).status,
+      403,
+    );
     // The upload itself is intact and still usable by its owner in its repository.
     const fin = await raw(w.url, 'PUT', `/v2/team/a/blobs/uploads/${id}?digest=${d}`, { headers: { authorization: alice }, body: data });
     assert.equal(fin.status, 201, fin.text);
@@ -282,7 +293,9 @@ describe('auth attacks (HS256 secret)', () => {
       }
     }
     const afterSnap = snapshot(dirname(w.dataDir));
-    const added = [...afterSnap].filter((f) => !before.has(f) && !f.startsWith(`${w.dataDir}/default/uploads/`) && !f.startsWith(`${w.dataDir}/default/`));
+    const added = [...afterSnap].filter(
+      (f) => !before.has(f) && !f.startsWith(`${w.dataDir}/default/uploads/`) && !f.startsWith(`${w.dataDir}/default/`),
+    );
     assert.deepEqual(added, [], 'files were created outside the namespace');
   });
 });
@@ -307,8 +320,12 @@ describe('auth attacks (RS256 key pair)', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'wharf-rs256-'));
-    execFileSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', join(dir, 'token.key')], { stdio: 'pipe' });
-    publicPem = createPublicKey(readFileSync(join(dir, 'token.key'))).export({ type: 'spki', format: 'pem' }).toString();
+    execFileSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', join(dir, 'token.key')], {
+      stdio: 'pipe',
+    });
+    publicPem = createPublicKey(readFileSync(join(dir, 'token.key')))
+      .export({ type: 'spki', format: 'pem' })
+      .toString();
     // A secret is configured too: with token-key it must not be accepted as a signing key.
     w = await startWharf({ registry: { secret: SECRET, 'token-key': join(dir, 'token.key'), users: USERS } });
   });

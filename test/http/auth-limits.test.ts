@@ -144,7 +144,10 @@ describe('auth: limits and throttling', () => {
     const s = await openSocket(w.port);
     s.socket.write(`PATCH ${start.header('location')} HTTP/1.1\r\nHost: x\r\nAuthorization: ${ci}\r\nContent-Length: 100000\r\n\r\n`);
     s.socket.write(randomBytes(1000));
-    const { ms } = await Promise.race([s.closed, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('stalled body still open after 6 s')), 6000))]);
+    const { ms } = await Promise.race([
+      s.closed,
+      new Promise<never>((_, rej) => setTimeout(() => rej(new Error('stalled body still open after 6 s')), 6000)),
+    ]);
     assert.ok(ms >= 1500 && ms < 4500, `closed after ${ms} ms (idle-timeout 2 s)`);
   });
 

@@ -70,7 +70,13 @@ describe('constant-time password checks (code path)', () => {
   it('a user name with a matching password prefix or different case does not log in', async () => {
     const config = configFromObject({ registry: { users: [{ name: 'ci', pass: 'pw', access: 'write' }] } }, {});
     const store = await UserStore.create(config, quiet);
-    for (const [u, p] of [['CI', 'pw'], ['ci', 'PW'], ['ci', 'pw '], ['ci ', 'pw'], ['ci', '']]) {
+    for (const [u, p] of [
+      ['CI', 'pw'],
+      ['ci', 'PW'],
+      ['ci', 'pw '],
+      ['ci ', 'pw'],
+      ['ci', ''],
+    ]) {
       assert.equal((await store.login(u!, p!, '127.0.0.9')).ok, false, `${u}:${p}`);
     }
   });
@@ -115,7 +121,10 @@ describe('password hashes against a live server', () => {
   it('a malformed hash, an unknown user in a rule, or a bad token key stops the start with the key named', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ users: [{ name: 'u', pass: '$2b$10$tooshort' }] }, /users\[0\]\.pass.*malformed/],
-      [{ users: [{ name: 'u', pass: 'p' }], access: [{ repository: 'x/*', users: ['nobody'], actions: ['pull'] }] }, /access\[0\]\.users: unknown user "nobody"/],
+      [
+        { users: [{ name: 'u', pass: 'p' }], access: [{ repository: 'x/*', users: ['nobody'], actions: ['pull'] }] },
+        /access\[0\]\.users: unknown user "nobody"/,
+      ],
       [{ users: [{ name: 'u', pass: 'p' }], access: [{ repository: 'x/*', users: ['u'], actions: ['fly'] }] }, /unknown action "fly"/],
       [{ users: [{ name: 'a:b', pass: 'p' }] }, /users\[0\]\.name/],
       [{ users: [{ name: 'u', pass: 'p' }], 'token-key': '/nonexistent/key.pem' }, /token-key: cannot read/],

@@ -69,7 +69,11 @@ describe('auth: TLS', () => {
     assert.equal(t.status, 200);
     const auth = bearer(t.json().token);
     const data = Buffer.from('over tls');
-    const post = await raw(w.url, 'POST', `/v2/tls/app/blobs/uploads/?digest=${digestOf(data)}`, { ca, headers: { authorization: auth }, body: data });
+    const post = await raw(w.url, 'POST', `/v2/tls/app/blobs/uploads/?digest=${digestOf(data)}`, {
+      ca,
+      headers: { authorization: auth },
+      body: data,
+    });
     assert.equal(post.status, 201, post.text);
   });
 

@@ -140,8 +140,13 @@ describe('auth: users, tokens and rules', () => {
         body: new URLSearchParams(f).toString(),
       });
     const p = await form({
-      grant_type: 'password', username: CI.user, password: CI.pass, service: 'wharf', client_id: 'test',
-      access_type: 'offline', scope: 'repository:ci/app:pull repository:ci/other:push',
+      grant_type: 'password',
+      username: CI.user,
+      password: CI.pass,
+      service: 'wharf',
+      client_id: 'test',
+      access_type: 'offline',
+      scope: 'repository:ci/app:pull repository:ci/other:push',
     });
     assert.equal(p.status, 200, p.text);
     const { access_token, refresh_token, scope } = p.json();
@@ -201,7 +206,10 @@ describe('auth: users, tokens and rules', () => {
     assert.equal(c.error, 'insufficient_scope');
     assert.equal(c.scope, 'repository:ci/del:delete');
     const t2 = await token(w.url, [c.scope!], CI);
-    assert.equal((await raw(w.url, 'DELETE', `/v2/ci/del/manifests/${img.manifest}`, { headers: { authorization: bearer(t2) } })).status, 202);
+    assert.equal(
+      (await raw(w.url, 'DELETE', `/v2/ci/del/manifests/${img.manifest}`, { headers: { authorization: bearer(t2) } })).status,
+      202,
+    );
     const v = await raw(w.url, 'DELETE', `/v2/ci/del/blobs/${img.layer}`, { headers: { authorization: basic(VIEWER.user, VIEWER.pass) } });
     assert.equal(v.status, 403);
   });

@@ -182,7 +182,12 @@ describe('malformed digests and unknown algorithms', () => {
         const q = d;
         expectError(await c.getBlob(REPO, q), 400, 'DIGEST_INVALID', `GET blob ${d}`);
         expectError(await c.deleteBlob(REPO, q), 400, 'DIGEST_INVALID', `DELETE blob ${d}`);
-        expectError(await c.request('POST', `/v2/${REPO}/blobs/uploads/`, { query: { mount: d, from: REPO } }), 400, 'DIGEST_INVALID', `mount ${d}`);
+        expectError(
+          await c.request('POST', `/v2/${REPO}/blobs/uploads/`, { query: { mount: d, from: REPO } }),
+          400,
+          'DIGEST_INVALID',
+          `mount ${d}`,
+        );
         expectError(await c.postMonolithic(REPO, Buffer.from('data'), d), 400, 'DIGEST_INVALID', `POST ?digest=${d}`);
         expectError(await c.referrers(REPO, q), 400, 'DIGEST_INVALID', `referrers ${d}`);
         if (d.includes(':')) {
@@ -299,7 +304,10 @@ describe('declared and actual body lengths', () => {
     assert.equal((await c.patch(location, randomBlob(10), { start: 0 })).status, 202);
     await noWrite('range/length mismatch', async () => {
       // Declared range longer, then shorter, than the body.
-      for (const [range, size] of [['10-109', 50], ['10-19', 20]] as const) {
+      for (const [range, size] of [
+        ['10-109', 50],
+        ['10-19', 20],
+      ] as const) {
         const r = await c.request('PATCH', location, {
           headers: { 'Content-Range': range, 'Content-Type': 'application/octet-stream' },
           body: randomBlob(size),
@@ -341,10 +349,14 @@ describe('declared and actual body lengths', () => {
     // The surplus bytes are garbage: the connection ends with a bare 400 and
     // the garbage never becomes part of the upload.
     const more = randomBlob(10);
-    const raw2 = await rawExchange(wharf.port, [
-      `PATCH ${path} HTTP/1.1\r\nHost: ${wharf.host}\r\nContent-Range: 10-19\r\nContent-Length: 10\r\n\r\n`,
-      Buffer.concat([more, Buffer.from('GARBAGE GARBAGE\r\n\r\n')]),
-    ], { halfClose: false });
+    const raw2 = await rawExchange(
+      wharf.port,
+      [
+        `PATCH ${path} HTTP/1.1\r\nHost: ${wharf.host}\r\nContent-Range: 10-19\r\nContent-Length: 10\r\n\r\n`,
+        Buffer.concat([more, Buffer.from('GARBAGE GARBAGE\r\n\r\n')]),
+      ],
+      { halfClose: false },
+    );
     assert.match(raw2.toString('latin1'), /^HTTP\/1\.1 (202|400) /);
     assert.match(raw2.toString('latin1'), /HTTP\/1\.1 400 Bad Request/);
     // The PATCH itself was complete and well-formed, so the server may still

@@ -44,11 +44,7 @@ interface Reply {
   error?: string;
 }
 
-function call(
-  method: string,
-  url: string,
-  opts: { headers?: Record<string, string>; body?: Buffer; auth?: string } = {},
-): Promise<Reply> {
+function call(method: string, url: string, opts: { headers?: Record<string, string>; body?: Buffer; auth?: string } = {}): Promise<Reply> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...opts.headers };
@@ -328,18 +324,23 @@ describe('mirror namespaces (pull-through from Distribution with auth)', { timeo
   });
 
   it('config: mirror settings are validated with the key named', () => {
-    const bad = (mirror: unknown) => () =>
-      configFromObject({ registry: { namespaces: { mirrors: { 'docker.io': mirror } } } }, {});
+    const bad = (mirror: unknown) => () => configFromObject({ registry: { namespaces: { mirrors: { 'docker.io': mirror } } } }, {});
     assert.throws(bad({ upstream: 'ftp://x' }), /registry\.namespaces\.mirrors\.docker\.io\.upstream: must be an http\(s\) URL/);
     assert.throws(bad({ upstream: 'https://r.example/v2' }), /mirrors\.docker\.io\.upstream: must be the registry origin only/);
-    assert.throws(bad({ upstream: 'https://r.example', username: 'u' }), /mirrors\.docker\.io\.password: username and password must be set together/);
+    assert.throws(
+      bad({ upstream: 'https://r.example', username: 'u' }),
+      /mirrors\.docker\.io\.password: username and password must be set together/,
+    );
     assert.throws(bad({ upstream: 'https://r.example', 'tag-ttl': -1 }), /mirrors\.docker\.io\.tag-ttl: must be an integer/);
     assert.throws(bad({ upstream: 'https://r.example', timeot: 3 }), /mirrors\.docker\.io\.timeot: unknown key/);
     assert.throws(
-      () => configFromObject({ registry: { namespaces: { mirrors: { 'Bad_Name': { upstream: 'https://r.example' } } } } }, {}),
+      () => configFromObject({ registry: { namespaces: { mirrors: { Bad_Name: { upstream: 'https://r.example' } } } } }, {}),
       /mirrors\.Bad_Name: a mirror name must be a namespace name/,
     );
-    const c = configFromObject({ registry: { namespaces: { mirrors: { 'docker.io': { upstream: 'https://registry-1.docker.io/' } } } } }, {});
+    const c = configFromObject(
+      { registry: { namespaces: { mirrors: { 'docker.io': { upstream: 'https://registry-1.docker.io/' } } } } },
+      {},
+    );
     assert.deepEqual(c.namespaces.mirrors?.['docker.io'], {
       upstream: 'https://registry-1.docker.io',
       username: undefined,
@@ -487,7 +488,10 @@ describe('mirror namespaces (pull-through from Distribution with auth)', { timeo
     const got = await call('GET', w(`/v2/library/shadow/manifests/latest${q}`), { headers: { Accept: ACCEPT_ALL } });
     assert.equal(got.headers['docker-content-digest'], local.digest, 'the pushed tag wins');
     // Upstream still has its own image under that tag.
-    const up = await call('GET', `${dist.url}/v2/library/shadow/manifests/latest`, { headers: { Accept: ACCEPT_ALL }, auth: `${USER}:${PASS}` });
+    const up = await call('GET', `${dist.url}/v2/library/shadow/manifests/latest`, {
+      headers: { Accept: ACCEPT_ALL },
+      auth: `${USER}:${PASS}`,
+    });
     assert.equal(up.headers['docker-content-digest'], upstreamImg.digest);
     assert.deepEqual(proxy.writes(), [], 'no write request ever went upstream');
 
@@ -529,9 +533,7 @@ describe('mirror namespaces (pull-through from Distribution with auth)', { timeo
     const layer = sha256(img.layers[0]!);
     proxy.delayBlobsMs = 300;
     try {
-      const replies = await Promise.all(
-        Array.from({ length: 6 }, () => call('GET', w(`/v2/library/big/blobs/${layer}?ns=docker.io`))),
-      );
+      const replies = await Promise.all(Array.from({ length: 6 }, () => call('GET', w(`/v2/library/big/blobs/${layer}?ns=docker.io`))));
       for (const r of replies) {
         assert.equal(r.status, 200);
         assert.equal(r.error, undefined);

@@ -181,7 +181,9 @@ function listDir(p: string): string[] {
   }
 }
 
-test(`prune under load: ${SECONDS} s of concurrent pushes and pulls, zero broken images, garbage gone`, { timeout: (SECONDS + 240) * 1000 }, async () => {
+test(`prune under load: ${SECONDS} s of concurrent pushes and pulls, zero broken images, garbage gone`, {
+  timeout: (SECONDS + 240) * 1000,
+}, async () => {
   const prune = {
     interval: 1,
     grace: GRACE,
@@ -243,7 +245,12 @@ test(`prune under load: ${SECONDS} s of concurrent pushes and pulls, zero broken
               JSON.stringify({
                 schemaVersion: 2,
                 mediaType: OCI_INDEX,
-                manifests: [a, b].map((c, i) => ({ mediaType: OCI_MANIFEST, digest: c.digest, size: 1, platform: { os: 'linux', architecture: `a${i}` } })),
+                manifests: [a, b].map((c, i) => ({
+                  mediaType: OCI_MANIFEST,
+                  digest: c.digest,
+                  size: 1,
+                  platform: { os: 'linux', architecture: `a${i}` },
+                })),
               }),
             );
             const tag = `i${++tagNo}`;
@@ -322,7 +329,12 @@ test(`prune under load: ${SECONDS} s of concurrent pushes and pulls, zero broken
       const r = await reg.req('GET', `/v2/${e}/tags/list`);
       if (r.status !== 200) continue;
       for (const t of (JSON.parse(r.body.toString('utf8')) as { tags: string[] }).tags) {
-        await reg.pull(e, t, pushed.find((p) => p.repo === e && p.tag === t), problems);
+        await reg.pull(
+          e,
+          t,
+          pushed.find((p) => p.repo === e && p.tag === t),
+          problems,
+        );
       }
     }
 
@@ -341,10 +353,11 @@ test(`prune under load: ${SECONDS} s of concurrent pushes and pulls, zero broken
     const keepImage = (p: Pushed) => {
       expected.add(p.digest);
       for (const b of p.blobs) expected.add(b);
-      if (p.kind === 'index') for (const c of p.manifests) {
-        const child = byDigest.get(`${p.repo}@${c}`);
-        if (child) keepImage(child);
-      }
+      if (p.kind === 'index')
+        for (const c of p.manifests) {
+          const child = byDigest.get(`${p.repo}@${c}`);
+          if (child) keepImage(child);
+        }
     };
     for (const p of alive) keepImage(p);
     for (const e of ['ephemeral/e0', 'ephemeral/e1']) {
@@ -391,12 +404,18 @@ test(`prune under load: ${SECONDS} s of concurrent pushes and pulls, zero broken
 
     assert.deepEqual(problems, [], 'broken images after the run');
     assert.deepEqual(pullProblems, [], 'pulls of kept images failed during the run');
-    assert.ok(cliRuns.every((r) => r.code === 0), 'every wharf prune run succeeded');
+    assert.ok(
+      cliRuns.every((r) => r.code === 0),
+      'every wharf prune run succeeded',
+    );
     assert.ok(pushed.length >= 50, `too few pushes (${pushed.length})`);
     // A push that reuses a layer whose link prune is removing at that moment
     // fails cleanly (MANIFEST_BLOB_UNKNOWN; a client pushes again). With prune
     // running back to back that is a few percent of the pushes here.
-    assert.ok(reg.failures.every((f) => f.includes('MANIFEST_BLOB_UNKNOWN')), 'only clean MANIFEST_BLOB_UNKNOWN failures');
+    assert.ok(
+      reg.failures.every((f) => f.includes('MANIFEST_BLOB_UNKNOWN')),
+      'only clean MANIFEST_BLOB_UNKNOWN failures',
+    );
     assert.ok(reg.failures.length + errors.length <= pushed.length * 0.1, 'more than 10% of pushes failed');
     assert.deepEqual(missing, [], 'blobs of remaining images missing from storage');
     assert.deepEqual(deletedUnique, [], 'unique blobs of deleted images still stored');

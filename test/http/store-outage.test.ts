@@ -119,7 +119,10 @@ describe('store outage in the middle of a chunked push (private Swift all-in-one
           await new Promise((res) => setTimeout(res, 100));
           continue;
         }
-        const r = await fetch(`${wharf!.url}/v2/${repo}/blobs/${digest}`, { method: 'HEAD', signal: AbortSignal.timeout(ANSWER_WITHIN_MS) });
+        const r = await fetch(`${wharf!.url}/v2/${repo}/blobs/${digest}`, {
+          method: 'HEAD',
+          signal: AbortSignal.timeout(ANSWER_WITHIN_MS),
+        });
         seen.push({ status: r.status, length: r.headers.get('content-length'), finalPutSent });
         await new Promise((res) => setTimeout(res, 100));
       }
@@ -210,7 +213,10 @@ describe('store outage in the middle of a chunked push (private Swift all-in-one
     assert.deepEqual(partial, [], 'a visible blob is always the whole blob');
     const bad = seen.filter((s) => s.status !== 200 && s.status !== 404 && s.status !== 503);
     assert.deepEqual(bad, [], 'HEAD answers are 200, 404 or 503 only');
-    assert.ok(seen.some((s) => s.status === 503), 'the poller saw the outage');
+    assert.ok(
+      seen.some((s) => s.status === 503),
+      'the poller saw the outage',
+    );
     assert.ok(seen.filter((s) => !s.finalPutSent).length > 10, `the poller ran throughout (${seen.length} HEADs)`);
     assert.equal((await client.headBlob(repo, digest)).status, 200);
   });

@@ -66,44 +66,59 @@ async function generate(root: string, blobs: number, manifests: number, repos: n
   let links = 0;
   const t0 = Date.now();
   const images = Math.round(manifests * 1.25);
-  await pool(Array.from({ length: images }, (_, i) => i), 32, async (i) => {
-    const repo = `proj${i % repos}/app`;
-    const config = randomBytes(64);
-    const own = Array.from({ length: 5 }, () => randomBytes(48));
-    const layers = [...own, shared[i % 1000]!, shared[(i * 7 + 3) % 1000]!];
-    const cd = await putBlob(config);
-    const lds: Digest[] = [];
-    for (const l of layers) lds.push(await putBlob(l));
-    for (const d of [cd, ...lds]) {
-      await driver.put(layout.repoBlobLink(ns, repo, d), Buffer.alloc(0));
-      links++;
-    }
-    const body = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: OCI_MANIFEST,
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cd.text, size: config.length },
-        layers: lds.map((d) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: d.text, size: 48 })),
-      }),
-    );
-    const md = await putBlob(body);
-    if (i % 5 === 4) {
-      deleted++;
-      return; // deleted manifest: its blobs and links stay behind as garbage
-    }
-    await driver.put(
-      layout.manifestLink(ns, repo, md),
-      Buffer.from(JSON.stringify({ mediaType: OCI_MANIFEST, size: body.length, pushed: pushedAgo })),
-    );
-    if (i % 5 !== 3) await driver.put(layout.tag(ns, repo, `t${i}`), Buffer.from(JSON.stringify({ digest: md.text, pushed: pushedAgo })));
-    await driver.put(layout.catalogEntry(ns, repo), Buffer.alloc(0));
-  });
+  await pool(
+    Array.from({ length: images }, (_, i) => i),
+    32,
+    async (i) => {
+      const repo = `proj${i % repos}/app`;
+      const config = randomBytes(64);
+      const own = Array.from({ length: 5 }, () => randomBytes(48));
+      const layers = [...own, shared[i % 1000]!, shared[(i * 7 + 3) % 1000]!];
+      const cd = await putBlob(config);
+      const lds: Digest[] = [];
+      for (const l of layers) lds.push(await putBlob(l));
+      for (const d of [cd, ...lds]) {
+        await driver.put(layout.repoBlobLink(ns, repo, d), Buffer.alloc(0));
+        links++;
+      }
+      const body = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cd.text, size: config.length },
+          layers: lds.map((d) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: d.text, size: 48 })),
+        }),
+      );
+      const md = await putBlob(body);
+      if (i % 5 === 4) {
+        deleted++;
+        return; // deleted manifest: its blobs and links stay behind as garbage
+      }
+      await driver.put(
+        layout.manifestLink(ns, repo, md),
+        Buffer.from(JSON.stringify({ mediaType: OCI_MANIFEST, size: body.length, pushed: pushedAgo })),
+      );
+      if (i % 5 !== 3) await driver.put(layout.tag(ns, repo, `t${i}`), Buffer.from(JSON.stringify({ digest: md.text, pushed: pushedAgo })));
+      await driver.put(layout.catalogEntry(ns, repo), Buffer.alloc(0));
+    },
+  );
   const strays = Math.max(0, blobs - blobCount);
-  await pool(Array.from({ length: strays }, (_, i) => i), 32, async () => {
-    await putBlob(randomBytes(40));
-  });
+  await pool(
+    Array.from({ length: strays }, (_, i) => i),
+    32,
+    async () => {
+      await putBlob(randomBytes(40));
+    },
+  );
   await driver.close();
-  return { blobs: blobCount, manifests: images - deleted, deletedManifests: deleted, links, strayBlobs: strays, generateSeconds: (Date.now() - t0) / 1000 };
+  return {
+    blobs: blobCount,
+    manifests: images - deleted,
+    deletedManifests: deleted,
+    links,
+    strayBlobs: strays,
+    generateSeconds: (Date.now() - t0) / 1000,
+  };
 }
 
 async function pruneOnly(root: string): Promise<void> {
@@ -131,10 +146,15 @@ async function main(): Promise<void> {
     const gen = await generate(root, Number(values.blobs), Number(values.manifests), Number(values.repos));
     console.log(`generated: ${JSON.stringify(gen)}`);
     const self = new URL(import.meta.url).pathname;
-    const baseline = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.resourceUsage().maxRSS/1024))'], { encoding: 'utf8' });
+    const baseline = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.resourceUsage().maxRSS/1024))'], {
+      encoding: 'utf8',
+    });
     console.log(`idle node peak RSS: ${Number(baseline.stdout).toFixed(1)} MiB`);
     for (const dry of ['1', '0']) {
-      const r = spawnSync(process.execPath, [self, '--prune-only', root], { encoding: 'utf8', env: { ...process.env, PRUNE_SCALE_DRY: dry } });
+      const r = spawnSync(process.execPath, [self, '--prune-only', root], {
+        encoding: 'utf8',
+        env: { ...process.env, PRUNE_SCALE_DRY: dry },
+      });
       if (r.status !== 0) throw new Error(`prune failed: ${r.stderr}`);
       console.log(`${dry === '1' ? 'dry run' : 'prune  '}: ${r.stdout}`);
     }

@@ -169,11 +169,7 @@ function isSorted(keys: string[]): boolean {
 
 // ---------------------------------------------------------------- the suite
 
-export function runDriverSuite(
-  name: string,
-  makeDriver: () => Promise<DriverUnderTest>,
-  options: DriverSuiteOptions = {},
-): void {
+export function runDriverSuite(name: string, makeDriver: () => Promise<DriverUnderTest>, options: DriverSuiteOptions = {}): void {
   const quick = process.env.WHARF_SUITE_QUICK === '1';
   const largeMiB = Number(process.env.WHARF_SUITE_LARGE_MIB) || options.largeObjectMiB || (quick ? 16 : 64);
   const maxBufferedMiB = options.maxBufferedMiB ?? 32;
@@ -345,7 +341,7 @@ export function runDriverSuite(
         // Generous bounds: a remote backend's clock may be a little off.
         assert.ok(Math.abs(st.modified.getTime() - before) < 10 * 60_000, `modified ${st.modified.toISOString()} is not about now`);
         assert.ok(info.modified instanceof Date);
-        assert.equal((await d.stat(p + 'empty')), null);
+        assert.equal(await d.stat(p + 'empty'), null);
         await d.put(p + 'empty', new Uint8Array(0));
         assert.equal((await d.stat(p + 'empty'))!.size, 0);
         assert.equal(await d.stat(p + 'missing'), null);
@@ -502,9 +498,15 @@ export function runDriverSuite(
       test('small parts and a single empty part', async (p) => {
         const parts = ['a', 'bc', '', 'def'].map((s) => Buffer.from(s));
         await Promise.all(parts.map((b, i) => d.put(`${p}s/${i}`, b)));
-        await d.concat(p + 'small', parts.map((_, i) => `${p}s/${i}`));
+        await d.concat(
+          p + 'small',
+          parts.map((_, i) => `${p}s/${i}`),
+        );
         assert.equal((await d.get(p + 'small'))!.toString(), 'abcdef');
-        await d.deleteConcatSources(p + 'small', parts.map((_, i) => `${p}s/${i}`));
+        await d.deleteConcatSources(
+          p + 'small',
+          parts.map((_, i) => `${p}s/${i}`),
+        );
         assert.equal((await d.get(p + 'small'))!.toString(), 'abcdef');
 
         await d.put(p + 'e/0', new Uint8Array(0));
@@ -546,8 +548,23 @@ export function runDriverSuite(
     describe('list', () => {
       // '+' 2B, '-' 2D, '.' 2E sort before '/' 2F; '0' 30, ':' 3A, '@' 40, '_' 5F after it.
       const names = [
-        'a', 'b/c', 'b/d', 'c+', 'c-d', 'c.d', 'c/e', 'c/f/g', 'c0', 'c:y', 'c@x', 'c_z', 'd',
-        'sha256:0123abcd', 'x/y/z', 'x-1/w', 'x.1',
+        'a',
+        'b/c',
+        'b/d',
+        'c+',
+        'c-d',
+        'c.d',
+        'c/e',
+        'c/f/g',
+        'c0',
+        'c:y',
+        'c@x',
+        'c_z',
+        'd',
+        'sha256:0123abcd',
+        'x/y/z',
+        'x-1/w',
+        'x.1',
       ];
       async function seed(p: string): Promise<string[]> {
         const keys = names.map((n) => p + n);
@@ -581,7 +598,14 @@ export function runDriverSuite(
           assert.deepEqual(keysOf((await d.list(opts)).entries), expectedListing(keys, opts), `prefix ${sub}`);
         }
         assert.deepEqual(keysOf((await d.list({ prefix: p + 'c', delimiter: '/' })).entries), [
-          p + 'c+', p + 'c-d', p + 'c.d', p + 'c/', p + 'c0', p + 'c:y', p + 'c@x', p + 'c_z',
+          p + 'c+',
+          p + 'c-d',
+          p + 'c.d',
+          p + 'c/',
+          p + 'c0',
+          p + 'c:y',
+          p + 'c@x',
+          p + 'c_z',
         ]);
       });
 
@@ -637,14 +661,19 @@ export function runDriverSuite(
           'repo/_tags/UPPER',
           'my.registry/name-with-dashes/_tags/a@b',
           'ns/_catalog/a%2Fb',
-          'x/=,~;!$&\'()*',
+          "x/=,~;!$&'()*",
         ].map((n) => p + n);
         for (const k of odd) await d.put(k, Buffer.from(k));
         for (const k of odd) assert.equal((await d.get(k))!.toString(), k, k);
         assert.deepEqual(keysOf(await listAll(d, { prefix: p, limit: 3 })), [...odd].sort(utf8Compare));
         const tags = { prefix: p + 'repo/_tags/', delimiter: '/' };
         assert.deepEqual(keysOf((await d.list(tags)).entries), expectedListing(odd, tags));
-        assert.deepEqual(keysOf((await d.list({ prefix: p, delimiter: '/' })).entries), [p + 'my.registry/', p + 'ns/', p + 'repo/', p + 'x/']);
+        assert.deepEqual(keysOf((await d.list({ prefix: p, delimiter: '/' })).entries), [
+          p + 'my.registry/',
+          p + 'ns/',
+          p + 'repo/',
+          p + 'x/',
+        ]);
       });
 
       test('UTF-8 byte order (not UTF-16 order)', async (p) => {
@@ -674,7 +703,9 @@ export function runDriverSuite(
         assert.deepEqual((await d.list({ prefix: p + 'on/', delimiter: '/' })).entries, []);
       });
 
-      const testMany = largeListing ? test : (title: string, _fn: (p: string) => Promise<void>) => it(title, { skip: 'largeListing: false' });
+      const testMany = largeListing
+        ? test
+        : (title: string, _fn: (p: string) => Promise<void>) => it(title, { skip: 'largeListing: false' });
       testMany('many entries: default limit and paging past 1000', async (p) => {
         const n = 1001;
         const keys = Array.from({ length: n }, (_, i) => `${p}many/${String(i).padStart(5, '0')}`);
@@ -685,7 +716,10 @@ export function runDriverSuite(
         const capped = await d.list({ prefix: p + 'many/', delimiter: '/', limit: 5000 });
         assert.ok(capped.entries.length <= 1000, 'limit is capped at 1000');
         assert.deepEqual(keysOf(await listAll(d, { prefix: p + 'many/', delimiter: '/' })), keys);
-        assert.deepEqual(keysOf(await listAll(d, { prefix: p + 'many/', delimiter: '/', limit: 400, startAfter: keys[100] })), keys.slice(101));
+        assert.deepEqual(
+          keysOf(await listAll(d, { prefix: p + 'many/', delimiter: '/', limit: 400, startAfter: keys[100] })),
+          keys.slice(101),
+        );
         // Deleted and added entries show up in the next listing.
         await d.delete(keys[500]!);
         await d.put(`${p}many/00500a`, Buffer.from('x'));
@@ -698,7 +732,10 @@ export function runDriverSuite(
     // ---------------------------------------------------------- atomicity
 
     describe('atomicity', () => {
-      for (const [how, err] of [['errors', new Error('client went away')], ['is destroyed', null]] as const) {
+      for (const [how, err] of [
+        ['errors', new Error('client went away')],
+        ['is destroyed', null],
+      ] as const) {
         test(`a stream put that ${how} midway leaves nothing, and the old object intact`, async (p) => {
           const chunk = Buffer.alloc(MiB, 0x78);
           await rejectsWith(d.put(p + 'new', failingStream([chunk, chunk, chunk], err)), Error, 'put');

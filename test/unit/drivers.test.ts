@@ -81,8 +81,14 @@ describe('filesystem driver specifics', () => {
   it('never lists the temp directory, and cleans temp files after failures', async () => {
     await d.put('visible', Buffer.from('x'));
     await fsp.writeFile(join(root, TMP_DIR, 'stray'), 'x');
-    assert.deepEqual((await d.list({ prefix: '', delimiter: '/' })).entries.map((e) => e.key), ['visible']);
-    assert.deepEqual((await d.list({ prefix: '' })).entries.map((e) => e.key), ['visible']);
+    assert.deepEqual(
+      (await d.list({ prefix: '', delimiter: '/' })).entries.map((e) => e.key),
+      ['visible'],
+    );
+    assert.deepEqual(
+      (await d.list({ prefix: '' })).entries.map((e) => e.key),
+      ['visible'],
+    );
     assert.deepEqual((await d.list({ prefix: '_' })).entries, []);
     assert.deepEqual((await d.list({ prefix: `${TMP_DIR}/`, delimiter: '/' })).entries, []);
     await fsp.rm(join(root, TMP_DIR, 'stray'));

@@ -62,14 +62,23 @@ describe('registry.prune configuration', () => {
     assert.match(configError({ prune: { grace: -1 } }), /^registry\.prune\.grace: /);
     assert.match(configError({ prune: { interval: 'often' } }), /^registry\.prune\.interval: /);
     assert.match(configError({ prune: { uploadage: 1 } }), /^registry\.prune\.uploadage: unknown key/);
-    assert.match(configError({ prune: { retention: [{ 'keep-tags': ['/(/'] }] } }), /^registry\.prune\.retention\[0\]\.keep-tags: invalid pattern/);
-    assert.match(configError({ prune: { retention: [{ 'keep-last': 2 }, { 'keep-last': -2 }] } }), /^registry\.prune\.retention\[1\]\.keep-last: /);
-    assert.match(configError({ prune: { retention: [{ repository: 'x' }] } }), /^registry\.prune\.retention\[0\]\.keep-last: a retention rule needs/);
+    assert.match(
+      configError({ prune: { retention: [{ 'keep-tags': ['/(/'] }] } }),
+      /^registry\.prune\.retention\[0\]\.keep-tags: invalid pattern/,
+    );
+    assert.match(
+      configError({ prune: { retention: [{ 'keep-last': 2 }, { 'keep-last': -2 }] } }),
+      /^registry\.prune\.retention\[1\]\.keep-last: /,
+    );
+    assert.match(
+      configError({ prune: { retention: [{ repository: 'x' }] } }),
+      /^registry\.prune\.retention\[0\]\.keep-last: a retention rule needs/,
+    );
     assert.match(configError({ prune: { retention: {} } }), /^registry\.prune\.retention: must be a list/);
   });
 });
 
-describe('prune on serve\'s schedule', () => {
+describe("prune on serve's schedule", () => {
   test('runs every interval, logs a summary, and stops', async () => {
     const driver = new MemoryDriver();
     await pushBlob({ driver, ns: 'default' }, 'app');
@@ -82,7 +91,10 @@ describe('prune on serve\'s schedule', () => {
     const runs = reports.length;
     assert.ok(runs >= 1 && runs <= 2, `${runs} runs`);
     assert.equal(reports[0]!.removed.blobs.objects, 1);
-    assert.deepEqual(logs.filter((l) => l !== 'prune finished'), []);
+    assert.deepEqual(
+      logs.filter((l) => l !== 'prune finished'),
+      [],
+    );
     await new Promise((r) => setTimeout(r, 1200));
     assert.equal(reports.length, runs, 'no run after stop');
   });

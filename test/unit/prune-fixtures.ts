@@ -113,8 +113,18 @@ export async function pushImage(
     schemaVersion: 2,
     mediaType: docker ? DOCKER_MANIFEST : OCI_MANIFEST,
     ...(opts.artifactType ? { artifactType: opts.artifactType } : {}),
-    config: descriptor(docker ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json', config, configBytes.length),
-    layers: layers.map((d, i) => descriptor(docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar', d, layersBytes[i]!.length)),
+    config: descriptor(
+      docker ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json',
+      config,
+      configBytes.length,
+    ),
+    layers: layers.map((d, i) =>
+      descriptor(
+        docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar',
+        d,
+        layersBytes[i]!.length,
+      ),
+    ),
     ...(subject ? { subject: descriptor(OCI_MANIFEST, subject, 100) } : {}),
   };
   const body = Buffer.from(JSON.stringify(doc));

@@ -14,7 +14,18 @@ import type { Scope } from '../../src/registry/scope.js';
 import { listTags } from '../../src/registry/tags.js';
 import type { StorageDriver } from '../../src/storage/driver.js';
 import {
-  HOUR, blobKey, has, keys, later, linkKey, manifestKey, pushBlob, pushImage, pushIndex, setPushed, setTagPushed,
+  HOUR,
+  blobKey,
+  has,
+  keys,
+  later,
+  linkKey,
+  manifestKey,
+  pushBlob,
+  pushImage,
+  pushIndex,
+  setPushed,
+  setTagPushed,
   type DriverCase,
 } from './prune-fixtures.js';
 
@@ -78,24 +89,30 @@ export function pruneRuleSuite(dc: DriverCase): void {
     });
 
     for (const docker of [false, true]) {
-      withStore(`${docker ? 'Docker manifest list' : 'OCI index'}: children of a kept index stay, even untagged and expired`, async (driver, s) => {
-        const c1 = await pushImage(s, 'multi', undefined, { docker });
-        const c2 = await pushImage(s, 'multi', undefined, { docker });
-        const idx = await pushIndex(s, 'multi', 'latest', [c1, c2], docker);
-        await setPushed(s, 'multi', c1.digest, 10 * HOUR);
-        const rules = [{ namespace: '*', repository: '**', keepTags: [], deleteUntaggedAfter: 0 }];
-        let r = await prune(driver, { ...NOW, retention: rules, expirationSeconds: 3600 });
-        assert.equal(r.removed.manifests.objects, 0);
-        assert.equal(r.removed.blobs.objects, 0);
-        for (const c of [c1, c2]) assert.ok(await has(driver, manifestKey(s, 'multi', c.digest)));
-        // Without the index, the untagged children go, with their blobs.
-        await deleteManifest(s, 'multi', idx.text);
-        r = await prune(driver, { ...NOW, retention: rules });
-        assert.equal(r.removed.manifests.objects, 2);
-        assert.deepEqual(r.items.manifests.map((m) => m.reason), ['untagged', 'untagged']);
-        assert.deepEqual(await keys(driver, 'default/blobs/'), []);
-        assert.deepEqual(await keys(driver, layout.repoBlobLinks('default', 'multi')), []);
-      });
+      withStore(
+        `${docker ? 'Docker manifest list' : 'OCI index'}: children of a kept index stay, even untagged and expired`,
+        async (driver, s) => {
+          const c1 = await pushImage(s, 'multi', undefined, { docker });
+          const c2 = await pushImage(s, 'multi', undefined, { docker });
+          const idx = await pushIndex(s, 'multi', 'latest', [c1, c2], docker);
+          await setPushed(s, 'multi', c1.digest, 10 * HOUR);
+          const rules = [{ namespace: '*', repository: '**', keepTags: [], deleteUntaggedAfter: 0 }];
+          let r = await prune(driver, { ...NOW, retention: rules, expirationSeconds: 3600 });
+          assert.equal(r.removed.manifests.objects, 0);
+          assert.equal(r.removed.blobs.objects, 0);
+          for (const c of [c1, c2]) assert.ok(await has(driver, manifestKey(s, 'multi', c.digest)));
+          // Without the index, the untagged children go, with their blobs.
+          await deleteManifest(s, 'multi', idx.text);
+          r = await prune(driver, { ...NOW, retention: rules });
+          assert.equal(r.removed.manifests.objects, 2);
+          assert.deepEqual(
+            r.items.manifests.map((m) => m.reason),
+            ['untagged', 'untagged'],
+          );
+          assert.deepEqual(await keys(driver, 'default/blobs/'), []);
+          assert.deepEqual(await keys(driver, layout.repoBlobLinks('default', 'multi')), []);
+        },
+      );
     }
 
     withStore('referrers: kept with their subject (and keep their blobs); gone with it', async (driver, s) => {
@@ -128,8 +145,14 @@ export function pruneRuleSuite(dc: DriverCase): void {
       await setPushed(s, 'app', rel.digest, 3 * HOUR);
       const rules = [{ namespace: '*', repository: 'app', keepTags: ['release-*'] }];
       const r = await prune(driver, { ...NOW, expirationSeconds: 7200, retention: rules });
-      assert.deepEqual(r.items.manifests.map((m) => [m.digest, m.reason]), [[old.digest.text, 'expired']]);
-      assert.deepEqual(r.items.tags.map((t) => [t.tag, t.reason]), [['old', 'manifest removed (expired)']]);
+      assert.deepEqual(
+        r.items.manifests.map((m) => [m.digest, m.reason]),
+        [[old.digest.text, 'expired']],
+      );
+      assert.deepEqual(
+        r.items.tags.map((t) => [t.tag, t.reason]),
+        [['old', 'manifest removed (expired)']],
+      );
       assert.deepEqual((await listTags(s, 'app')).tags, ['fresh', 'release-1']);
       assert.ok(!(await has(driver, blobKey(s, old.config))));
       for (const d of [rel.config, fresh.config]) assert.ok(await has(driver, blobKey(s, d)));
@@ -166,7 +189,10 @@ export function pruneRuleSuite(dc: DriverCase): void {
       await setPushed(s, 'app', tagged.digest, 2 * HOUR);
       const rules = [{ namespace: 'default', repository: 'app', keepTags: [], deleteUntaggedAfter: 3600 }];
       const r = await prune(driver, { ...NOW, retention: rules });
-      assert.deepEqual(r.items.manifests.map((m) => [m.digest, m.reason]), [[oldU.digest.text, 'untagged']]);
+      assert.deepEqual(
+        r.items.manifests.map((m) => [m.digest, m.reason]),
+        [[oldU.digest.text, 'untagged']],
+      );
       assert.ok(await has(driver, manifestKey(s, 'app', newU.digest)));
       assert.ok(await has(driver, manifestKey(s, 'app', tagged.digest)));
       // Without a rule, untagged manifests stay.
@@ -200,7 +226,10 @@ export function pruneRuleSuite(dc: DriverCase): void {
       const good = await pushImage(s, 'good', 'v1');
       const goodStray = await pushBlob(s, 'good');
       const r = await prune(driver, NOW);
-      assert.ok(r.problems.some((p) => p.repository === 'bad' && p.object === bad.digest.text), JSON.stringify(r.problems));
+      assert.ok(
+        r.problems.some((p) => p.repository === 'bad' && p.object === bad.digest.text),
+        JSON.stringify(r.problems),
+      );
       assert.ok(r.problems.some((p) => p.repository === 'weird'));
       assert.ok(await has(driver, manifestKey(s, 'bad', bad.digest)));
       assert.ok(await has(driver, linkKey(s, 'bad', stray)));
@@ -212,11 +241,17 @@ export function pruneRuleSuite(dc: DriverCase): void {
 
     withStore('dangling tags and referrer entries go', async (driver, s) => {
       const img = await pushImage(s, 'app', 'v1');
-      await driver.put(layout.tag('default', 'app', 'ghost'), Buffer.from(JSON.stringify({ digest: `sha256:${'a'.repeat(64)}`, pushed: 1 })));
+      await driver.put(
+        layout.tag('default', 'app', 'ghost'),
+        Buffer.from(JSON.stringify({ digest: `sha256:${'a'.repeat(64)}`, pushed: 1 })),
+      );
       const ghost = parseDigest(`sha256:${'b'.repeat(64)}`);
       await driver.put(layout.referrer('default', 'app', img.digest, ghost), Buffer.from('{}'));
       const r = await prune(driver, NOW);
-      assert.deepEqual(r.items.tags.map((t) => [t.tag, t.reason]), [['ghost', 'dangling: manifest not in repository']]);
+      assert.deepEqual(
+        r.items.tags.map((t) => [t.tag, t.reason]),
+        [['ghost', 'dangling: manifest not in repository']],
+      );
       assert.equal(r.removed.referrers, 1);
       assert.deepEqual((await listTags(s, 'app')).tags, ['v1']);
     });

@@ -16,7 +16,20 @@ import type { Scope } from '../../src/registry/scope.js';
 import { listTags, readTag, setTag } from '../../src/registry/tags.js';
 import { appendChunk, startUpload } from '../../src/registry/uploads.js';
 import {
-  HOUR, HookDriver, blobKey, has, keys, later, linkKey, manifestKey, pushBlob, pushImage, pushIndex, setPushed, sha256, type Image,
+  HOUR,
+  HookDriver,
+  blobKey,
+  has,
+  keys,
+  later,
+  linkKey,
+  manifestKey,
+  pushBlob,
+  pushImage,
+  pushIndex,
+  setPushed,
+  sha256,
+  type Image,
   type DriverCase,
 } from './prune-fixtures.js';
 
@@ -149,7 +162,10 @@ export function pruneSafetySuite(dc: DriverCase): void {
       await driver.put(staleRecord, Buffer.from(JSON.stringify(rec)));
       const opts = { graceSeconds: 3600, uploadAgeSeconds: 3600, now: () => Date.now() + 30 * 60_000 };
       const dry = await prune(driver, { ...opts, dryRun: true });
-      assert.deepEqual(dry.items.uploads.map((u) => [u.id, u.reason]), [[stale.id, 'stale']]);
+      assert.deepEqual(
+        dry.items.uploads.map((u) => [u.id, u.reason]),
+        [[stale.id, 'stale']],
+      );
       assert.ok(await has(driver, staleRecord));
       const r = await prune(driver, opts);
       assert.equal(r.removed.uploads.objects, 1);
@@ -178,18 +194,25 @@ export function pruneSafetySuite(dc: DriverCase): void {
           all = Buffer.concat([part1, part2]);
         }
         const d: Digest =
-          variant === 'finished as sha512'
-            ? parseDigest(`sha512:${createHash('sha512').update(all).digest('hex')}`)
-            : sha256(all);
+          variant === 'finished as sha512' ? parseDigest(`sha512:${createHash('sha512').update(all).digest('hex')}`) : sha256(all);
         await driver.concat(blobKey(s, d), parts);
         await linkBlob(s, 'app', d);
         // ... and the process died here: record and chunks are left.
         driver.calls.length = 0;
         const r = await prune(driver, { graceSeconds: 3600, uploadAgeSeconds: 0 });
-        assert.deepEqual(r.items.uploads.map((u) => u.reason), ['finished']);
+        assert.deepEqual(
+          r.items.uploads.map((u) => u.reason),
+          ['finished'],
+        );
         const deletedChunks = driver.calls.filter((c) => c.op === 'delete' && c.key.includes('/uploads/') && !c.key.endsWith('/record'));
         assert.deepEqual(deletedChunks, [], 'chunks of a published blob must not be deleted plainly');
-        assert.deepEqual(driver.calls.filter((c) => c.op === 'deleteConcatSources').map((c) => c.key).sort(), parts.sort());
+        assert.deepEqual(
+          driver.calls
+            .filter((c) => c.op === 'deleteConcatSources')
+            .map((c) => c.key)
+            .sort(),
+          parts.sort(),
+        );
         const body = await driver.get(blobKey(s, d));
         assert.ok(body?.equals(all));
         assert.deepEqual(await keys(driver, layout.uploadDir('default', up.id)), []);
@@ -201,13 +224,19 @@ export function pruneSafetySuite(dc: DriverCase): void {
       const up = await startUpload(s, 'app');
       await appendChunk(s, 'app', up.id, Readable.from([randomBytes(500)]), {});
       const r = await prune(driver, { graceSeconds: 3600, uploadAgeSeconds: 0 });
-      assert.deepEqual(r.items.uploads.map((u) => u.reason), ['stale']);
+      assert.deepEqual(
+        r.items.uploads.map((u) => u.reason),
+        ['stale'],
+      );
       assert.deepEqual(await keys(driver, layout.uploadDir('default', up.id)), []);
       // Through deleteConcatSources (which keeps what a blob published meanwhile uses), never a plain delete.
-      assert.deepEqual(driver.calls.filter((c) => c.op === 'delete' && !c.key.endsWith('/record')), []);
+      assert.deepEqual(
+        driver.calls.filter((c) => c.op === 'delete' && !c.key.endsWith('/record')),
+        [],
+      );
     });
 
-    withStore('trash left by a dead run is put back before the mark; a live run\'s trash is left alone', async (driver, s) => {
+    withStore("trash left by a dead run is put back before the mark; a live run's trash is left alone", async (driver, s) => {
       const img = await pushImage(s, 'app', 'v1');
       const layer = img.layers[0]!;
       const deadRun = `${Date.now() - 2 * HOUR}-dead`;
@@ -221,7 +250,10 @@ export function pruneSafetySuite(dc: DriverCase): void {
       assert.equal(r.restored.blobs, 1);
       await assertWhole(s, 'app', img);
       assert.ok(await has(driver, layout.trashBlob('default', liveRun, strayD)));
-      assert.deepEqual((await keys(driver, 'default/_trash/')).filter((k) => k.includes('dead')), []);
+      assert.deepEqual(
+        (await keys(driver, 'default/_trash/')).filter((k) => k.includes('dead')),
+        [],
+      );
     });
 
     withStore('a blob pushed during the run (young) is never swept, even without a link', async (driver, s) => {

@@ -68,7 +68,10 @@ function checkPlan(sizes: number[], parts: PlannedPart[], minPart: number, maxCo
       assert.equal(part.size, part.piece.end - part.piece.start + 1);
       advance(part.piece);
     } else {
-      assert.equal(part.size, part.pieces.reduce((n, p) => n + p.end - p.start + 1, 0));
+      assert.equal(
+        part.size,
+        part.pieces.reduce((n, p) => n + p.end - p.start + 1, 0),
+      );
       part.pieces.forEach(advance);
     }
     sum += part.size;
@@ -100,7 +103,14 @@ describe('s3 concat planning (planConcat)', () => {
     assert.deepEqual(parts[2], { kind: 'copy', piece: { source: 1, start: 4000, end: 4999 }, size: 1000 });
     // 999 before the 1000-byte source: it borrows the tail of the previous copy part.
     const borrow = parts.find((p) => p.kind === 'upload' && p.pieces.some((x) => x.source === 5));
-    assert.deepEqual(borrow, { kind: 'upload', pieces: [{ source: 4, start: 2499, end: 2499 }, { source: 5, start: 0, end: 998 }], size: 1000 });
+    assert.deepEqual(borrow, {
+      kind: 'upload',
+      pieces: [
+        { source: 4, start: 2499, end: 2499 },
+        { source: 5, start: 0, end: 998 },
+      ],
+      size: 1000,
+    });
     // Copied bytes: everything but what had to be coalesced.
     const copied = parts.filter((p) => p.kind === 'copy').reduce((n, p) => n + p.size, 0);
     assert.equal(copied, 5000 - 990 + 2500 - 997 - 1 + 1000 + 12_345);
@@ -141,7 +151,14 @@ describe('s3 driver specifics', () => {
   }
 
   it('rejects malformed keys before any request', async () => {
-    const d = new S3Driver({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', bucket: 'b', accessKey: 'a', secretKey: 's', retries: 0 });
+    const d = new S3Driver({
+      endpoint: 'http://127.0.0.1:9',
+      region: 'us-east-1',
+      bucket: 'b',
+      accessKey: 'a',
+      secretKey: 's',
+      retries: 0,
+    });
     for (const key of ['', 'a/../b', './a', 'a//b', 'a/', '..', 'a\0b']) {
       await assert.rejects(d.put(key, Buffer.from('x')), /invalid storage key/, JSON.stringify(key));
       await assert.rejects(d.stat(key), /invalid storage key/, JSON.stringify(key));
@@ -231,7 +248,14 @@ describe('s3 driver specifics', () => {
     try {
       const addr = server.address();
       const port = typeof addr === 'object' && addr ? addr.port : 0;
-      const d = new S3Driver({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', bucket: 'b', accessKey: 'a', secretKey: 's', retries: 0 });
+      const d = new S3Driver({
+        endpoint: `http://127.0.0.1:${port}`,
+        region: 'us-east-1',
+        bucket: 'b',
+        accessKey: 'a',
+        secretKey: 's',
+        retries: 0,
+      });
       await d.deleteConcatSources('blob', ['up/0', 'up/1']);
       await d.close();
       assert.match(seen.url ?? '', /^\/b\/?\?delete/);
@@ -260,9 +284,19 @@ describe('s3 driver specifics', () => {
     it('a closed port: StorageUnavailableError after bounded retries', async () => {
       const port = await closedPort();
       const d = new S3Driver({
-        endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', bucket: 'b', accessKey: 'a', secretKey: 's', ...fast,
+        endpoint: `http://127.0.0.1:${port}`,
+        region: 'us-east-1',
+        bucket: 'b',
+        accessKey: 'a',
+        secretKey: 's',
+        ...fast,
       });
-      for (const op of [() => d.stat('k'), () => d.put('k', Buffer.from('x')), () => d.list({ prefix: '' }), () => d.read('k')] as (() => Promise<unknown>)[]) {
+      for (const op of [
+        () => d.stat('k'),
+        () => d.put('k', Buffer.from('x')),
+        () => d.list({ prefix: '' }),
+        () => d.read('k'),
+      ] as (() => Promise<unknown>)[]) {
         const { err, ms } = await timed(op());
         assert.ok(err instanceof StorageUnavailableError, `expected StorageUnavailableError, got ${String(err)}`);
         assert.match(err.message, /ECONNREFUSED|after 3 attempts/);

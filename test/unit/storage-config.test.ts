@@ -33,11 +33,14 @@ async function open(text: string, env: NodeJS.ProcessEnv = {}): Promise<StorageD
 }
 
 function configError(text: string, key: RegExp): void {
-  assert.throws(() => loadConfig(yamlFile(text), {}), (err: unknown) => {
-    assert.ok(err instanceof ConfigError, `not a ConfigError: ${String(err)}`);
-    assert.match(err.key, key);
-    return true;
-  });
+  assert.throws(
+    () => loadConfig(yamlFile(text), {}),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError, `not a ConfigError: ${String(err)}`);
+      assert.match(err.key, key);
+      return true;
+    },
+  );
 }
 
 describe('swift storage config', () => {
@@ -88,7 +91,17 @@ registry:
 `);
     const c = cfgOf(d);
     assert.deepEqual(
-      [c.authVersion, c.projectName, c.projectId, c.projectDomainName, c.projectDomainId, c.userDomainName, c.userDomainId, c.region, c.interface],
+      [
+        c.authVersion,
+        c.projectName,
+        c.projectId,
+        c.projectDomainName,
+        c.projectDomainId,
+        c.userDomainName,
+        c.userDomainId,
+        c.region,
+        c.interface,
+      ],
       ['3', 'wharf', 'p-123', 'Default', 'pd-1', 'Users', 'ud-1', 'RegionTwo', 'internal'],
     );
     assert.equal((d as unknown as { authVersion: number }).authVersion, 3);
@@ -96,7 +109,9 @@ registry:
 
   it('cloud: clouds.yaml fills in what the file leaves out; file keys win', async () => {
     const clouds = join(tmp, 'clouds.yaml');
-    writeFileSync(clouds, `
+    writeFileSync(
+      clouds,
+      `
 clouds:
   mycloud:
     auth_type: password
@@ -108,7 +123,8 @@ clouds:
       user_domain_name: Default
       project_domain_name: Default
     region_name: RegionOne
-`);
+`,
+    );
     const saved = process.env.OS_CLIENT_CONFIG_FILE;
     process.env.OS_CLIENT_CONFIG_FILE = clouds;
     try {
@@ -149,10 +165,22 @@ registry:
   it('refuses at start: missing auth keys, bad auth-version/interface, redirect without temp-url-key', () => {
     configError('registry: {storage: {driver: swift, container: c, username: u, password: p}}', /storage\.auth-url$/);
     configError('registry: {storage: {driver: swift, auth-url: "http://h/auth/v1.0", username: u, password: p}}', /storage\.container$/);
-    configError('registry: {storage: {driver: swift, auth-url: "http://h/v3", username: u, password: p, container: c, auth-version: 2}}', /auth-version$/);
-    configError('registry: {storage: {driver: swift, auth-url: "http://h/v3", username: u, password: p, container: c, interface: private}}', /interface$/);
-    configError('registry: {storage: {driver: swift, auth-url: "http://h/auth/v1.0", username: u, password: p, container: c, redirect: true}}', /redirect$/);
-    configError('registry: {storage: {driver: swift, auth-url: "http://h/auth/v1.0", username: u, password: p, container: c, bucket: b}}', /storage\.bucket$/);
+    configError(
+      'registry: {storage: {driver: swift, auth-url: "http://h/v3", username: u, password: p, container: c, auth-version: 2}}',
+      /auth-version$/,
+    );
+    configError(
+      'registry: {storage: {driver: swift, auth-url: "http://h/v3", username: u, password: p, container: c, interface: private}}',
+      /interface$/,
+    );
+    configError(
+      'registry: {storage: {driver: swift, auth-url: "http://h/auth/v1.0", username: u, password: p, container: c, redirect: true}}',
+      /redirect$/,
+    );
+    configError(
+      'registry: {storage: {driver: swift, auth-url: "http://h/auth/v1.0", username: u, password: p, container: c, bucket: b}}',
+      /storage\.bucket$/,
+    );
   });
 });
 
@@ -212,7 +240,10 @@ registry:
       assert.equal(creds.secretAccessKey, 'secret-from-env');
       await d.close?.();
     } finally {
-      for (const [k, v] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.secret]] as const) {
+      for (const [k, v] of [
+        ['AWS_ACCESS_KEY_ID', saved.id],
+        ['AWS_SECRET_ACCESS_KEY', saved.secret],
+      ] as const) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }

@@ -56,7 +56,10 @@ describe('swift concat of many small sources', { timeout: 120_000 }, () => {
     const whole = Buffer.concat(parts);
     assert.equal(info.size, whole.length);
     const sizes = await segmentSizes('blob/a');
-    assert.equal(sizes.reduce((a, b) => a + b, 0), whole.length);
+    assert.equal(
+      sizes.reduce((a, b) => a + b, 0),
+      whole.length,
+    );
     assert.ok(sizes.filter((s) => s < MiB).length <= 1, `at most one small segment: ${sizes}`);
     const t = Date.now();
     assert.equal(sha(await readAll(await d.read('blob/a'))), sha(whole));

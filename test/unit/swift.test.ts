@@ -39,7 +39,12 @@ function driverFor(env: SwiftEnv, extra: Partial<SwiftConfig> = {}): SwiftDriver
 }
 
 /** Raw Swift request with a fresh token (to look behind the driver's back). */
-async function raw(env: SwiftEnv, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: string }> {
+async function raw(
+  env: SwiftEnv,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: string }> {
   const { token, storageUrl } = await swiftToken(env);
   const res = await fetch(`${storageUrl}/${path}`, { method, headers: { ...headers, 'X-Auth-Token': token } });
   return { status: res.status, headers: res.headers, body: await res.text() };
@@ -156,7 +161,10 @@ describe('swift driver specifics', () => {
       return JSON.parse(r.body) as { name: string; bytes: number }[];
     };
     const seg0 = (await manifestOf('up/0')).map((s) => s.name);
-    assert.ok(seg0.every((n) => n.startsWith(`/${name}_segments/`)), 'segments live in the segments container');
+    assert.ok(
+      seg0.every((n) => n.startsWith(`/${name}_segments/`)),
+      'segments live in the segments container',
+    );
 
     const info = await d.concat('blob', ['up/0', 'up/1', 'up/2']);
     assert.equal(info.size, a.length + b.length + c.length);
@@ -169,7 +177,11 @@ describe('swift driver specifics', () => {
     assert.equal(sha((await d.get('blob'))!), sha(Buffer.concat([a, b, c])));
 
     await d.move('blob', 'moved');
-    assert.deepEqual((await manifestOf('moved')).map((s) => s.name), blobSegs, 'move copies the manifest only');
+    assert.deepEqual(
+      (await manifestOf('moved')).map((s) => s.name),
+      blobSegs,
+      'move copies the manifest only',
+    );
     assert.equal(sha((await d.get('moved'))!), sha(Buffer.concat([a, b, c])));
 
     // delete of an SLO takes its segments along.
@@ -205,7 +217,10 @@ describe('swift driver specifics', () => {
     for (let i = 0; i < parts.length; i++) await d.put(`p/${i}`, parts[i]!);
     const all = [data, ...parts];
     const info = await d.concat('nested', ['one', ...parts.map((_, i) => `p/${i}`)]);
-    assert.equal(info.size, all.reduce((n, b) => n + b.length, 0));
+    assert.equal(
+      info.size,
+      all.reduce((n, b) => n + b.length, 0),
+    );
     assert.equal(sha((await d.get('nested'))!), sha(Buffer.concat(all)));
     const whole = Buffer.concat(all);
     const at = 256 * 1024 - 7;
@@ -264,8 +279,13 @@ describe('swift driver specifics', () => {
 
       // A region with no object-store endpoint: a clear error.
       const nowhere = new SwiftDriver({
-        authUrl: ks.url, username: 'alice', password: 'secret', projectName: 'wharf', region: 'Nowhere',
-        container: uniqueName('wharf-ks'), retries: 0,
+        authUrl: ks.url,
+        username: 'alice',
+        password: 'secret',
+        projectName: 'wharf',
+        region: 'Nowhere',
+        container: uniqueName('wharf-ks'),
+        retries: 0,
       });
       await assert.rejects(nowhere.stat('k'), /no public object-store endpoint in region Nowhere/);
     } finally {
@@ -339,9 +359,18 @@ describe('swift driver specifics', () => {
     it('a closed port: StorageUnavailableError after bounded retries', async () => {
       const port = await closedPort();
       const d = new SwiftDriver({
-        authUrl: `http://127.0.0.1:${port}/auth/v1.0`, username: env.user, password: env.key, container: 'c', ...fast,
+        authUrl: `http://127.0.0.1:${port}/auth/v1.0`,
+        username: env.user,
+        password: env.key,
+        container: 'c',
+        ...fast,
       });
-      for (const op of [() => d.stat('k'), () => d.put('k', Buffer.from('x')), () => d.list({ prefix: '' }), () => d.read('k')] as (() => Promise<unknown>)[]) {
+      for (const op of [
+        () => d.stat('k'),
+        () => d.put('k', Buffer.from('x')),
+        () => d.list({ prefix: '' }),
+        () => d.read('k'),
+      ] as (() => Promise<unknown>)[]) {
         const { err, ms } = await timed(op());
         assert.ok(err instanceof StorageUnavailableError, `expected StorageUnavailableError, got ${String(err)}`);
         assert.match(err.message, /ECONNREFUSED/);
@@ -463,7 +492,9 @@ interface KeystoneAuthBody {
  * (so the real Swift accepts it) and a catalog with object-store endpoints in
  * two regions (only RegionTwo's is real).
  */
-async function fakeKeystone(env: SwiftEnv): Promise<{ url: string; requests: KeystoneAuthBody[]; bogusFirst: boolean; close(): Promise<void> }> {
+async function fakeKeystone(
+  env: SwiftEnv,
+): Promise<{ url: string; requests: KeystoneAuthBody[]; bogusFirst: boolean; close(): Promise<void> }> {
   const state = { url: '', requests: [] as KeystoneAuthBody[], bogusFirst: false, close: async () => {} };
   const server: Server = createServer((req: IncomingMessage, res) => {
     const chunks: Buffer[] = [];

@@ -25,11 +25,14 @@ after(() => {
 
 function drivers(): Array<[string, () => { driver: StorageDriver; root?: string }]> {
   return [
-    ['filesystem (append)', () => {
-      const root = mkdtempSync(join(tmpdir(), 'wharf-uploads-'));
-      roots.push(root);
-      return { driver: new FilesystemDriver({ root }), root };
-    }],
+    [
+      'filesystem (append)',
+      () => {
+        const root = mkdtempSync(join(tmpdir(), 'wharf-uploads-'));
+        roots.push(root);
+        return { driver: new FilesystemDriver({ root }), root };
+      },
+    ],
     ['memory (chunk objects)', () => ({ driver: new MemoryDriver() })],
   ];
 }

@@ -16,10 +16,7 @@ import type { AuthCore } from './core.js';
 import { formatScope } from './scopes.js';
 import { TokenError, type AccessToken } from './tokens.js';
 
-export type Need =
-  | { kind: 'login' }
-  | { kind: 'catalog' }
-  | { kind: 'repository'; repo: string; action: Action };
+export type Need = { kind: 'login' } | { kind: 'catalog' } | { kind: 'repository'; repo: string; action: Action };
 
 /** What a route needs, by method. Unknown routes need nothing (they are 404 anyway). */
 export function needFor(route: Route, method: string): Need | null {
@@ -184,6 +181,9 @@ export class Authorizer {
         }
       }
     }
-    return { caller, canPull: (repo) => this.holds(caller, ns, repo, 'pull') || (caller.token !== undefined && allowedByRules(repo, 'pull')) };
+    return {
+      caller,
+      canPull: (repo) => this.holds(caller, ns, repo, 'pull') || (caller.token !== undefined && allowedByRules(repo, 'pull')),
+    };
   }
 }

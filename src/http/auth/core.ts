@@ -26,7 +26,8 @@ export function grant(core: AuthCore, s: Subject, ns: string, requested: Resourc
   const out: ResourceScope[] = [];
   for (const r of requested) {
     if (r.type === 'registry') {
-      if (r.name === 'catalog' && r.actions.includes('*') && core.policy.canCatalog(s)) out.push({ type: 'registry', name: 'catalog', actions: ['*'] });
+      if (r.name === 'catalog' && r.actions.includes('*') && core.policy.canCatalog(s))
+        out.push({ type: 'registry', name: 'catalog', actions: ['*'] });
       continue;
     }
     const allowed = core.policy.allowed(s, ns, r.name);

@@ -34,7 +34,15 @@ export function parseScope(text: string): ResourceScope | null {
   // "repository(plugin)" has a resource class: the class does not change access.
   const type = text.slice(0, first).replace(/\([a-z0-9]+\)$/i, '');
   const name = text.slice(first + 1, last);
-  const actions = [...new Set(text.slice(last + 1).split(',').map((a) => a.trim()).filter((a) => a !== ''))];
+  const actions = [
+    ...new Set(
+      text
+        .slice(last + 1)
+        .split(',')
+        .map((a) => a.trim())
+        .filter((a) => a !== ''),
+    ),
+  ];
   if (type === 'repository') {
     if (!validRepo(name)) return null;
     const known = actions.filter((a) => a === '*' || (ACTIONS as readonly string[]).includes(a));

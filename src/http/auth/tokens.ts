@@ -171,10 +171,12 @@ export class TokenService {
     for (const a of p.access as unknown[]) {
       const e = a as Partial<ResourceScope>;
       if (
-        typeof e !== 'object' || e === null ||
+        typeof e !== 'object' ||
+        e === null ||
         (e.type !== 'repository' && e.type !== 'registry') ||
         typeof e.name !== 'string' ||
-        !Array.isArray(e.actions) || !e.actions.every((x) => typeof x === 'string')
+        !Array.isArray(e.actions) ||
+        !e.actions.every((x) => typeof x === 'string')
       ) {
         throw new TokenError('invalid token claims');
       }

@@ -33,8 +33,7 @@ export async function negotiate(
   if (!accepted || accepted.has(m.mediaType)) return m;
   if (isIndexType(m.mediaType)) {
     const children = indexChildren(m).filter((c) => accepted.has(c.mediaType));
-    const pick =
-      children.find((c) => c.platform?.os === 'linux' && c.platform?.architecture === 'amd64') ?? children[0];
+    const pick = children.find((c) => c.platform?.os === 'linux' && c.platform?.architecture === 'amd64') ?? children[0];
     if (pick) {
       const child = await get(ctx.scope, repo, parseDigest(pick.digest).text);
       if (accepted.has(child.mediaType)) return child;

@@ -176,7 +176,11 @@ export class Mirror {
    */
   async fetchReferences(s: Scope, repo: string, parsed: ParsedManifest): Promise<void> {
     const jobs: Array<() => Promise<unknown>> = [
-      ...parsed.blobs.map(({ digest }) => () => this.ensureBlob(s, repo, digest)),
+      ...parsed.blobs.map(
+        ({ digest }) =>
+          () =>
+            this.ensureBlob(s, repo, digest),
+      ),
       ...parsed.manifests.map(({ digest }) => async () => {
         if (!(await readManifestLink(s, repo, digest))) await this.getManifest(s, repo, digest.text);
       }),

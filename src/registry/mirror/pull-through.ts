@@ -92,7 +92,11 @@ class Tee extends Transform {
       return;
     }
     const wait = this.tap.write(previous);
-    if (wait) wait.then(() => done(null, chunk), () => done(null, chunk));
+    if (wait)
+      wait.then(
+        () => done(null, chunk),
+        () => done(null, chunk),
+      );
     else done(null, chunk);
   }
   takeHeld(): Buffer | null {
@@ -106,13 +110,7 @@ class Tee extends Transform {
  * Fetch a blob from the upstream into the namespace, linked into `repo`,
  * streaming it to `tap` meanwhile. Resolves once it is verified and published.
  */
-export async function fetchBlob(
-  client: UpstreamClient,
-  s: Scope,
-  repo: string,
-  digest: Digest,
-  tap?: BlobTap,
-): Promise<BlobInfo> {
+export async function fetchBlob(client: UpstreamClient, s: Scope, repo: string, digest: Digest, tap?: BlobTap): Promise<BlobInfo> {
   const got = await client.blob(repo, digest.text, 'GET');
   if (!got?.body) {
     throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to the namespace and to its upstream', {

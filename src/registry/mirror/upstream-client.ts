@@ -214,7 +214,9 @@ export class UpstreamClient {
     const what = `manifest ${repo}:${reference}`;
     const res = await this.send(method, `/v2/${repo}/manifests/${reference}`, repo, { Accept: MANIFEST_ACCEPT });
     if (!(await this.expectOk(res, what))) return null;
-    const mediaType = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+    const mediaType = String(res.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim();
     const digest = headerString(res.headers['docker-content-digest']);
     const length = headerInt(res.headers['content-length']);
     if (length !== undefined && length > maxBytes) {
@@ -315,10 +317,14 @@ export class UpstreamClient {
     const res = await this.exchange('GET', realm, this.basic ? { Authorization: this.basic } : {});
     if (res.status === 401 || res.status === 403) {
       drain(res.body);
-      throw new UpstreamError('denied', `token service ${realm.origin} of upstream ${this.origin} refused the credentials (${res.status})`, {
-        upstream: this.origin,
-        status: res.status,
-      });
+      throw new UpstreamError(
+        'denied',
+        `token service ${realm.origin} of upstream ${this.origin} refused the credentials (${res.status})`,
+        {
+          upstream: this.origin,
+          status: res.status,
+        },
+      );
     }
     if (res.status !== 200) {
       drain(res.body);
@@ -409,9 +415,12 @@ export class UpstreamClient {
         const reused = req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
         const reason = err.code ?? err.message;
         reject(
-          Object.assign(new UpstreamError('unreachable', `upstream ${url.origin} unreachable: ${reason}`, { upstream: url.origin, reason }), {
-            reused,
-          }),
+          Object.assign(
+            new UpstreamError('unreachable', `upstream ${url.origin} unreachable: ${reason}`, { upstream: url.origin, reason }),
+            {
+              reused,
+            },
+          ),
         );
       });
       req.end();

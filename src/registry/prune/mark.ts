@@ -81,7 +81,8 @@ export async function readManifestInfo(ctx: NsContext, repo: string, digest: str
   const raw = await ctx.driver.get(layout.manifestLink(ctx.ns, repo, parseDigest(digest)));
   if (!raw) return null; // deleted meanwhile
   const link = parseLink(raw);
-  if (!link) return { digest, pushed: modified, modified, size: raw.length, mediaType: '?', corrupt: 'manifest link metadata is not readable' };
+  if (!link)
+    return { digest, pushed: modified, modified, size: raw.length, mediaType: '?', corrupt: 'manifest link metadata is not readable' };
   const info: ManifestInfo = {
     digest,
     pushed: link.pushed,

@@ -257,7 +257,13 @@ async function sweepReferrerEntries(ctx: NsContext, repo: string, manifests: Map
  * or rewritten since the first look are read; manifest links and blob links
  * this pass removed and they need are put back.
  */
-async function rescanRepo(ctx: NsContext, repo: string, model: { manifests: Map<string, ManifestInfo>; tags: TagInfo[] }, removed: Map<string, Removed>, unlinked: string[]): Promise<void> {
+async function rescanRepo(
+  ctx: NsContext,
+  repo: string,
+  model: { manifests: Map<string, ManifestInfo>; tags: TagInfo[] },
+  removed: Map<string, Removed>,
+  unlinked: string[],
+): Promise<void> {
   const neededManifests: string[] = [];
   const neededBlobs = new Set<string>();
   let restoreAllLinks = false;

@@ -110,7 +110,12 @@ export function totals(r: PruneReport): { removed: Counter; kept: Counter } {
   return {
     removed: {
       objects:
-        r.removed.uploads.objects + r.removed.tags + r.removed.manifests.objects + r.removed.links + r.removed.referrers + r.removed.blobs.objects,
+        r.removed.uploads.objects +
+        r.removed.tags +
+        r.removed.manifests.objects +
+        r.removed.links +
+        r.removed.referrers +
+        r.removed.blobs.objects,
       bytes: r.removed.uploads.bytes + r.removed.blobs.bytes,
     },
     kept: {

@@ -167,7 +167,8 @@ export async function sweepBlobs(ctx: NsContext): Promise<void> {
       const t = layout.trashBlob(ns, run, d);
       try {
         if (needed.has(text)) {
-          if (await driver.stat(layout.blob(ns, d))) await driver.delete(t); // uploaded again meanwhile
+          if (await driver.stat(layout.blob(ns, d)))
+            await driver.delete(t); // uploaded again meanwhile
           else await driver.move(t, layout.blob(ns, d));
           report.restored.blobs++;
           report.kept.blobs.objects++;

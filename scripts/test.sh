@@ -12,6 +12,8 @@ fi
 # node_modules and the build (npm install runs both; a clean clone may only
 # have run `npm ci`).
 [ -d node_modules ] || npm ci --no-audit --no-fund
+# Lint and format check first: CI fails on either (`npm run format` fixes the latter).
+npm run --silent lint
 npm run build
 
 suites=("$@")

@@ -21,7 +21,7 @@ import { createAuth, TOKEN_PATH, type Auth } from './auth/index.js';
 type Handler = (ctx: Context) => Promise<void>;
 
 function methodNotAllowed(allowed: string[]): never {
-  throw new HttpError(405, 'UNSUPPORTED', 'method not allowed for this endpoint', undefined, { Allow: allowed.join(', ') });
+  throw new HttpError('UNSUPPORTED', 'method not allowed for this endpoint', undefined, { headers: { Allow: allowed.join(', ') } });
 }
 
 function pick(method: string, table: Record<string, Handler>): Handler {

@@ -1,47 +1,35 @@
-// OCI error bodies: {"errors":[{"code","message","detail"}]} with the spec's
-// status for each code. Unknown failures become a bare 500 (or 503 for a
-// storage outage) without any internals in the body.
+// OCI error bodies: {"errors":[{"code","message","detail"}]} with the status
+// the catalogue (errors/catalogue.ts) gives each code. Unknown failures become
+// a bare 500 (or 503 for a storage outage) without any internals in the body.
 import type { ServerResponse } from 'node:http';
-import { RegistryError, type ErrorCode } from '../registry/errors.js';
+import { CATALOGUE, type ErrorCode } from '../errors/catalogue.js';
+import { RegistryError } from '../registry/errors.js';
 import { RangeNotSatisfiableError, StorageUnavailableError } from '../storage/errors.js';
 
-export const STATUS: Record<ErrorCode, number> = {
-  BLOB_UNKNOWN: 404,
-  BLOB_UPLOAD_INVALID: 400,
-  BLOB_UPLOAD_UNKNOWN: 404,
-  DIGEST_INVALID: 400,
-  MANIFEST_BLOB_UNKNOWN: 400,
-  MANIFEST_INVALID: 400,
-  MANIFEST_UNKNOWN: 404,
-  NAME_INVALID: 400,
-  NAME_UNKNOWN: 404,
-  SIZE_INVALID: 400,
-  TAG_INVALID: 400,
-  UNAUTHORIZED: 401,
-  DENIED: 403,
-  UNSUPPORTED: 405,
-  TOOMANYREQUESTS: 429,
-  PAGINATION_NUMBER_INVALID: 400,
-  RANGE_INVALID: 416,
-  TOO_LARGE: 413,
-  NOT_FOUND: 404,
-  UNAVAILABLE: 503,
-};
+export interface HttpErrorOptions {
+  /** Response headers the error needs (WWW-Authenticate, Retry-After, Allow, Content-Range). */
+  headers?: Record<string, string>;
+  /**
+   * A status other than the catalogue's, only where the code and the status
+   * must say different things; each use says why at the throw site.
+   */
+  status?: number;
+}
 
-/** An error with an explicit status (e.g. 413 for a manifest that is too big). */
+/** A registry error raised by the http layer, with response headers or a status override. */
 export class HttpError extends RegistryError {
   readonly status: number;
   readonly headers: Record<string, string>;
-  constructor(status: number, code: ErrorCode, message: string, detail?: unknown, headers: Record<string, string> = {}) {
+  constructor(code: ErrorCode, message?: string, detail?: unknown, options: HttpErrorOptions = {}) {
     super(code, message, detail);
-    this.status = status;
-    this.headers = headers;
+    this.status = options.status ?? CATALOGUE[code].status;
+    this.headers = options.headers ?? {};
   }
 }
 
 export interface ErrorReply {
   status: number;
-  code: ErrorCode | 'UNKNOWN';
+  code: ErrorCode;
   message: string;
   detail?: unknown;
   headers: Record<string, string>;
@@ -49,32 +37,22 @@ export interface ErrorReply {
   internal: boolean;
 }
 
+function reply(code: ErrorCode, message: string, detail: unknown, headers: Record<string, string> = {}, internal = false): ErrorReply {
+  return { status: CATALOGUE[code].status, code, message, detail, headers, internal };
+}
+
 export function describeError(err: unknown): ErrorReply {
   if (err instanceof HttpError) {
     return { status: err.status, code: err.code, message: err.message, detail: err.detail, headers: err.headers, internal: false };
   }
-  if (err instanceof RegistryError) {
-    return { status: STATUS[err.code], code: err.code, message: err.message, detail: err.detail, headers: {}, internal: false };
-  }
+  if (err instanceof RegistryError) return reply(err.code, err.message, err.detail);
   if (err instanceof RangeNotSatisfiableError) {
-    return {
-      status: 416,
-      code: 'RANGE_INVALID',
-      message: 'requested range not satisfiable',
-      headers: { 'Content-Range': `bytes */${err.size}` },
-      internal: false,
-    };
+    return reply('RANGE_INVALID', 'requested range not satisfiable', undefined, { 'Content-Range': `bytes */${err.size}` });
   }
   if (err instanceof StorageUnavailableError) {
-    return {
-      status: 503,
-      code: 'UNAVAILABLE',
-      message: 'storage backend unavailable; retry later',
-      headers: { 'Retry-After': '5' },
-      internal: true,
-    };
+    return reply('UNAVAILABLE', 'storage backend unavailable; retry later', undefined, { 'Retry-After': '5' }, true);
   }
-  return { status: 500, code: 'UNKNOWN', message: 'internal server error', headers: {}, internal: true };
+  return reply('UNKNOWN', CATALOGUE.UNKNOWN.message, undefined, {}, true);
 }
 
 export function sendError(res: ServerResponse, reply: ErrorReply, method: string): void {

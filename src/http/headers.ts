@@ -14,12 +14,11 @@ export function parseRange(header: string | undefined, size: number): { start: n
   if (header === undefined) return null;
   const notSatisfiable = () =>
     new HttpError(
-      416,
       'RANGE_INVALID',
       'requested range not satisfiable',
       { range: header.slice(0, 100) },
       {
-        'Content-Range': `bytes */${size}`,
+        headers: { 'Content-Range': `bytes */${size}` },
       },
     );
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
@@ -47,7 +46,7 @@ export function parseContentRange(header: string | undefined): { start: number; 
   const start = Number(m[1]);
   const end = Number(m[2]);
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) {
-    throw new HttpError(416, 'RANGE_INVALID', 'invalid Content-Range', { contentRange: header.slice(0, 100) });
+    throw new HttpError('RANGE_INVALID', 'invalid Content-Range', { contentRange: header.slice(0, 100) });
   }
   return { start, end };
 }
@@ -80,12 +79,30 @@ export function pagination(url: URL): { limit?: number; last?: string } {
   return { limit, last };
 }
 
-/** Read a small request body into memory, refusing more than `max` bytes (413). */
-export async function readSmallBody(req: IncomingMessage, max: number): Promise<Buffer> {
+/**
+ * A manifest over `limits.manifest-max-bytes`: MANIFEST_INVALID, the spec's
+ * code for a manifest the registry refuses, sent as 413 rather than its 400 so
+ * that clients and proxies see the refusal is about size.
+ */
+export function manifestTooLarge(max: number, size?: number): HttpError {
+  return new HttpError('MANIFEST_INVALID', `manifest larger than ${max} bytes`, size === undefined ? { max } : { size, max }, {
+    status: 413,
+  });
+}
+
+/**
+ * Read a small request body into memory; more than `max` bytes throws
+ * `tooLarge(max, size)` (the declared size, when the request gave one).
+ */
+export async function readSmallBody(
+  req: IncomingMessage,
+  max: number,
+  tooLarge: (max: number, size?: number) => Error = manifestTooLarge,
+): Promise<Buffer> {
   const declared = contentLength(req);
   if (declared !== undefined && declared > max) {
     req.resume();
-    throw new HttpError(413, 'MANIFEST_INVALID', `manifest larger than ${max} bytes`, { size: declared, max });
+    throw tooLarge(max, declared);
   }
   const parts: Buffer[] = [];
   let total = 0;
@@ -95,7 +112,7 @@ export async function readSmallBody(req: IncomingMessage, max: number): Promise<
     total += (piece as Buffer).length;
     if (total > max) {
       req.resume();
-      throw new HttpError(413, 'MANIFEST_INVALID', `manifest larger than ${max} bytes`, { max });
+      throw tooLarge(max);
     }
     parts.push(piece as Buffer);
   }

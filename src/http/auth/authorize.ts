@@ -80,8 +80,8 @@ export class Authorizer {
 
   private unauthorized(req: IncomingMessage, ns: string, need: Need | null, message: string, error?: ChallengeOptions['error']) {
     const scope = need ? challengeScope(need) : undefined;
-    return new HttpError(401, 'UNAUTHORIZED', message, scope ? { scope } : undefined, {
-      'WWW-Authenticate': this.challenge(req, ns, need, error),
+    return new HttpError('UNAUTHORIZED', message, scope ? { scope } : undefined, {
+      headers: { 'WWW-Authenticate': this.challenge(req, ns, need, error) },
     });
   }
 
@@ -96,8 +96,8 @@ export class Authorizer {
       const r = await this.core.users.login(creds.user, creds.pass, req.socket.remoteAddress ?? '');
       if (!r.ok) {
         if (r.reason === 'throttled') {
-          throw new HttpError(429, 'TOOMANYREQUESTS', 'too many failed logins; retry later', undefined, {
-            'Retry-After': String(r.retryAfterSeconds),
+          throw new HttpError('TOOMANYREQUESTS', 'too many failed logins; retry later', undefined, {
+            headers: { 'Retry-After': String(r.retryAfterSeconds) },
           });
         }
         this.core.log.info('failed login', { user: creds.user.slice(0, 100), address: req.socket.remoteAddress });
@@ -156,7 +156,7 @@ export class Authorizer {
         throw this.unauthorized(req, ns, need, 'token does not grant this access', 'insufficient_scope');
       }
       const { ruleAllows: _omit, ...shown } = detail;
-      throw new HttpError(403, 'DENIED', message, shown);
+      throw new HttpError('DENIED', message, shown);
     };
     if (need?.kind === 'login') {
       if (caller.via === 'anonymous') throw this.unauthorized(req, ns, need, 'authentication required');

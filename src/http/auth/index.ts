@@ -30,7 +30,7 @@ export async function createAuth(config: Config, log: Logger): Promise<Auth> {
       authorize: async () => undefined,
       token: async (req) => {
         req.resume();
-        throw new HttpError(404, 'NOT_FOUND', 'authentication is not enabled on this registry (no users configured)');
+        throw new HttpError('NOT_FOUND', 'authentication is not enabled on this registry (no users configured)');
       },
     };
   }

@@ -23,12 +23,21 @@ export interface TokenRequest {
 
 function unauthorized(message: string): HttpError {
   // No Basic challenge here: a browser prompt is not wanted, the clients know the flow.
-  return new HttpError(401, 'UNAUTHORIZED', message);
+  return new HttpError('UNAUTHORIZED', message);
+}
+
+/**
+ * A malformed token request. The token endpoint follows OAuth 2.0 (RFC 6749
+ * §5.2), where a request the server cannot use is a 400 — not the registry
+ * API's 405 for UNSUPPORTED — so this is the one place that overrides it.
+ */
+function badTokenRequest(message: string): HttpError {
+  return new HttpError('UNSUPPORTED', message, undefined, { status: 400 });
 }
 
 function throttled(retryAfterSeconds: number): HttpError {
-  return new HttpError(429, 'TOOMANYREQUESTS', 'too many failed logins; retry later', undefined, {
-    'Retry-After': String(retryAfterSeconds),
+  return new HttpError('TOOMANYREQUESTS', 'too many failed logins; retry later', undefined, {
+    headers: { 'Retry-After': String(retryAfterSeconds) },
   });
 }
 
@@ -87,26 +96,23 @@ export async function handleTokenRequest(core: AuthCore, t: TokenRequest): Promi
     const type = (t.req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/x-www-form-urlencoded') {
       t.req.resume();
-      throw new HttpError(400, 'UNSUPPORTED', 'expected an application/x-www-form-urlencoded body');
+      throw badTokenRequest('expected an application/x-www-form-urlencoded body');
     }
-    const raw = await readSmallBody(t.req, MAX_FORM_BYTES).catch((err: unknown) => {
-      if (err instanceof HttpError && err.status === 413) throw new HttpError(413, 'TOO_LARGE', 'form too large');
-      throw err;
-    });
+    const raw = await readSmallBody(t.req, MAX_FORM_BYTES, () => new HttpError('TOO_LARGE', 'form too large'));
     const form = new URLSearchParams(raw.toString('utf8'));
     const scopes = form.getAll('scope');
     switch (form.get('grant_type')) {
       case 'password': {
         const user = form.get('username');
         const pass = form.get('password');
-        if (!user || pass === null) throw new HttpError(400, 'UNSUPPORTED', 'username and password are required');
+        if (!user || pass === null) throw badTokenRequest('username and password are required');
         const who = await login(core, user, pass, address);
         await issue(core, t, who, scopes, form.get('access_type') === 'offline');
         return;
       }
       case 'refresh_token': {
         const token = form.get('refresh_token');
-        if (!token) throw new HttpError(400, 'UNSUPPORTED', 'refresh_token is required');
+        if (!token) throw badTokenRequest('refresh_token is required');
         let sub: string;
         try {
           const r = await core.tokens.verifyRefresh(token);
@@ -134,8 +140,8 @@ export async function handleTokenRequest(core: AuthCore, t: TokenRequest): Promi
         return;
       }
       default:
-        throw new HttpError(400, 'UNSUPPORTED', 'grant_type must be password or refresh_token');
+        throw badTokenRequest('grant_type must be password or refresh_token');
     }
   }
-  throw new HttpError(405, 'UNSUPPORTED', 'method not allowed for this endpoint', undefined, { Allow: 'GET, POST' });
+  throw new HttpError('UNSUPPORTED', 'method not allowed for this endpoint', undefined, { headers: { Allow: 'GET, POST' } });
 }

@@ -48,7 +48,7 @@ export async function getBlob(ctx: Context, repo: string, digestText: string): P
 }
 
 export async function deleteBlob(ctx: Context, repo: string, digestText: string): Promise<void> {
-  if (!ctx.config.deleteEnabled) throw new HttpError(405, 'UNSUPPORTED', 'deletes are disabled on this registry');
+  if (!ctx.config.deleteEnabled) throw new HttpError('UNSUPPORTED', 'deletes are disabled on this registry');
   const digest = parseDigest(digestText);
   await unlinkBlob(ctx.scope, repo, digest);
   send(ctx, 202, {});

@@ -77,7 +77,7 @@ export async function putManifestHandler(ctx: Context, repo: string, reference: 
 }
 
 export async function deleteManifestHandler(ctx: Context, repo: string, reference: string): Promise<void> {
-  if (!ctx.config.deleteEnabled) throw new HttpError(405, 'UNSUPPORTED', 'deletes are disabled on this registry');
+  if (!ctx.config.deleteEnabled) throw new HttpError('UNSUPPORTED', 'deletes are disabled on this registry');
   await deleteManifest(ctx.scope, repo, reference);
   send(ctx, 202, {});
 }

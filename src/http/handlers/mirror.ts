@@ -64,19 +64,20 @@ export function mirrorHandler(method: string, r: Route, mirror: Mirror | undefin
 }
 
 /**
- * Upstream failures as the client sees them: unreachable or silent → 503
- * (retry later), nonsense from the upstream → 502; denied (403) and
- * rate-limited (429) keep their codes. Never a 401: that would send the
- * client into Wharf's own login.
+ * Upstream failures as the client sees them. The code is the one the upstream
+ * client gave the failure; this adds what HTTP needs: unreachable or silent →
+ * 503 with Retry-After, nonsense from the upstream → 502; denied (403) and
+ * rate-limited (429) keep the catalogue's status. Never a 401: that would
+ * send the client into Wharf's own login.
  */
 function upstreamHttpError(err: UpstreamError): HttpError | UpstreamError {
-  const detail = err.detail;
   switch (err.failure) {
     case 'unreachable':
     case 'timeout':
-      return new HttpError(503, 'UNAVAILABLE', err.message, detail, { 'Retry-After': '10' });
+      return new HttpError(err.code, err.message, err.detail, { headers: { 'Retry-After': '10' } });
     case 'bad-response':
-      return new HttpError(502, 'UNAVAILABLE', err.message, detail);
+      // UNAVAILABLE (retry later), as 502 Bad Gateway: the fault is the upstream's, not Wharf's.
+      return new HttpError(err.code, err.message, err.detail, { status: 502 });
     default:
       return err;
   }

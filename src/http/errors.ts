@@ -4,7 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import { CATALOGUE, type ErrorCode } from '../errors/catalogue.js';
 import { RegistryError } from '../registry/errors.js';
-import { RangeNotSatisfiableError, StorageUnavailableError } from '../storage/errors.js';
+import { InvalidKeyError, RangeNotSatisfiableError, StorageUnavailableError } from '../storage/errors.js';
 
 export interface HttpErrorOptions {
   /** Response headers the error needs (WWW-Authenticate, Retry-After, Allow, Content-Range). */
@@ -49,6 +49,9 @@ export function describeError(err: unknown): ErrorReply {
   if (err instanceof RangeNotSatisfiableError) {
     return reply('RANGE_INVALID', 'requested range not satisfiable', undefined, { 'Content-Range': `bytes */${err.size}` });
   }
+  // Storage keys are built from what the client named: a key the store
+  // refuses is a name that cannot be stored (the key itself stays private).
+  if (err instanceof InvalidKeyError) return reply('NAME_INVALID', CATALOGUE.NAME_INVALID.message, undefined);
   if (err instanceof StorageUnavailableError) {
     return reply('UNAVAILABLE', 'storage backend unavailable; retry later', undefined, { 'Retry-After': '5' }, true);
   }

@@ -21,6 +21,19 @@ export class RangeNotSatisfiableError extends Error {
   }
 }
 
+/**
+ * A key or listing prefix that is not well formed (empty, NUL, an empty, '.'
+ * or '..' segment). Keys are built from names the client sent, which the
+ * registry validates first; this is the guard behind that check, and it is
+ * still the client's request that is refused, never a server failure.
+ */
+export class InvalidKeyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidKeyError';
+  }
+}
+
 /** The backend failed or timed out after bounded retries; the request may be retried later. */
 export class StorageUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

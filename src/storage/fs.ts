@@ -21,7 +21,7 @@ import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ByteRange, ListEntry, ListOptions, ListPage, ObjectInfo, PutOptions, StorageDriver } from './driver.js';
-import { NotFoundError } from './errors.js';
+import { InvalidKeyError, NotFoundError } from './errors.js';
 import { checkKey, checkPrefix, compareKeys, listLimit, resolveRange } from './keys.js';
 
 /** Stream buffer size: 1 MiB is ~2x faster than Node's 64 KiB default. */
@@ -184,7 +184,7 @@ export class FilesystemDriver implements StorageDriver {
   private path(key: string): string {
     checkKey(key);
     if (key === TMP_DIR || key.startsWith(TMP_DIR + '/')) {
-      throw new Error(`invalid storage key (reserved): ${JSON.stringify(key)}`);
+      throw new InvalidKeyError(`invalid storage key (reserved): ${JSON.stringify(key)}`);
     }
     return this.root + '/' + key;
   }

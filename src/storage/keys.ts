@@ -2,7 +2,7 @@
 // listing limits and byte-range resolution.
 import type { ByteRange } from './driver.js';
 import { MAX_LIST_LIMIT } from './driver.js';
-import { RangeNotSatisfiableError } from './errors.js';
+import { InvalidKeyError, RangeNotSatisfiableError } from './errors.js';
 
 /**
  * Compare two keys in UTF-8 byte order (the order of S3, Swift and
@@ -29,17 +29,17 @@ export function compareKeys(a: string, b: string): number {
 }
 
 /**
- * Throw a plain Error unless `key` is a well-formed object key: non-empty,
+ * Throw an InvalidKeyError unless `key` is a well-formed object key: non-empty,
  * no leading '/', no empty, '.' or '..' segment (so no trailing '/'), no NUL.
  * The registry validates names before they become keys; this is a guard
  * against bugs (and path traversal in the filesystem driver).
  */
 export function checkKey(key: string): void {
-  if (typeof key !== 'string' || key.length === 0) throw new Error('invalid storage key: empty');
-  if (key.includes('\0')) throw new Error(`invalid storage key (NUL): ${JSON.stringify(key)}`);
+  if (typeof key !== 'string' || key.length === 0) throw new InvalidKeyError('invalid storage key: empty');
+  if (key.includes('\0')) throw new InvalidKeyError(`invalid storage key (NUL): ${JSON.stringify(key)}`);
   for (const seg of key.split('/')) {
     if (seg === '' || seg === '.' || seg === '..') {
-      throw new Error(`invalid storage key: ${JSON.stringify(key)}`);
+      throw new InvalidKeyError(`invalid storage key: ${JSON.stringify(key)}`);
     }
   }
 }
@@ -49,14 +49,14 @@ export function checkKey(key: string): void {
  * or in the middle of a segment ("a/b/c" lists "a/b/c…" keys).
  */
 export function checkPrefix(prefix: string): void {
-  if (typeof prefix !== 'string') throw new Error('invalid storage prefix');
+  if (typeof prefix !== 'string') throw new InvalidKeyError('invalid storage prefix');
   if (prefix === '') return;
-  if (prefix.includes('\0')) throw new Error(`invalid storage prefix (NUL): ${JSON.stringify(prefix)}`);
+  if (prefix.includes('\0')) throw new InvalidKeyError(`invalid storage prefix (NUL): ${JSON.stringify(prefix)}`);
   const segs = prefix.split('/');
   segs.pop(); // the last part is a name prefix (possibly empty)
   for (const seg of segs) {
     if (seg === '' || seg === '.' || seg === '..') {
-      throw new Error(`invalid storage prefix: ${JSON.stringify(prefix)}`);
+      throw new InvalidKeyError(`invalid storage prefix: ${JSON.stringify(prefix)}`);
     }
   }
 }

@@ -1,13 +1,23 @@
 // The error catalogue and how the http layer turns errors into replies:
 // every code gets the catalogue's status and default message, overrides and
-// headers are carried as given, and a storage outage is a retryable 503 —
-// never a 500 with internals.
+// headers are carried as given, and storage failures map to client errors
+// (a bad key) or a retryable outage — never a 500 with internals.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { CATALOGUE, type ErrorCode } from '../../src/errors/catalogue.js';
 import { describeError, HttpError } from '../../src/http/errors.js';
 import { RegistryError } from '../../src/registry/errors.js';
-import { RangeNotSatisfiableError, StorageUnavailableError } from '../../src/storage/errors.js';
+import { InvalidKeyError, RangeNotSatisfiableError, StorageUnavailableError } from '../../src/storage/errors.js';
+import { FilesystemDriver } from '../../src/storage/fs.js';
+import { MemoryDriver } from '../../src/storage/memory.js';
+
+const roots: string[] = [];
+after(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
 
 describe('error catalogue', () => {
   it('every code has a 4xx/5xx status and a message; the spec codes keep the spec statuses', () => {
@@ -62,5 +72,28 @@ describe('error catalogue', () => {
     assert.doesNotMatch(down.message, /swift/);
     const other = describeError(new Error('secret internals'));
     assert.deepEqual([other.status, other.code, other.message, other.internal], [500, 'UNKNOWN', 'internal server error', true]);
+  });
+
+  it('a storage key the drivers refuse is a client error (400 NAME_INVALID) that does not show the key', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'wharf-errors-'));
+    roots.push(root);
+    const drivers = [new MemoryDriver(), new FilesystemDriver({ root })];
+    for (const d of drivers) {
+      for (const attempt of [
+        () => d.put('ns/../../etc/passwd', Buffer.from('x')),
+        () => d.get('a//b'),
+        () => d.stat('ok\0'),
+        () => d.list({ prefix: '../' }),
+      ]) {
+        const err = await attempt().then(
+          () => assert.fail('accepted an invalid key'),
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof InvalidKeyError, String(err));
+        const r = describeError(err);
+        assert.deepEqual([r.status, r.code, r.internal, r.detail], [400, 'NAME_INVALID', false, undefined]);
+        assert.doesNotMatch(r.message, /passwd|storage key|a\/\/b/);
+      }
+    }
   });
 });

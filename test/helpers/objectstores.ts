@@ -17,7 +17,7 @@ export const OBJECT_STORES: readonly ObjectStoreKind[] = ['swift', 's3'];
 /**
  * The TempURL key the tests sign Swift redirects with. The Swift account has
  * two key slots (Temp-URL-Key, Temp-URL-Key-2) and a driver never replaces a
- * key it did not set, so every test uses this one (test/unit/swift.test.ts too).
+ * key it did not set, so every test uses this one (test/objectstores/swift.test.ts too).
  */
 export const TEST_TEMP_URL_KEY = 'wharf-test-temp-url-key';
 

@@ -6,6 +6,7 @@
 // blobs the caller cannot read, upload ids of other repositories and
 // namespaces, and path traversal in names, digests, tags and namespaces.
 //   npm run build && node --test --test-concurrency=1 dist/test/http/auth*.test.js
+// Not in test:quick: needs openssl (a Debian package).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';

@@ -2,6 +2,7 @@
 // over TLS, and certificate reload on SIGHUP: new connections see the new
 // certificate; a broken file keeps the old one.
 //   npm run build && node --test --test-concurrency=1 dist/test/http/auth*.test.js
+// Not in test:quick: needs openssl (a Debian package).
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -5,6 +5,7 @@
 // Bearer token front with its own token server for the Docker token flow.
 // Images are written as OCI layouts here and pushed upstream with skopeo.
 //   npm run build && node --test --test-concurrency=1 dist/test/http/mirror.test.js
+// Not in test:quick: needs Distribution (Debian docker-registry) and skopeo.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';

@@ -10,6 +10,7 @@
 // whole (every manifest and blob 200 with the right digest): zero broken
 // images; and once the grace period has passed, the garbage is really gone —
 // the blobs left in storage are exactly those of the remaining images.
+// Not in test:quick: a 60-second load run.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';

@@ -12,7 +12,7 @@ import { StorageUnavailableError } from '../../src/storage/errors.js';
 import { retryPolicy, worstCaseMs } from '../../src/storage/retry.js';
 import { MIN_PART, S3Driver, planConcat, type PlannedPart, type S3Config } from '../../src/storage/s3.js';
 import { blackhole, closedPort, ensureSwift, faultProxy, uniqueName, type SwiftEnv } from '../helpers/swift.js';
-import { runDriverSuite } from './driver-suite.js';
+import { runDriverSuite } from '../unit/driver-suite.js';
 
 const MiB = 1 << 20;
 

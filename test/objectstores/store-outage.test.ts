@@ -11,7 +11,7 @@
 //     PUT has answered 201.
 // The store is a PRIVATE Swift all-in-one (own state dir and ports, from
 // scripts/swift/start.sh), so stopping it disturbs no other test.
-//   npm run build && node --test --test-concurrency=1 dist/test/http/store-outage.test.js
+//   npm run build && node --test --test-concurrency=1 dist/test/objectstores/store-outage.test.js
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';

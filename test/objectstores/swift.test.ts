@@ -14,7 +14,7 @@ import { NotFoundError, StorageUnavailableError } from '../../src/storage/errors
 import { worstCaseMs, retryPolicy } from '../../src/storage/retry.js';
 import { SwiftDriver, loadCloud, type SwiftConfig } from '../../src/storage/swift.js';
 import { blackhole, closedPort, ensureSwift, faultProxy, swiftToken, uniqueName, type SwiftEnv } from '../helpers/swift.js';
-import { runDriverSuite } from './driver-suite.js';
+import { runDriverSuite } from '../unit/driver-suite.js';
 
 const MiB = 1 << 20;
 

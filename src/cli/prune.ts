@@ -15,8 +15,7 @@ Remove what the registry no longer needs, safely while it serves pushes:
      subject goes, and blob links no kept manifest needs,
   3. blob data no kept manifest references and no repository links.
 Nothing younger than the grace period is removed, and every object is
-checked again right before its delete (see README, "Prune and garbage
-collection").
+checked again right before its delete (see docs/prune.md).
 
 Options:
   -c, --config FILE        YAML configuration (as for serve; default $WHARF_CONFIG).

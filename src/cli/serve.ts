@@ -19,7 +19,7 @@ Options:
 
 Every key can be overridden from the environment: WHARF_<KEY>, with "-" as "_"
 and "__" to descend, e.g. WHARF_PORT=5001, WHARF_PUBLIC_URL=https://r.example,
-WHARF_STORAGE__ROOT=/srv/wharf, WHARF_LOG_LEVEL=debug. See README.md.`;
+WHARF_STORAGE__ROOT=/srv/wharf, WHARF_LOG_LEVEL=debug. See docs/configuration.md.`;
 
 export async function serve(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
@@ -33,7 +33,7 @@ export async function serve(config: Config): Promise<void> {
     mirrors: Object.fromEntries(Object.entries(config.namespaces.mirrors ?? {}).map(([ns, m]) => [ns, m.upstream])),
     tls: config.tlsCert !== undefined,
   });
-  // registry.prune.interval: prune online on a schedule (README, "Prune and garbage collection").
+  // registry.prune.interval: prune online on a schedule (docs/prune.md).
   const pruning = config.prune.intervalSeconds
     ? schedulePrune(driver, config.prune.intervalSeconds, pruneOptionsFrom(config), log)
     : undefined;

@@ -30,7 +30,7 @@ export interface NginxConfOptions {
 /**
  * nginx.conf for N replicas: plain round-robin (no sticky sessions, no
  * ip_hash), request and response bodies streamed (no buffering, no size
- * limit), HTTP/1.1 to the replicas. The README's sample is this minus the
+ * limit), HTTP/1.1 to the replicas. The sample in docs/object-stores.md is this minus the
  * test-only parts (paths in a temp dir, proxy_bind, the access-log format).
  */
 export function nginxConf(o: NginxConfOptions): string {

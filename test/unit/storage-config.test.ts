@@ -1,5 +1,5 @@
 // Storage configuration passthrough: every Swift and S3 key a user writes in
-// the YAML file (README, "Running on Swift or S3, and as several replicas")
+// the YAML file (docs/object-stores.md)
 // reaches the driver through config.ts -> cli/open-storage.ts, with the
 // validation errors an operator should see at start instead of at the first
 // request. No server is needed: the drivers are only constructed.

@@ -10,7 +10,7 @@
 //   blobs      blob data outside the mark and older than the grace period goes
 //              (sweep.ts)
 // The rules that make this safe while pushes run are described in repo.ts,
-// sweep.ts and README.md ("Prune and garbage collection").
+// sweep.ts and docs/prune.md.
 import type { StorageDriver } from '../../storage/driver.js';
 import { errorText, problem, type NsContext, type PruneSettings } from './context.js';
 import { DigestSet } from './digest-set.js';

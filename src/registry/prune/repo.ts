@@ -2,8 +2,7 @@
 // referrer entries of removed referrers, and the blob links no kept manifest
 // needs; add everything that stays to the namespace's referenced set.
 //
-// Safety against pushes running meanwhile (see README, "Prune and garbage
-// collection"):
+// Safety against pushes running meanwhile (see docs/prune.md):
 //   - nothing younger than the grace period is removed;
 //   - every object is read again right before its delete, and kept if it
 //     changed (a re-pushed manifest, a re-pointed tag) or became young;

@@ -1,7 +1,7 @@
 // Prune on a schedule inside `wharf serve` (registry.prune.interval). Runs
 // never overlap; a failed run is logged and the next one comes as planned.
 // Several replicas may each run it: concurrent runs are as safe as a run
-// next to pushes (see README, "Prune and garbage collection").
+// next to pushes (see docs/prune.md).
 import type { StorageDriver } from '../../storage/driver.js';
 import { prune, totals, type PruneOptions, type PruneReport } from './index.js';
 

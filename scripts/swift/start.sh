@@ -443,7 +443,7 @@ run_py() {
 
 # ------------------------------------------------------- already running?
 if running=$(all_pids); then
-  if run_py "$SUPPORT" wait 10 "$PORT" "$ACCOUNT_PORT,$CONTAINER_PORT,$OBJECT_PORT" "$running"; then
+  if run_py "$SUPPORT" wait 30 "$PORT" "$ACCOUNT_PORT,$CONTAINER_PORT,$OBJECT_PORT" "$running"; then
     say "already running and healthy (pids $running, state dir $DIR)"
     env_line | tee "$DIR/env"
     exit 0

@@ -8,6 +8,7 @@ import type { NamespaceRules } from '../registry/namespaces.js';
 import { readMirrors } from './mirrors.js';
 import { ConfigError, Reader } from './reader.js';
 import { readPrune, type PruneConfig } from './prune.js';
+import { readUi, type UiConfig } from './ui.js';
 
 export { ConfigError } from './reader.js';
 
@@ -125,6 +126,8 @@ export interface Config {
   logLevel: LogLevel;
   /** `registry.prune`: prune settings and the schedule inside serve. */
   prune: PruneConfig;
+  /** `registry.ui`: the web UI at /ui/ and its JSON endpoints under /v2/_wharf/. */
+  ui: UiConfig;
 }
 
 export const ENV_PREFIX = 'WHARF_';
@@ -397,6 +400,7 @@ export function configFromObject(doc: unknown, env: NodeJS.ProcessEnv = process.
     'delete',
     'log-level',
     'prune',
+    'ui',
     'token-expiry',
     'refresh-token-expiry',
     'token-key',
@@ -439,6 +443,7 @@ export function configFromObject(doc: unknown, env: NodeJS.ProcessEnv = process.
     deleteEnabled: r.boolean('delete', true),
     logLevel: r.enumeration('log-level', ['debug', 'info', 'warn', 'error'] as const, 'info'),
     prune: readPrune(r.child('prune')),
+    ui: readUi(r, registry.ui),
   };
 }
 

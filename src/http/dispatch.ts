@@ -17,6 +17,8 @@ import { drainOrClose } from './headers.js';
 import { mirrorHandler, selectTarget } from './handlers/mirror.js';
 import { createMirrors } from '../registry/mirror/mirror.js';
 import { createAuth, TOKEN_PATH, type Auth } from './auth/index.js';
+import { resolveNamespace } from '../registry/namespaces.js';
+import { createUi } from './ui/index.js';
 
 type Handler = (ctx: Context) => Promise<void>;
 
@@ -73,6 +75,8 @@ export function createDispatcher(config: Config, driver: StorageDriver, log: Log
   authReady.catch(() => undefined);
   // Mirror namespaces (src/registry/mirror/): one upstream client and fetch table each, per process.
   const mirrors = createMirrors(config.namespaces.mirrors, log, config.limits.manifestMaxBytes);
+  // The web UI (src/http/ui/): its files, and JSON endpoints authorized like the API routes they stand for.
+  const ui = createUi(config, driver, log);
   return (req, res) => {
     const started = process.hrtime.bigint();
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
@@ -94,19 +98,28 @@ export function createDispatcher(config: Config, driver: StorageDriver, log: Log
     };
     try {
       url = parseTarget(req.url ?? '/');
-      // ?ns=, the Host map, else the default — or a mirror named by the path's first component.
-      const { ns, route: r, prefix, outerNs } = selectTarget(config.namespaces, req.headers.host, url);
       const done = () => {
         if (log.enabled('debug')) {
           const ms = Number(process.hrtime.bigint() - started) / 1e6;
           log.debug('request', { method, url: req.url, status: res.statusCode, ms: Math.round(ms * 10) / 10 });
         }
       };
+      const uiTarget = ui?.target(method, url);
+      if (uiTarget?.kind === 'files') {
+        uiTarget.files.serve(req, res, url);
+        done();
+        return;
+      }
+      // ?ns=, the Host map, else the default — or a mirror named by the path's first component.
+      const { ns, route: r, prefix, outerNs } =
+        uiTarget?.kind === 'api'
+          ? { ns: resolveNamespace(config.namespaces, req.headers.host, url.searchParams.get('ns')), route: uiTarget.route, prefix: undefined, outerNs: undefined }
+          : selectTarget(config.namespaces, req.headers.host, url);
       if (url.pathname === TOKEN_PATH) {
         authReady.then((a) => a.token(req, res, url, ns)).then(done, fail);
         return;
       }
-      const handler = mirrorHandler(method, r, mirrors.get(ns)) ?? handlerFor(method, r);
+      const handler = (uiTarget?.kind === 'api' ? uiTarget.handler : undefined) ?? mirrorHandler(method, r, mirrors.get(ns)) ?? handlerFor(method, r);
       const ctx: Context = { req, res, url, scope: { driver, ns }, config, log, pathPrefix: prefix };
       // Every route is authorized before its handler runs (and before any body is read).
       // A mirror reached by path prefix is authorized as the client sees it:

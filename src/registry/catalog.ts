@@ -33,3 +33,43 @@ export async function listRepos(
   }
   return { repos, more: false };
 }
+
+export interface RepoBrowsePage {
+  repos: string[];
+  /**
+   * Where the next page starts, when more may follow: after this repository
+   * (catalog order). `visible` is false when it is a repository `filter`
+   * refused: the scan stops after `maxScanned` markers, so that a page costs
+   * a bounded number of listings even when the caller may see few
+   * repositories.
+   */
+  next?: { after: string; visible: boolean };
+}
+
+/**
+ * A page of repositories whose names start with `prefix`, after `after`,
+ * at most `limit`: one catalog listing per 1000 markers scanned (a prefix
+ * narrows the listing itself, so a filtered page costs no more).
+ */
+export async function browseRepos(
+  s: Scope,
+  options: { limit: number; after?: string; prefix?: string; filter?: (repo: string) => boolean; maxScanned?: number },
+): Promise<RepoBrowsePage> {
+  const prefix = layout.catalogEntry(s.ns, options.prefix ?? '');
+  const startAfter = options.after !== undefined ? layout.catalogEntry(s.ns, options.after) : undefined;
+  const maxScanned = options.maxScanned ?? 5000;
+  const repos: string[] = [];
+  let scanned = 0;
+  let lastScanned: { repo: string; visible: boolean } | undefined;
+  for await (const e of listAll(s.driver, prefix, { delimiter: '/', startAfter })) {
+    if (e.prefix) continue;
+    if (repos.length >= options.limit) return { repos, next: { after: repos[repos.length - 1]!, visible: true } };
+    if (scanned >= maxScanned && lastScanned) return { repos, next: { after: lastScanned.repo, visible: lastScanned.visible } };
+    scanned++;
+    const repo = layout.repoFromCatalogKey(s.ns, e.key);
+    const visible = !options.filter || options.filter(repo);
+    lastScanned = { repo, visible };
+    if (visible) repos.push(repo);
+  }
+  return { repos };
+}

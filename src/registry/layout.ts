@@ -9,6 +9,7 @@
 //   <ns>/repos/<repo>/_referrers/<alg>:<hex>/<alg>:<hex>   subject -> referrer descriptor
 //   <ns>/_catalog/<repo with '/' as '+'>        one marker per repository
 //   <ns>/_mirror/tags/<repo>/_tags/<tag>        mirror namespaces: upstream tag -> digest, with the time it was asked (JSON)
+//   <ns>/_usage/summary                         storage use of the namespace and each repository, with its time (src/registry/usage.ts)
 //   <ns>/_trash/<run>/<alg>/<hex>               blob data a running prune is about to delete
 //   <ns>/_trash/<run>/alive                     that prune's heartbeat (see src/registry/prune/sweep.ts)
 //   <ns>/_quarantine/<alg>/<hex>/<stamp>        bytes once published as that digest that failed a check;
@@ -48,5 +49,6 @@ export const layout = {
   catalogEntry: (ns: string, repo: string) => `${ns}/_catalog/${repo.replaceAll('/', CATALOG_SEPARATOR)}`,
   mirrorTags: (ns: string, repo: string) => `${ns}/_mirror/tags/${repo}/_tags/`,
   mirrorTag: (ns: string, repo: string, tag: string) => `${ns}/_mirror/tags/${repo}/_tags/${tag}`,
+  usageSummary: (ns: string) => `${ns}/_usage/summary`,
   repoFromCatalogKey: (ns: string, key: string) => key.slice(`${ns}/_catalog/`.length).replaceAll(CATALOG_SEPARATOR, '/'),
 };

@@ -23,6 +23,8 @@ export interface ManifestLink {
   artifactType?: string;
   subject?: string;
   annotations?: Record<string, string>;
+  /** 'upstream': a mirror namespace cached it from its upstream (pull-through); absent: pushed. */
+  origin?: 'upstream';
 }
 
 export interface StoredManifest {
@@ -103,8 +105,11 @@ export async function putManifest(
   reference: string,
   body: Buffer,
   contentType: string,
-  /** requireReferences: false stores a manifest whose blobs and children are not (yet) in the repository (mirror pull-through). */
-  options: { requireReferences?: boolean } = {},
+  /**
+   * requireReferences: false stores a manifest whose blobs and children are not (yet) in the repository (mirror pull-through);
+   * origin: 'upstream' records that it was cached from a mirror's upstream rather than pushed.
+   */
+  options: { requireReferences?: boolean; origin?: 'upstream' } = {},
 ): Promise<PutManifestResult> {
   const byDigest = isDigestReference(reference);
   const wanted = byDigest ? parseDigest(reference) : undefined;
@@ -129,6 +134,7 @@ export async function putManifest(
     ...(parsed.artifactType ? { artifactType: parsed.artifactType } : {}),
     ...(parsed.subject ? { subject: parsed.subject.digest.text } : {}),
     ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
+    ...(options.origin ? { origin: options.origin } : {}),
   };
   await s.driver.put(layout.manifestLink(s.ns, repo, digest), Buffer.from(JSON.stringify(link)));
   if (parsed.subject) {

@@ -85,6 +85,20 @@ export class AccessPolicy {
     return this.allowed(s, ns, repo).has(action);
   }
 
+  /** Whether some rule (or the user's `access`) lets `s` pull some repository of namespace `ns`. */
+  mayPullIn(s: Subject, ns: string): boolean {
+    if (s.name === null) return this.anonymousRead;
+    const user = this.users.get(s.name);
+    if (!user) return false;
+    if (BASE[user.access].includes('pull')) return true;
+    return this.rules.some(
+      (r) =>
+        r.actions.includes('pull') &&
+        r.ns.test(ns) &&
+        (r.users.has(user.name) || r.users.has('*') || user.groups.some((g) => r.groups.has(g))),
+    );
+  }
+
   /** The catalog endpoint (its content is then filtered to what `s` may pull). */
   canCatalog(s: Subject): boolean {
     return s.name === null ? this.anonymousRead : this.users.has(s.name);

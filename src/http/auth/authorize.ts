@@ -54,6 +54,14 @@ export interface Caller {
 export interface Authorization {
   caller: Caller;
   canPull(repo: string): boolean;
+  /**
+   * May the caller do `action` on `repo` (by its token, or by the rules when
+   * it holds a token: a client asks for a token with that scope first)? The
+   * web UI offers an action only when this says yes.
+   */
+  may(repo: string, action: Action): boolean;
+  /** May the caller pull anything in namespace `ns` by the rules (the web UI's list of namespaces)? */
+  mayBrowse(ns: string): boolean;
 }
 
 function challengeScope(need: Need): string | undefined {
@@ -181,9 +189,12 @@ export class Authorizer {
         }
       }
     }
+    const may = (repo: string, action: Action) => this.holds(caller, ns, repo, action) || (caller.token !== undefined && allowedByRules(repo, action));
     return {
       caller,
-      canPull: (repo) => this.holds(caller, ns, repo, 'pull') || (caller.token !== undefined && allowedByRules(repo, 'pull')),
+      canPull: (repo) => may(repo, 'pull'),
+      may,
+      mayBrowse: (other) => this.core.policy.mayPullIn(caller.subject, other),
     };
   }
 }

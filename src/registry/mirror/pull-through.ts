@@ -60,7 +60,7 @@ export async function fetchManifest(
   let mediaType: string;
   try {
     mediaType = parseManifest(body, got.mediaType).mediaType;
-    await putManifest(s, repo, digest.text, body, got.mediaType, { requireReferences: false });
+    await putManifest(s, repo, digest.text, body, got.mediaType, { requireReferences: false, origin: 'upstream' });
   } catch (err) {
     if (isRegistryError(err) && (err.code === 'DIGEST_INVALID' || err.code === 'MANIFEST_INVALID')) {
       throw new UpstreamError('bad-response', `upstream sent an unusable manifest for ${where}: ${err.message}; nothing was kept`, {

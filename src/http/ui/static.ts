@@ -1,0 +1,112 @@
+// The web UI's files (built by `npm run build` into dist/ui/, shipped in the
+// package): read once at start, served from memory under /ui/ with a strict
+// Content-Security-Policy. Nothing is fetched from anywhere else at run time.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, join, resolve } from 'node:path';
+import { RegistryError } from '../../registry/errors.js';
+import { HttpError } from '../errors.js';
+
+export const UI_PATH = '/ui/';
+
+/** dist/ui, next to the compiled server (dist/src/http/ui/). */
+export const UI_FILES_DIR = resolve(import.meta.dirname, '..', '..', '..', 'ui');
+
+/**
+ * Scripts, styles, images and connections only from this origin; no inline
+ * script or style, no plugins, no framing, no form posts elsewhere.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "manifest-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json; charset=utf-8',
+};
+
+interface UiFile {
+  body: Buffer;
+  type: string;
+  etag: string;
+}
+
+export interface StaticFiles {
+  /** Serve GET/HEAD of a path under /ui (or /ui itself). */
+  serve(req: IncomingMessage, res: ServerResponse, url: URL): void;
+}
+
+export function isUiPath(pathname: string): boolean {
+  return pathname === '/ui' || pathname.startsWith(UI_PATH);
+}
+
+function load(dir: string): Map<string, UiFile> {
+  const files = new Map<string, UiFile>();
+  if (!existsSync(dir)) return files;
+  for (const name of readdirSync(dir)) {
+    const type = TYPES[extname(name)];
+    if (!type) continue;
+    const body = readFileSync(join(dir, name));
+    files.set(name, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` });
+  }
+  return files;
+}
+
+export function createStaticFiles(dir = UI_FILES_DIR): StaticFiles {
+  const files = load(dir);
+  return {
+    serve(req, res, url) {
+      req.resume();
+      const method = req.method ?? 'GET';
+      if (method !== 'GET' && method !== 'HEAD') {
+        throw new HttpError(405, 'UNSUPPORTED', 'method not allowed for this endpoint', undefined, { Allow: 'GET, HEAD' });
+      }
+      if (url.pathname === '/ui') {
+        res.writeHead(308, { Location: `${UI_PATH}${url.search}`, 'Content-Length': 0 });
+        res.end();
+        return;
+      }
+      const name = url.pathname === UI_PATH ? 'index.html' : url.pathname.slice(UI_PATH.length);
+      const file = files.get(name);
+      if (!file) {
+        if (files.size === 0) throw new RegistryError('NOT_FOUND', 'the web UI is not built: run `npm run build`');
+        throw new RegistryError('NOT_FOUND', 'no such file');
+      }
+      const headers: Record<string, string | number> = {
+        'Content-Type': file.type,
+        'Content-Length': file.body.length,
+        ETag: file.etag,
+        // Revalidated on every load (a cheap 304), so an upgrade is seen at once.
+        'Cache-Control': 'no-cache',
+        'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+        'X-Content-Type-Options': 'nosniff',
+        'Referrer-Policy': 'no-referrer',
+        'X-Frame-Options': 'DENY',
+        'Cross-Origin-Opener-Policy': 'same-origin',
+        'Cross-Origin-Resource-Policy': 'same-origin',
+      };
+      if (req.headers['if-none-match'] === file.etag) {
+        delete headers['Content-Length'];
+        res.writeHead(304, headers);
+        res.end();
+        return;
+      }
+      res.writeHead(200, headers);
+      res.end(method === 'HEAD' ? undefined : file.body);
+    },
+  };
+}

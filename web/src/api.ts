@@ -1,0 +1,353 @@
+// Talking to Wharf: the UI's JSON endpoints (/v2/_wharf/...) and the OCI API,
+// with Wharf's own token endpoint for logins.
+//
+// Logging in posts the password once (OAuth2 password grant with
+// access_type=offline) and keeps only the refresh token, in sessionStorage
+// (this tab, until it closes); access tokens, one per namespace and scope,
+// live in memory. Nothing is put in a cookie. Anonymous visitors send no
+// credentials at all and see what anonymous pulls may see.
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+  detail?: unknown;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+const REFRESH_KEY = 'wharf.refresh';
+const USER_KEY = 'wharf.user';
+
+interface Token {
+  token: string;
+  expires: number;
+}
+
+type Listener = () => void;
+
+function readStore(key: string): string | null {
+  try {
+    return sessionStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function writeStore(key: string, value: string | null): void {
+  try {
+    if (value === null) sessionStorage.removeItem(key);
+    else sessionStorage.setItem(key, value);
+  } catch {
+    /* storage unavailable: the login lasts until the page is reloaded */
+  }
+}
+
+async function errorOf(r: Response): Promise<ApiError> {
+  let code = 'UNKNOWN';
+  let message = `${r.status} ${r.statusText}`;
+  try {
+    const body = (await r.json()) as { errors?: ErrorBody[] };
+    const e = body.errors?.[0];
+    if (e && typeof e.code === 'string') {
+      code = e.code;
+      message = typeof e.message === 'string' ? e.message : message;
+    }
+  } catch {
+    /* not an OCI error body */
+  }
+  const after = Number(r.headers.get('Retry-After'));
+  return new ApiError(r.status, code, message, Number.isFinite(after) && after > 0 ? after : undefined);
+}
+
+/** `?ns=<ns>`, or nothing for '' (the namespace this address selects). */
+function nsQuery(ns: string, sep: string): string {
+  return ns === '' ? '' : `${sep}ns=${encodeURIComponent(ns)}`;
+}
+
+export class Session {
+  private refreshToken: string | null = readStore(REFRESH_KEY);
+  private memoryUser: string | null = readStore(USER_KEY);
+  private readonly tokens = new Map<string, Token>();
+  private readonly listeners = new Set<Listener>();
+  /** The token service name (the `service` of Wharf's challenges). */
+  service = '';
+
+  get user(): string | null {
+    return this.refreshToken ? this.memoryUser : null;
+  }
+
+  onChange(l: Listener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l();
+  }
+
+  private async tokenRequest(ns: string, form: Record<string, string>): Promise<{ token: string; expires_in?: number; refresh_token?: string }> {
+    const body = new URLSearchParams(form);
+    if (this.service) body.set('service', this.service);
+    const r = await fetch(`/auth/token${nsQuery(ns, '?')}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body,
+      credentials: 'omit',
+      cache: 'no-store',
+    });
+    if (!r.ok) throw await errorOf(r);
+    return (await r.json()) as { token: string; expires_in?: number; refresh_token?: string };
+  }
+
+  /** Log in with a user name and password (in namespace `ns`, '' for this address's; the refresh token works in every namespace). */
+  async login(ns: string, username: string, password: string): Promise<void> {
+    const t = await this.tokenRequest(ns, {
+      grant_type: 'password',
+      username,
+      password,
+      access_type: 'offline',
+      scope: 'registry:catalog:*',
+    });
+    if (!t.refresh_token) throw new ApiError(500, 'UNKNOWN', 'the token endpoint returned no refresh token');
+    this.tokens.clear();
+    this.refreshToken = t.refresh_token;
+    this.memoryUser = username;
+    writeStore(REFRESH_KEY, t.refresh_token);
+    writeStore(USER_KEY, username);
+    this.remember(ns, 'registry:catalog:*', t);
+    this.changed();
+  }
+
+  logout(): void {
+    this.tokens.clear();
+    this.refreshToken = null;
+    this.memoryUser = null;
+    writeStore(REFRESH_KEY, null);
+    writeStore(USER_KEY, null);
+    this.changed();
+  }
+
+  private remember(ns: string, scope: string, t: { token: string; expires_in?: number }): string {
+    // Renewed 10 s before it expires.
+    this.tokens.set(`${ns} ${scope}`, { token: t.token, expires: Date.now() + ((t.expires_in ?? 60) - 10) * 1000 });
+    return t.token;
+  }
+
+  /** An access token for `scope` in `ns`, or null when not logged in. */
+  private async token(ns: string, scope: string): Promise<string | null> {
+    if (!this.refreshToken) return null;
+    const held = this.tokens.get(`${ns} ${scope}`);
+    if (held && held.expires > Date.now()) return held.token;
+    try {
+      const t = await this.tokenRequest(ns, { grant_type: 'refresh_token', refresh_token: this.refreshToken, scope });
+      return this.remember(ns, scope, t);
+    } catch (err) {
+      // The refresh token expired, or the user's password changed: log out.
+      if (err instanceof ApiError && err.status === 401) this.logout();
+      throw err;
+    }
+  }
+
+  /** A request to Wharf with the token `scope` needs; throws ApiError for any error answer. */
+  async request(method: string, path: string, ns: string, scope: string): Promise<Response> {
+    const url = path + nsQuery(ns, path.includes('?') ? '&' : '?');
+    const send = async () => {
+      const token = await this.token(ns, scope);
+      return fetch(url, {
+        method,
+        headers: token ? { Authorization: `Bearer ${token}` } : {},
+        credentials: 'omit',
+        cache: 'no-store',
+      });
+    };
+    let r = await send();
+    if (r.status === 401 && this.refreshToken) {
+      // The token may have just expired: once more with a new one.
+      this.tokens.delete(`${ns} ${scope}`);
+      r = await send();
+    }
+    if (!r.ok) {
+      const challenge = r.headers.get('WWW-Authenticate');
+      const service = challenge && /service="([^"]*)"/.exec(challenge);
+      if (service) this.service = service[1]!;
+      throw await errorOf(r);
+    }
+    return r;
+  }
+
+  async json<T>(path: string, ns: string, scope: string): Promise<T> {
+    const r = await this.request('GET', path, ns, scope);
+    return (await r.json()) as T;
+  }
+}
+
+export const session = new Session();
+
+const q = encodeURIComponent;
+const pull = (repo: string) => `repository:${repo}:pull`;
+const CATALOG = 'registry:catalog:*';
+
+// ---------------------------------------------------------------------------
+// The shapes of the UI endpoints (src/http/ui/api.ts).
+
+export interface UsageHeader {
+  computedAt: number;
+  tookMs: number;
+  stored: { blobs: number; bytes: number };
+  referencedBytes: number;
+  unreferencedBytes: number;
+  repositories: number;
+}
+
+export interface NamespaceInfo {
+  name: string;
+  default: boolean;
+  hosts: string[];
+  mirror?: { upstream: string };
+  usage: UsageHeader | null;
+  computing: boolean;
+}
+
+export interface NamespacesAnswer {
+  current: string;
+  session: { authEnabled: boolean; user: string | null; anonymousRead: boolean; deleteEnabled: boolean; service: string };
+  namespaces: NamespaceInfo[];
+}
+
+export interface RepoUsage {
+  unique: number;
+  shared: number;
+  blobs: number;
+}
+
+export interface RepositoriesAnswer {
+  namespace: string;
+  repositories: Array<{ name: string; usage?: RepoUsage }>;
+  next?: string;
+  usage: UsageHeader | null;
+  computing: boolean;
+}
+
+export interface RepositoryAnswer {
+  name: string;
+  namespace: string;
+  mirror?: { upstream: string };
+  usage: RepoUsage | null;
+  usageAsOf: number | null;
+  computing: boolean;
+  actions: { pull: boolean; push: boolean; delete: boolean };
+}
+
+export interface ManifestSummary {
+  mediaType: string;
+  size: number;
+  totalSize?: number;
+  platforms?: string[];
+  artifactType?: string;
+  origin?: 'upstream';
+}
+
+export interface TagRow {
+  name: string;
+  digest: string;
+  pushed: number;
+  source: 'pushed' | 'upstream';
+  manifest?: ManifestSummary;
+}
+
+export interface TagsAnswer {
+  name: string;
+  namespace: string;
+  sort: 'name' | 'pushed';
+  tags: TagRow[];
+  next?: string;
+}
+
+export interface Blob {
+  digest: string;
+  mediaType: string;
+  size: number;
+  annotations?: Record<string, string>;
+}
+
+export interface ChildManifest extends Blob {
+  platform?: { architecture?: string; os?: string; variant?: string; 'os.version'?: string };
+  artifactType?: string;
+  held: boolean;
+}
+
+export interface ImageDetails {
+  architecture?: string;
+  os?: string;
+  variant?: string;
+  created?: string;
+  author?: string;
+  user?: string;
+  workingDir?: string;
+  entrypoint?: string[];
+  cmd?: string[];
+  env?: string[];
+  labels?: Record<string, string>;
+  exposedPorts?: string[];
+  volumes?: string[];
+  stopSignal?: string;
+  history?: Array<{ created?: string; createdBy?: string; comment?: string; author?: string; emptyLayer?: boolean }>;
+}
+
+export interface Descriptor extends Blob {
+  artifactType?: string;
+}
+
+export interface ManifestAnswer {
+  name: string;
+  namespace: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+  pushed?: number;
+  origin?: 'upstream';
+  kind: 'index' | 'image' | 'artifact';
+  artifactType?: string;
+  subject?: string;
+  annotations?: Record<string, string>;
+  manifests?: ChildManifest[];
+  config?: Blob;
+  layers?: Blob[];
+  totalSize?: number;
+  image?: ImageDetails;
+  imageProblem?: string;
+  referrers: Array<{ artifactType: string; manifests: Descriptor[] }>;
+}
+
+export const api = {
+  namespaces: (ns: string) => session.json<NamespacesAnswer>('/v2/_wharf/namespaces', ns, CATALOG),
+  repositories: (ns: string, o: { prefix?: string; after?: string; n?: number }) =>
+    session.json<RepositoriesAnswer>(
+      `/v2/_wharf/repositories?n=${o.n ?? 50}${o.prefix ? `&prefix=${q(o.prefix)}` : ''}${o.after ? `&after=${q(o.after)}` : ''}`,
+      ns,
+      CATALOG,
+    ),
+  repository: (ns: string, repo: string) => session.json<RepositoryAnswer>(`/v2/_wharf/repository?name=${q(repo)}`, ns, pull(repo)),
+  tags: (ns: string, repo: string, o: { sort: 'name' | 'pushed'; after?: string; n?: number }) =>
+    session.json<TagsAnswer>(
+      `/v2/_wharf/tags?name=${q(repo)}&sort=${o.sort}&n=${o.n ?? 50}${o.after ? `&after=${q(o.after)}` : ''}`,
+      ns,
+      pull(repo),
+    ),
+  manifest: (ns: string, repo: string, reference: string) =>
+    session.json<ManifestAnswer>(`/v2/_wharf/manifest?name=${q(repo)}&reference=${q(reference)}`, ns, pull(repo)),
+  /** DELETE /v2/<repo>/manifests/<reference>: a tag (only the tag goes) or a digest (the manifest and its tags go). */
+  deleteManifest: async (ns: string, repo: string, reference: string) => {
+    await session.request('DELETE', `/v2/${repo}/manifests/${q(reference)}`, ns, `repository:${repo}:delete`);
+  },
+};

@@ -1,0 +1,50 @@
+// How numbers, times and digests are shown.
+
+/** Bytes in SI units, as podman and docker print image sizes. */
+export function bytes(n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n)) return '—';
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = n;
+  let i = -1;
+  do {
+    v /= 1000;
+    i++;
+  } while (v >= 1000 && i < units.length - 1);
+  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`;
+}
+
+const DATE = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+export function dateTime(ms: number | string | undefined): string {
+  if (ms === undefined) return '—';
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? String(ms) : DATE.format(d);
+}
+
+export function isoTime(ms: number | string | undefined): string | undefined {
+  if (ms === undefined) return undefined;
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+/** "sha256:0123456789ab" — enough to tell digests apart on screen. */
+export function shortDigest(d: string): string {
+  const colon = d.indexOf(':');
+  return colon < 0 ? d.slice(0, 19) : d.slice(0, colon + 13);
+}
+
+const KIND: Record<string, string> = {
+  'application/vnd.oci.image.index.v1+json': 'OCI index',
+  'application/vnd.docker.distribution.manifest.list.v2+json': 'Docker manifest list',
+  'application/vnd.oci.image.manifest.v1+json': 'OCI image manifest',
+  'application/vnd.docker.distribution.manifest.v2+json': 'Docker image manifest',
+};
+
+export function mediaTypeName(t: string): string {
+  return KIND[t] ?? t;
+}
+
+export function isIndex(t: string): boolean {
+  return t === 'application/vnd.oci.image.index.v1+json' || t === 'application/vnd.docker.distribution.manifest.list.v2+json';
+}

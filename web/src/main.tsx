@@ -1,0 +1,172 @@
+// The Wharf web UI: a header (where you are, who you are), the page the URL
+// fragment names, and a live region for announcements. On every page
+// change the page's heading takes the focus, so keyboard and screen-reader
+// users start at the new content.
+import { render } from 'preact';
+import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
+import { api, ApiError, session, type NamespacesAnswer } from './api.js';
+import { ErrorNotice, Loading } from './components.js';
+import { AppContext, type AppState } from './context.js';
+import { LoginPage } from './pages/login.js';
+import { ManifestPage } from './pages/manifest.js';
+import { NamespacesPage } from './pages/namespaces.js';
+import { RepositoriesPage } from './pages/repositories.js';
+import { RepositoryPage } from './pages/repository.js';
+import { href, useRoute, type Route } from './router.js';
+
+function Breadcrumbs({ route }: { route: Route }) {
+  const items: Array<[string, string]> = [['Namespaces', href.namespaces()]];
+  if ('ns' in route) items.push([route.ns, href.repositories(route.ns)]);
+  if ('repo' in route) items.push([route.repo, href.repository(route.ns, route.repo)]);
+  if (route.page === 'manifest') items.push([route.reference, href.manifest(route.ns, route.repo, route.reference)]);
+  if (route.page === 'login') items.push(['Log in', href.login()]);
+  return (
+    <nav aria-label="Breadcrumb" class="crumbs">
+      <ol>
+        {items.map(([label, link], i) => (
+          <li key={link}>
+            {i === items.length - 1 ? (
+              <a href={link} aria-current="page">
+                {label}
+              </a>
+            ) : (
+              <a href={link}>{label}</a>
+            )}
+          </li>
+        ))}
+      </ol>
+    </nav>
+  );
+}
+
+function Account({ info }: { info?: NamespacesAnswer }) {
+  const user = session.user;
+  if (user) {
+    return (
+      <div class="account">
+        <span>
+          Logged in as <strong>{user}</strong>
+        </span>
+        <button type="button" class="small" onClick={() => session.logout()}>
+          Log out
+        </button>
+      </div>
+    );
+  }
+  if (!info || info.session.authEnabled) {
+    return (
+      <div class="account">
+        {info && <span class="muted">Anonymous</span>}
+        <a class="button small" href={href.login(location.hash)}>
+          Log in
+        </a>
+      </div>
+    );
+  }
+  return null;
+}
+
+function Page({ route, info, infoError }: { route: Route; info?: NamespacesAnswer; infoError?: unknown }) {
+  if (route.page === 'login') return <LoginPage back={route.back} />;
+  if (route.page === 'repositories') return <RepositoriesPage key={route.ns} ns={route.ns} />;
+  if (route.page === 'repository') return <RepositoryPage key={`${route.ns}\n${route.repo}`} ns={route.ns} repo={route.repo} />;
+  if (route.page === 'manifest') {
+    return <ManifestPage key={`${route.ns}\n${route.repo}\n${route.reference}`} ns={route.ns} repo={route.repo} reference={route.reference} />;
+  }
+  if (infoError) {
+    return (
+      <>
+        <h1 tabIndex={-1}>Namespaces</h1>
+        <ErrorNotice error={infoError} what="this registry" />
+      </>
+    );
+  }
+  if (!info) return <Loading what="namespaces" />;
+  return <NamespacesPage />;
+}
+
+function App() {
+  const route = useRoute();
+  const [info, setInfo] = useState<NamespacesAnswer | undefined>();
+  const [infoError, setInfoError] = useState<unknown>();
+  const [round, setRound] = useState(0);
+  const [message, setMessage] = useState('');
+  const [, setUser] = useState(session.user);
+
+  useEffect(() => session.onChange(() => (setUser(session.user), setRound((r) => r + 1))), []);
+  useEffect(() => {
+    let live = true;
+    // The namespace this address selects answers for every namespace's list.
+    api.namespaces(info?.current ?? '').then(
+      (a) => {
+        if (!live) return;
+        session.service = a.session.service;
+        setInfo(a);
+        setInfoError(undefined);
+      },
+      (err: unknown) => {
+        if (!live) return;
+        setInfo(undefined);
+        setInfoError(err);
+        // Nothing may be seen without a login: go to the form.
+        if (err instanceof ApiError && err.status === 401 && !location.hash.startsWith('#/login')) location.hash = href.login(location.hash);
+      },
+    );
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [round]);
+
+  // Focus the new page's heading once it is there.
+  const routeKey = location.hash;
+  useEffect(() => {
+    const focus = () => {
+      const h = document.querySelector<HTMLElement>('main h1');
+      if (h) h.focus({ preventScroll: false });
+      return h !== null;
+    };
+    if (!focus()) {
+      const t = setTimeout(focus, 150);
+      return () => clearTimeout(t);
+    }
+    return undefined;
+  }, [routeKey]);
+
+  useEffect(() => {
+    const ns = 'ns' in route ? ` – ${route.ns}` : '';
+    const what = route.page === 'manifest' ? `${route.repo}:${route.reference}` : route.page === 'repository' ? route.repo : route.page === 'login' ? 'Log in' : 'Registry';
+    document.title = `${what}${route.page === 'repository' || route.page === 'manifest' ? ns : ''} – Wharf`;
+  }, [routeKey]);
+
+  const announce = useCallback((text: string) => {
+    setMessage('');
+    setTimeout(() => setMessage(text), 50);
+  }, []);
+  const refresh = useCallback(() => setRound((r) => r + 1), []);
+  const state: AppState = useMemo(() => ({ info, refresh, announce }), [info, refresh, announce]);
+
+  return (
+    <AppContext.Provider value={state}>
+      <a class="skip" href="#main" onClick={(e) => (e.preventDefault(), document.getElementById('main')?.focus())}>
+        Skip to content
+      </a>
+      <header class="top">
+        <a class="brand" href={href.namespaces()}>
+          <img src="favicon.svg" alt="" width={24} height={24} />
+          <span>Wharf</span>
+        </a>
+        <Breadcrumbs route={route} />
+        <Account info={info} />
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Page route={route} info={info} infoError={infoError} />
+      </main>
+      <div class="announcer" role="status" aria-live="polite">
+        {message}
+      </div>
+    </AppContext.Provider>
+  );
+}
+
+render(<App />, document.getElementById('app')!);

@@ -29,6 +29,10 @@
 #                               Swift all-in-one (Swift + S3 API) for the
 #                               storage driver tests (scripts/swift/start.sh).
 #   curl, ca-certificates       used by scripts and for debugging by hand.
+#   chromium, fonts-dejavu-core the web UI's end-to-end test (test/e2e/ui.test.ts)
+#                               drives Debian's Chromium with playwright-core
+#                               (which downloads no browser); the fonts make
+#                               its screenshots readable.
 #
 # Env: WHARF_APT_EXTRA="pkg1 pkg2" adds packages; WHARF_APT_LOCK_TIMEOUT
 # (seconds, default 600) waits for another apt/dpkg run to finish.
@@ -56,6 +60,8 @@ PACKAGES=(
   curl
   ca-certificates
   openssl
+  chromium
+  fonts-dejavu-core
 )
 # shellcheck disable=SC2206
 [ -n "${WHARF_APT_EXTRA:-}" ] && PACKAGES+=(${WHARF_APT_EXTRA})
@@ -77,6 +83,7 @@ TOOLS=(
   /usr/bin/swift-object-server
   /usr/bin/swift
   /usr/bin/openssl
+  /usr/bin/chromium
 )
 
 die() {

@@ -413,3 +413,44 @@ describe('registry.ui: false', () => {
     assert.equal((await new OciClient(server.url).catalog()).status, 200);
   });
 });
+
+describe('UI API: a mirror namespace shows what came from the upstream', () => {
+  let upstream: WharfServer;
+  let server: WharfServer;
+  before(async () => {
+    upstream = await start({ storage: { driver: 'memory' } }, new MemoryDriver());
+    server = await start({ storage: { driver: 'memory' }, namespaces: { mirrors: { 'upstream.test': { upstream: upstream.url } } } }, new MemoryDriver());
+  });
+  after(async () => {
+    await server?.close();
+    await upstream?.close();
+  });
+
+  it('tags and manifests cached from the upstream are marked; pushed ones are not', async () => {
+    const up = await new OciClient(upstream.url).pushImage('library/tool', 'v1');
+    const mirror = new OciClient(server.url).withNs('upstream.test');
+    // A pull through the mirror caches the manifest and the tag's answer.
+    const pulled = await mirror.getManifest('library/tool', 'v1');
+    assert.equal(pulled.status, 200, pulled.text);
+    const own = await mirror.pushImage('library/tool', 'local');
+    const tags = (await getJson(`${server.url}/v2/_wharf/tags?name=library/tool&ns=upstream.test`)).json().tags as Array<{
+      name: string;
+      digest: string;
+      source: string;
+      manifest?: { origin?: string };
+    }>;
+    assert.deepEqual(
+      tags.map((t) => [t.name, t.digest, t.source, t.manifest?.origin ?? 'pushed']),
+      [
+        ['local', own.digest, 'pushed', 'pushed'],
+        ['v1', up.digest, 'upstream', 'upstream'],
+      ],
+    );
+    const m = (await getJson(`${server.url}/v2/_wharf/manifest?name=library/tool&reference=${up.digest}&ns=upstream.test`)).json();
+    assert.equal(m.origin, 'upstream');
+    const r = (await getJson(`${server.url}/v2/_wharf/repository?name=library/tool&ns=upstream.test`)).json();
+    assert.deepEqual(r.mirror, { upstream: upstream.url });
+    const ns = (await getJson(`${server.url}/v2/_wharf/namespaces`)).json();
+    assert.deepEqual(ns.namespaces.find((n: { name: string }) => n.name === 'upstream.test').mirror, { upstream: upstream.url });
+  });
+});

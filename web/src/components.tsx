@@ -4,6 +4,7 @@
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.js';
+import { bytes } from './format.js';
 import { href } from './router.js';
 
 export interface Loaded<T> {
@@ -133,7 +134,7 @@ function copyFallback(text: string): boolean {
 }
 
 /** A command with a Copy button; the result is announced to screen readers. */
-export function CopyCommand({ label, command }: { label: string; command: string }) {
+export function CopyCommand({ command }: { command: string }) {
   const [status, setStatus] = useState('');
   const copy = async () => {
     let ok = false;
@@ -151,7 +152,6 @@ export function CopyCommand({ label, command }: { label: string; command: string
   };
   return (
     <div class="command">
-      <span class="command-label">{label}</span>
       <code class="command-text">{command}</code>
       <button type="button" class="small" onClick={copy} aria-label={`Copy: ${command}`}>
         Copy
@@ -205,4 +205,10 @@ export function Time({ value }: { value: number | string | undefined }) {
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) return <span>{String(value)}</span>;
   return <time dateTime={d.toISOString()}>{new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }).format(d)}</time>;
+}
+
+/** A size for people (SI units), with the exact byte count as its machine-readable value. */
+export function Size({ n }: { n: number | undefined }) {
+  if (n === undefined || !Number.isFinite(n)) return <span>—</span>;
+  return <data value={String(n)}>{bytes(n)}</data>;
 }

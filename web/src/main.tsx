@@ -53,7 +53,8 @@ function Account({ info }: { info?: NamespacesAnswer }) {
       </div>
     );
   }
-  if (!info || info.session.authEnabled) {
+  // On the login page itself the form is the way in.
+  if ((!info || info.session.authEnabled) && !location.hash.startsWith('#/login')) {
     return (
       <div class="account">
         {info && <span class="muted">Anonymous</span>}
@@ -142,6 +143,8 @@ function App() {
   const announce = useCallback((text: string) => {
     setMessage('');
     setTimeout(() => setMessage(text), 50);
+    // Read out once, then out of the way.
+    setTimeout(() => setMessage((m) => (m === text ? '' : m)), 5000);
   }, []);
   const refresh = useCallback(() => setRound((r) => r + 1), []);
   const state: AppState = useMemo(() => ({ info, refresh, announce }), [info, refresh, announce]);

@@ -6,9 +6,9 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, ApiError, type Blob, type ManifestAnswer } from '../api.js';
-import { ConfirmDialog, CopyCommand, Digest, ErrorNotice, KeyValues, Loading, TableWrap, Time, useLoad } from '../components.js';
+import { ConfirmDialog, CopyCommand, Digest, ErrorNotice, KeyValues, Loading, Size, TableWrap, Time, useLoad } from '../components.js';
 import { pullAddress, useApp } from '../context.js';
-import { bytes, mediaTypeName, shortDigest } from '../format.js';
+import { mediaTypeName, shortDigest } from '../format.js';
 import { href } from '../router.js';
 
 function PullCommands({ ns, repo, reference, digest }: { ns: string; repo: string; reference: string; digest: string }) {
@@ -31,9 +31,9 @@ function PullCommands({ ns, repo, reference, digest }: { ns: string; repo: strin
       {refs.map(([what, image]) => (
         <div key={what} class="command-group">
           <h3>By {what}</h3>
-          <CopyCommand label="podman" command={`podman pull${insecure} ${image}`} />
-          <CopyCommand label="docker" command={`docker pull ${image}`} />
-          <CopyCommand label="skopeo" command={`skopeo inspect${insecure} docker://${image}`} />
+          <CopyCommand command={`podman pull${insecure} ${image}`} />
+          <CopyCommand command={`docker pull ${image}`} />
+          <CopyCommand command={`skopeo inspect${insecure} docker://${image}`} />
         </div>
       ))}
     </div>
@@ -74,7 +74,7 @@ function Layers({ layers, config, total }: { layers: Blob[]; config?: Blob; tota
               <td>
                 <Digest value={config.digest} />
               </td>
-              <td class="num">{bytes(config.size)}</td>
+              <td class="num"><Size n={config.size} /></td>
             </tr>
           )}
           {layers.map((l, i) => (
@@ -84,7 +84,7 @@ function Layers({ layers, config, total }: { layers: Blob[]; config?: Blob; tota
               <td>
                 <Digest value={l.digest} />
               </td>
-              <td class="num">{bytes(l.size)}</td>
+              <td class="num"><Size n={l.size} /></td>
             </tr>
           ))}
         </tbody>
@@ -93,7 +93,7 @@ function Layers({ layers, config, total }: { layers: Blob[]; config?: Blob; tota
             <th scope="row" colSpan={3}>
               Total with the manifest
             </th>
-            <td class="num">{bytes(total)}</td>
+            <td class="num"><Size n={total} /></td>
           </tr>
         </tfoot>
       </table>
@@ -202,7 +202,7 @@ function Platforms({ m, ns, repo }: { m: ManifestAnswer; ns: string; repo: strin
                   )}
                 </td>
                 <td class="break">{mediaTypeName(c.mediaType)}</td>
-                <td class="num">{bytes(c.size)}</td>
+                <td class="num"><Size n={c.size} /></td>
               </tr>
             );
           })}
@@ -237,7 +237,7 @@ function Referrers({ m, ns, repo }: { m: ManifestAnswer; ns: string; repo: strin
                       <Digest value={d.digest} />
                     </a>
                   </td>
-                  <td class="num">{bytes(d.size)}</td>
+                  <td class="num"><Size n={d.size} /></td>
                   <td>
                     {Object.entries(d.annotations ?? {}).map(([k, v]) => (
                       <div key={k} class="break">
@@ -318,8 +318,8 @@ export function ManifestPage({ ns, repo, reference }: { ns: string; repo: string
           ['Kind', d.kind === 'index' ? 'index (several platforms)' : d.kind === 'image' ? 'image' : 'artifact'],
           ['Media type', <span class="break">{d.mediaType}</span>],
           ...(d.artifactType ? ([['Artifact type', <span class="break">{d.artifactType}</span>]] as Array<[string, ComponentChildren]>) : []),
-          ['Manifest size', bytes(d.size)],
-          ['Total size', bytes(d.totalSize)],
+          ['Manifest size', <Size n={d.size} />],
+          ['Total size', <Size n={d.totalSize} />],
           ['Pushed', <Time value={d.pushed} />],
           ...(mirror
             ? ([['Came from', d.origin === 'upstream' ? `the upstream, ${mirror.upstream}` : 'a push to this namespace']] as Array<[string, ComponentChildren]>)

@@ -1,16 +1,15 @@
 // The namespaces the caller may browse, each with its storage use.
 import type { NamespaceInfo } from '../api.js';
-import { TableWrap, Time } from '../components.js';
+import { Size, TableWrap, Time } from '../components.js';
 import { useApp } from '../context.js';
-import { bytes } from '../format.js';
 import { href } from '../router.js';
 
 function Usage({ n }: { n: NamespaceInfo }) {
   if (!n.usage) return <span class="muted">{n.computing ? 'being computed…' : 'not computed yet'}</span>;
   return (
     <span>
-      {bytes(n.usage.stored.bytes)} in {n.usage.stored.blobs} blobs
-      {n.usage.unreferencedBytes > 0 && <span class="muted"> ({bytes(n.usage.unreferencedBytes)} unreferenced)</span>}
+      <Size n={n.usage.stored.bytes} /> in {n.usage.stored.blobs} blobs
+      {n.usage.unreferencedBytes > 0 && <span class="muted"> (<Size n={n.usage.unreferencedBytes} /> unreferenced)</span>}
     </span>
   );
 }

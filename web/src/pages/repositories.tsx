@@ -2,9 +2,8 @@
 // each repository's storage use (from the namespace's summary).
 import { useState } from 'preact/hooks';
 import { api } from '../api.js';
-import { ErrorNotice, Loading, TableWrap, Time, useLoad } from '../components.js';
+import { ErrorNotice, Loading, Size, TableWrap, Time, useLoad } from '../components.js';
 import { useApp } from '../context.js';
-import { bytes } from '../format.js';
 import { href } from '../router.js';
 
 const PAGE = 50;
@@ -87,8 +86,8 @@ export function RepositoriesPage({ ns }: { ns: string }) {
                       <td>
                         <a href={href.repository(ns, r.name)}>{r.name}</a>
                       </td>
-                      <td class="num">{r.usage ? bytes(r.usage.unique) : '—'}</td>
-                      <td class="num">{r.usage ? bytes(r.usage.shared) : '—'}</td>
+                      <td class="num"><Size n={r.usage?.unique} /></td>
+                      <td class="num"><Size n={r.usage?.shared} /></td>
                     </tr>
                   ))}
                 </tbody>

@@ -3,9 +3,9 @@
 // the page shown), with delete for users who may delete.
 import { useState } from 'preact/hooks';
 import { api, ApiError, type TagRow } from '../api.js';
-import { ConfirmDialog, ErrorNotice, Loading, TableWrap, Time, useLoad } from '../components.js';
+import { ConfirmDialog, ErrorNotice, Loading, Size, TableWrap, Time, useLoad } from '../components.js';
 import { useApp } from '../context.js';
-import { bytes, mediaTypeName, shortDigest } from '../format.js';
+import { mediaTypeName, shortDigest } from '../format.js';
 import { href } from '../router.js';
 
 type Sort = 'name' | 'pushed' | 'size';
@@ -51,7 +51,16 @@ export function RepositoryPage({ ns, repo }: { ns: string; repo: string }) {
     if ((s === 'pushed') !== (sort === 'pushed')) setCursors([undefined]);
   };
 
-  if (info.error) return <ErrorNotice error={info.error} what={`repository ${repo}`} />;
+  if (info.error) {
+    return (
+      <>
+        <h1 tabIndex={-1} class="break">
+          {repo}
+        </h1>
+        <ErrorNotice error={info.error} what={`repository ${repo}`} />
+      </>
+    );
+  }
   const canDelete = info.data?.actions.delete ?? false;
   const rows = tags.data ? [...tags.data.tags] : [];
   if (sort === 'size') rows.sort((a, b) => (b.manifest?.totalSize ?? -1) - (a.manifest?.totalSize ?? -1));
@@ -84,7 +93,7 @@ export function RepositoryPage({ ns, repo }: { ns: string; repo: string }) {
           <Loading what="storage use" />
         ) : info.data.usage ? (
           <p>
-            <strong>{bytes(info.data.usage.unique)}</strong> only in this repository, <strong>{bytes(info.data.usage.shared)}</strong> shared
+            <strong><Size n={info.data.usage.unique} /></strong> only in this repository, <strong><Size n={info.data.usage.shared} /></strong> shared
             with other repositories ({info.data.usage.blobs} blobs), as of <Time value={info.data.usageAsOf ?? undefined} />.
           </p>
         ) : (
@@ -126,12 +135,12 @@ export function RepositoryPage({ ns, repo }: { ns: string; repo: string }) {
                       <a href={href.manifest(ns, repo, t.name)}>{t.name}</a>
                     </td>
                     <td>
-                      <a href={href.manifest(ns, repo, t.digest)} title={t.digest} aria-label={`manifest ${t.digest}`}>
-                        <code>{shortDigest(t.digest)}</code>
+                      <a href={href.manifest(ns, repo, t.digest)} title={t.digest}>
+                        <code class="short">{t.digest}</code>
                       </a>
                     </td>
                     <td>{kindText(t)}</td>
-                    <td class="num">{bytes(t.manifest?.totalSize)}</td>
+                    <td class="num"><Size n={t.manifest?.totalSize} /></td>
                     <td>
                       <Time value={t.pushed} />
                     </td>

@@ -93,9 +93,11 @@ function apiAs(base: string, who: { user: string; pass: string }): Api {
   };
 }
 
-async function shot(page: Page, name: string): Promise<void> {
+/** A screenshot into docs/images/ (once announcements such as "Logged in" have gone). */
+async function shot(page: Page, name: string, fullPage = false): Promise<void> {
   mkdirSync(IMAGES, { recursive: true });
-  await page.screenshot({ path: join(IMAGES, name), fullPage: false });
+  await page.waitForFunction(() => document.querySelector('.announcer')?.textContent === '', undefined, { timeout: 10_000 });
+  await page.screenshot({ path: join(IMAGES, name), fullPage });
 }
 
 /** The rows of the table captioned `caption` (cells as text). */
@@ -326,7 +328,7 @@ describe('e2e: the web UI in Chromium, against images pushed by skopeo', () => {
     await p.page.getByRole('button', { name: `Copy: docker pull ${reg.host}/e2e/multi:1.0` }).click();
     await p.page.getByRole('status').filter({ hasText: /Copied|Select the text/ }).first().waitFor();
     noAxeViolations(await axeViolations(p.page), 'an index page');
-    await shot(p.page, 'ui-manifest-index-desktop.png');
+    await shot(p.page, 'ui-manifest-index-desktop.png', true);
     // A referrer's own page: an artifact, referring back to its subject.
     await p.page.getByRole('link', { name: `referrer ${pushed.sbom.digest}` }).click();
     await p.page.getByText('application/spdx+json').first().waitFor();
@@ -366,7 +368,7 @@ describe('e2e: the web UI in Chromium, against images pushed by skopeo', () => {
     assert.deepEqual(labels, config.config.Labels);
     const history = await rows(p.page, 'History');
     assert.equal(history.length, config.history.length);
-    await shot(p.page, 'ui-manifest-image-desktop.png');
+    await shot(p.page, 'ui-manifest-image-desktop.png', true);
     noAxeViolations(await axeViolations(p.page), 'an image page');
     assert.deepEqual(scriptErrors(p), []);
     await p.page.close();

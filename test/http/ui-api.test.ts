@@ -454,3 +454,62 @@ describe('UI API: a mirror namespace shows what came from the upstream', () => {
     assert.deepEqual(ns.namespaces.find((n: { name: string }) => n.name === 'upstream.test').mirror, { upstream: upstream.url });
   });
 });
+
+describe('UI API: anonymous-read', () => {
+  let server: WharfServer;
+  before(async () => {
+    server = await start(
+      {
+        storage: { driver: 'memory' },
+        'anonymous-read': true,
+        users: [{ name: 'ci', pass: 'ci-password-123456', access: 'write' }],
+      },
+      new MemoryDriver(),
+    );
+    await new OciClientWithAuth(server.url, basic('ci', 'ci-password-123456')).pushImage('open/app', 'v1');
+  });
+  after(() => server?.close());
+
+  it('anonymous visitors see what anonymous pulls may see, and may not delete', async () => {
+    const list = await getJson(`${server.url}/v2/_wharf/repositories`);
+    assert.equal(list.status, 200, list.text);
+    assert.deepEqual(list.json().repositories.map((r: { name: string }) => r.name), ['open/app']);
+    const repo = (await getJson(`${server.url}/v2/_wharf/repository?name=open/app`)).json();
+    assert.deepEqual(repo.actions, { pull: true, push: false, delete: false });
+    const ns = (await getJson(`${server.url}/v2/_wharf/namespaces`)).json();
+    assert.deepEqual(ns.session, { authEnabled: true, user: null, anonymousRead: true, deleteEnabled: true, service: 'wharf' });
+    assert.equal((await getJson(`${server.url}/v2/_wharf/manifest?name=open/app&reference=v1`)).status, 200);
+  });
+});
+
+describe('storage-use summaries are shared through the store', () => {
+  it('a replica that finds a fresh summary does not count again; an old one is counted again in the background', async () => {
+    const { UsageTracker } = await import('../../src/registry/usage-tracker.js');
+    const store = counting(new MemoryDriver());
+    const c = { ns: 'default' };
+    await store.driver.put(layout.catalogEntry(c.ns, 'a/b'), Buffer.alloc(0));
+    await store.driver.put(`${c.ns}/repos/a/b/_tags/v1`, Buffer.from('{}'));
+    let clock = 1_000_000;
+    const now = () => clock;
+    const one = new UsageTracker(store.driver, 60_000, undefined, now);
+    const two = new UsageTracker(store.driver, 60_000, undefined, now);
+    const first = await one.view(c.ns);
+    assert.equal(first.summary, null);
+    assert.equal(first.computing, true);
+    await one.idle();
+    store.reset();
+    const seen = await two.view(c.ns);
+    assert.equal(seen.summary?.computedAt, 1_000_000);
+    assert.equal(seen.computing, false);
+    assert.deepEqual(store.calls(), { stat: 1, get: 1 }, 'read once');
+    store.reset();
+    await two.view(c.ns);
+    assert.deepEqual(store.calls(), { stat: 1 }, 'then only a stat while it is unchanged');
+    clock += 60_000;
+    const old = await two.view(c.ns);
+    assert.equal(old.summary?.computedAt, 1_000_000, 'the old one is shown meanwhile');
+    assert.equal(old.computing, true);
+    await two.idle();
+    assert.equal((await one.view(c.ns)).summary?.computedAt, 1_060_000);
+  });
+});

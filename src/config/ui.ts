@@ -20,6 +20,7 @@ export function readUi(parent: Reader, raw: unknown): UiConfig {
   if (typeof raw === 'boolean' || raw === 'true' || raw === 'false') {
     return { ...UI_DEFAULTS, enabled: parent.boolean('ui', true) };
   }
+  if (typeof raw !== 'object' || Array.isArray(raw)) parent.fail('ui', `must be true, false or a mapping (got ${JSON.stringify(raw)})`);
   const r = parent.child('ui');
   r.only(['enabled', 'usage-max-age']);
   return {

@@ -92,7 +92,7 @@ export interface ManifestDescription {
   /** Image or artifact: config and layers. */
   config?: Blob;
   layers?: Blob[];
-  /** Manifest + config + layers (image); manifest + its held children's totals (index). */
+  /** Manifest + config + layers (image); the index plus each child's total, or its descriptor's size when not held (index). */
   totalSize?: number;
   image?: ImageDetails;
   /** Why `image` is missing although the config is an image config. */
@@ -240,13 +240,21 @@ export async function summarizeManifest(s: Scope, repo: string, digest: Digest):
   const list = children(m);
   const platforms = list.filter((c) => !c.artifactType).map((c) => platformText(c.platform));
   if (list.length > MAX_SIZED_CHILDREN) return { ...base, platforms };
-  const sizes = await Promise.all(
-    list.map(async (c) => {
-      const child = await load(s, repo, parseDigest(c.digest)).catch(() => null);
-      return child && !isIndexType(child.link.mediaType) ? imageParts(child).total : c.size;
-    }),
-  );
-  return { ...base, platforms, totalSize: m.link.size + sizes.reduce((a, b) => a + b, 0) };
+  const loaded = await loadChildren(s, repo, list);
+  return { ...base, platforms, totalSize: indexTotal(m, list, loaded) };
+}
+
+/** The children the repository holds, loaded (null: not held, or unreadable). */
+function loadChildren(s: Scope, repo: string, list: Blob[]): Promise<Array<Loaded | null>> {
+  return Promise.all(list.map((c) => load(s, repo, parseDigest(c.digest)).catch(() => null)));
+}
+
+/** An index's bytes: itself plus each child's total (its descriptor's size when not held). */
+function indexTotal(m: Loaded, list: Blob[], loaded: Array<Loaded | null>): number {
+  return list.reduce((n, c, i) => {
+    const child = loaded[i];
+    return n + (child && !isIndexType(child.link.mediaType) ? imageParts(child).total : c.size);
+  }, m.link.size);
 }
 
 async function readConfig(s: Scope, repo: string, config: Blob): Promise<{ image?: ImageDetails; problem?: string }> {
@@ -302,14 +310,18 @@ export async function describeManifest(s: Scope, repo: string, reference: string
   };
   if (isIndexType(m.link.mediaType)) {
     const list = children(m);
-    const held = await Promise.all(list.map((c) => readManifestLink(s, repo, parseDigest(c.digest)).catch(() => null)));
-    const summary = await summarizeManifest(s, repo, digest);
+    // Every child is read (to tell whether it is held) only up to MAX_SIZED_CHILDREN; beyond, only its link.
+    const small = list.length <= MAX_SIZED_CHILDREN;
+    const loaded = small ? await loadChildren(s, repo, list) : [];
+    const held = small
+      ? loaded.map((l) => l !== null)
+      : await Promise.all(list.map((c) => readManifestLink(s, repo, parseDigest(c.digest)).then((l) => l !== null, () => false)));
     return {
       ...out,
       kind: 'index',
       ...(str(m.doc.artifactType) ? { artifactType: str(m.doc.artifactType) } : {}),
-      manifests: list.map((c, i) => ({ ...c, held: held[i] !== null })),
-      ...(summary?.totalSize !== undefined ? { totalSize: summary.totalSize } : {}),
+      manifests: list.map((c, i) => ({ ...c, held: held[i]! })),
+      ...(small ? { totalSize: indexTotal(m, list, loaded) } : {}),
     };
   }
   const { config, layers, total } = imageParts(m);

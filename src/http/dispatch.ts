@@ -14,7 +14,7 @@ import { deleteManifestHandler, getManifestHandler, putManifestHandler } from '.
 import { deleteUpload, getUpload, patchUpload, postUpload, putUpload } from './handlers/uploads.js';
 import { parseTarget, type Route } from './router.js';
 import { drainOrClose } from './headers.js';
-import { mirrorHandler, selectTarget } from './handlers/mirror.js';
+import { mirrorHandler, selectTarget, type Target } from './handlers/mirror.js';
 import { createMirrors } from '../registry/mirror/mirror.js';
 import { createAuth, TOKEN_PATH, type Auth } from './auth/index.js';
 import { resolveNamespace } from '../registry/namespaces.js';
@@ -111,15 +111,18 @@ export function createDispatcher(config: Config, driver: StorageDriver, log: Log
         return;
       }
       // ?ns=, the Host map, else the default — or a mirror named by the path's first component.
-      const { ns, route: r, prefix, outerNs } =
+      // UI endpoints name their repository in the query: no path prefix to look at.
+      const target: Target =
         uiTarget?.kind === 'api'
-          ? { ns: resolveNamespace(config.namespaces, req.headers.host, url.searchParams.get('ns')), route: uiTarget.route, prefix: undefined, outerNs: undefined }
+          ? { ns: resolveNamespace(config.namespaces, req.headers.host, url.searchParams.get('ns')), route: uiTarget.route }
           : selectTarget(config.namespaces, req.headers.host, url);
+      const { ns, route: r, prefix, outerNs } = target;
       if (url.pathname === TOKEN_PATH) {
         authReady.then((a) => a.token(req, res, url, ns)).then(done, fail);
         return;
       }
-      const handler = (uiTarget?.kind === 'api' ? uiTarget.handler : undefined) ?? mirrorHandler(method, r, mirrors.get(ns)) ?? handlerFor(method, r);
+      const handler =
+        (uiTarget?.kind === 'api' ? uiTarget.handler : undefined) ?? mirrorHandler(method, r, mirrors.get(ns)) ?? handlerFor(method, r);
       const ctx: Context = { req, res, url, scope: { driver, ns }, config, log, pathPrefix: prefix };
       // Every route is authorized before its handler runs (and before any body is read).
       // A mirror reached by path prefix is authorized as the client sees it:

@@ -286,7 +286,9 @@ function groupReferrers(list: Descriptor[]): ReferrerGroup[] {
     if (g) g.push(d);
     else groups.set(key, [d]);
   }
-  return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([artifactType, manifests]) => ({ artifactType, manifests }));
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([artifactType, manifests]) => ({ artifactType, manifests }));
 }
 
 /** Everything the UI shows about a manifest, by tag or digest. MANIFEST_UNKNOWN when the repository does not hold it. */
@@ -315,7 +317,14 @@ export async function describeManifest(s: Scope, repo: string, reference: string
     const loaded = small ? await loadChildren(s, repo, list) : [];
     const held = small
       ? loaded.map((l) => l !== null)
-      : await Promise.all(list.map((c) => readManifestLink(s, repo, parseDigest(c.digest)).then((l) => l !== null, () => false)));
+      : await Promise.all(
+          list.map((c) =>
+            readManifestLink(s, repo, parseDigest(c.digest)).then(
+              (l) => l !== null,
+              () => false,
+            ),
+          ),
+        );
     return {
       ...out,
       kind: 'index',

@@ -37,9 +37,18 @@ interface Key {
   source: TagRow['source'];
 }
 
-async function listKeys(s: Scope, prefix: string, source: Key['source'], startAfter?: string, limit?: number): Promise<{ keys: Key[]; more: boolean }> {
+async function listKeys(
+  s: Scope,
+  prefix: string,
+  source: Key['source'],
+  startAfter?: string,
+  limit?: number,
+): Promise<{ keys: Key[]; more: boolean }> {
   const keys: Key[] = [];
-  for await (const e of listAll(s.driver, prefix, { delimiter: '/', startAfter: startAfter === undefined ? undefined : prefix + startAfter })) {
+  for await (const e of listAll(s.driver, prefix, {
+    delimiter: '/',
+    startAfter: startAfter === undefined ? undefined : prefix + startAfter,
+  })) {
     if (e.prefix) continue;
     if (limit !== undefined && keys.length >= limit) return { keys, more: true };
     keys.push({ name: e.key.slice(prefix.length), modified: e.modified?.getTime() ?? 0, source });
@@ -79,7 +88,10 @@ async function mapLimit<T, R>(items: readonly T[], fn: (item: T) => Promise<R>):
 }
 
 async function row(s: Scope, repo: string, k: Key, summaries: Map<string, Promise<ManifestSummary | null>>): Promise<TagRow | null> {
-  const rec = k.source === 'pushed' ? await readTag(s, repo, k.name) : await readCachedTag(s, repo, k.name).then((c) => c && { digest: c.digest, pushed: c.fetched });
+  const rec =
+    k.source === 'pushed'
+      ? await readTag(s, repo, k.name)
+      : await readCachedTag(s, repo, k.name).then((c) => c && { digest: c.digest, pushed: c.fetched });
   if (!rec) return null; // removed meanwhile, or unreadable
   let summary = summaries.get(rec.digest);
   if (!summary) {
@@ -103,7 +115,9 @@ export async function tagRows(
   } else {
     const own = (await listKeys(s, layout.tags(s.ns, repo), 'pushed')).keys;
     const names = new Set(own.map((k) => k.name));
-    const upstream = options.mirror ? (await listKeys(s, layout.mirrorTags(s.ns, repo), 'upstream')).keys.filter((k) => !names.has(k.name)) : [];
+    const upstream = options.mirror
+      ? (await listKeys(s, layout.mirrorTags(s.ns, repo), 'upstream')).keys.filter((k) => !names.has(k.name))
+      : [];
     const all = [...own, ...upstream];
     let start = 0;
     if (sort === 'name') {

@@ -40,7 +40,10 @@ const XSS = `<img src=x onerror="window.__xss=1;document.title='pwned'">`;
 const sha256 = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** An OCI layout holding one artifact manifest (empty config, one layer) that refers to `subject`. */
-function artifactLayout(dir: string, o: { artifactType: string; layer: Buffer; subject: { mediaType: string; digest: string; size: number } }) {
+function artifactLayout(
+  dir: string,
+  o: { artifactType: string; layer: Buffer; subject: { mediaType: string; digest: string; size: number } },
+) {
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
   const put = (b: Buffer) => {
     const d = sha256(b);
@@ -65,7 +68,14 @@ function artifactLayout(dir: string, o: { artifactType: string; layer: Buffer; s
     join(dir, 'index.json'),
     JSON.stringify({
       schemaVersion: 2,
-      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': 'art' } }],
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest,
+          size: manifest.length,
+          annotations: { 'org.opencontainers.image.ref.name': 'art' },
+        },
+      ],
     }),
   );
   return { digest, size: manifest.length };
@@ -104,13 +114,17 @@ async function shot(page: Page, name: string, fullPage = false): Promise<void> {
 async function rows(page: Page, caption: string): Promise<string[][]> {
   const table = page.locator('table', { has: page.locator('caption', { hasText: caption }) }).first();
   await table.waitFor();
-  return table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('th,td')].map((c) => (c.textContent ?? '').trim())));
+  return table
+    .locator('tbody tr')
+    .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('th,td')].map((c) => (c.textContent ?? '').trim())));
 }
 
 /** Exact byte counts of the sizes (<data value>) in the table captioned `caption`, per row. */
 async function sizes(page: Page, caption: string): Promise<number[][]> {
   const table = page.locator('table', { has: page.locator('caption', { hasText: caption }) }).first();
-  return table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('data')].map((d) => Number(d.getAttribute('value')))));
+  return table
+    .locator('tbody tr')
+    .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('data')].map((d) => Number(d.getAttribute('value')))));
 }
 
 async function go(page: Page, base: string, hash: string): Promise<void> {
@@ -204,8 +218,18 @@ describe('e2e: the web UI in Chromium, against images pushed by skopeo', () => {
         writeFileSync(file, randomBytes(20_000));
         await env.buildah(['copy', '-q', c, file, '/third-layer']);
         await env.buildah([
-          'config', '--entrypoint', '["/bin/busybox"]', '--cmd', 'sh -c date', '--env', 'GREETING=hello world',
-          '--label', 'org.opencontainers.image.title=layers', '--workingdir', '/srv', c,
+          'config',
+          '--entrypoint',
+          '["/bin/busybox"]',
+          '--cmd',
+          'sh -c date',
+          '--env',
+          'GREETING=hello world',
+          '--label',
+          'org.opencontainers.image.title=layers',
+          '--workingdir',
+          '/srv',
+          c,
         ]);
         const layersRef = 'localhost/wharf-e2e/layers:latest';
         await env.buildah(['commit', '-q', '--format', 'oci', c, layersRef]);
@@ -280,7 +304,10 @@ describe('e2e: the web UI in Chromium, against images pushed by skopeo', () => {
     await go(p.page, reg.url, '#/default/e2e/multi');
     const tagRows = await rows(p.page, 'Tags of e2e/multi');
     const apiTags = (await admin.get('/v2/e2e/multi/tags/list')).json.tags;
-    assert.deepEqual(tagRows.map((r) => r[0]), apiTags);
+    assert.deepEqual(
+      tagRows.map((r) => r[0]),
+      apiTags,
+    );
     const link = p.page.getByRole('link', { name: pushed.index, exact: true });
     assert.equal(await link.getAttribute('title'), pushed.index);
     assert.match(tagRows[0]![2]!, /OCI index: linux\/amd64, linux\/arm64\/v8/);
@@ -307,16 +334,20 @@ describe('e2e: the web UI in Chromium, against images pushed by skopeo', () => {
       (await sizes(p.page, 'Platforms')).map((r) => r[0]),
       index.manifests.map((m: { size: number }) => m.size),
     );
-    const referrers = (await admin.get(`/v2/e2e/multi/referrers/${pushed.index}`)).json.manifests as Array<{ digest: string; artifactType: string }>;
+    const referrers = (await admin.get(`/v2/e2e/multi/referrers/${pushed.index}`)).json.manifests as Array<{
+      digest: string;
+      artifactType: string;
+    }>;
     assert.equal(referrers.length, 2);
     for (const r of referrers) {
       const group = await rows(p.page, r.artifactType);
-      assert.deepEqual(group.map((g) => g[0]), [r.digest], `referrers of type ${r.artifactType}`);
+      assert.deepEqual(
+        group.map((g) => g[0]),
+        [r.digest],
+        `referrers of type ${r.artifactType}`,
+      );
     }
-    assert.deepEqual(
-      (await sizes(p.page, 'application/spdx+json'))[0],
-      [pushed.sbom.size],
-    );
+    assert.deepEqual((await sizes(p.page, 'application/spdx+json'))[0], [pushed.sbom.size]);
     // Pull commands for the tag and the digest.
     for (const cmd of [
       `podman pull --tls-verify=false ${reg.host}/e2e/multi:1.0`,
@@ -326,7 +357,11 @@ describe('e2e: the web UI in Chromium, against images pushed by skopeo', () => {
       await p.page.locator('code.command-text', { hasText: cmd }).first().waitFor();
     }
     await p.page.getByRole('button', { name: `Copy: docker pull ${reg.host}/e2e/multi:1.0` }).click();
-    await p.page.getByRole('status').filter({ hasText: /Copied|Select the text/ }).first().waitFor();
+    await p.page
+      .getByRole('status')
+      .filter({ hasText: /Copied|Select the text/ })
+      .first()
+      .waitFor();
     noAxeViolations(await axeViolations(p.page), 'an index page');
     await shot(p.page, 'ui-manifest-index-desktop.png', true);
     // A referrer's own page: an artifact, referring back to its subject.
@@ -348,7 +383,10 @@ describe('e2e: the web UI in Chromium, against images pushed by skopeo', () => {
     const shown = await rows(p.page, 'Config and layers');
     assert.deepEqual(
       shown.map((r) => [r[0], r[1], r[2]]),
-      [['config', m.config.mediaType, m.config.digest], ...m.layers.map((l: { mediaType: string; digest: string }, i: number) => [String(i + 1), l.mediaType, l.digest])],
+      [
+        ['config', m.config.mediaType, m.config.digest],
+        ...m.layers.map((l: { mediaType: string; digest: string }, i: number) => [String(i + 1), l.mediaType, l.digest]),
+      ],
     );
     assert.deepEqual(
       (await sizes(p.page, 'Config and layers')).map((r) => r[0]),
@@ -394,7 +432,10 @@ describe('e2e: the web UI in Chromium, against images pushed by skopeo', () => {
     await p.page.getByRole('status').filter({ hasText: 'Tag old deleted.' }).waitFor();
     await p.page.getByRole('button', { name: 'Delete tag old' }).waitFor({ state: 'detached' });
     assert.deepEqual((await admin.get('/v2/e2e/layers/tags/list')).json.tags, ['v1']);
-    assert.deepEqual((await rows(p.page, 'Tags of e2e/layers')).map((r) => r[0]), ['v1']);
+    assert.deepEqual(
+      (await rows(p.page, 'Tags of e2e/layers')).map((r) => r[0]),
+      ['v1'],
+    );
     assert.deepEqual(scriptErrors(p), []);
     await p.page.close();
   });
@@ -513,14 +554,20 @@ describe('e2e: the web UI in Chromium, against images pushed by skopeo', () => {
     assert.ok(repo.usage && repo.usage.shared > 0 && repo.usage.unique > 0, JSON.stringify(repo));
     await go(p.page, reg.url, '#/default/e2e/layers');
     await p.page.getByText('only in this repository').waitFor();
-    const text = await p.page.locator('section', { has: p.page.getByRole('heading', { name: 'Storage use' }) }).innerText();
-    assert.match(text, /only in this repository/);
-    assert.match(text, /as of/);
-    const values = await p.page.locator('section', { has: p.page.getByRole('heading', { name: 'Storage use' }) }).locator('data').evaluateAll((ds) => ds.map((d) => Number(d.getAttribute('value'))));
+    const text = await p.page.locator('section', { has: p.page.getByRole('heading', { name: 'Storage use' }) }).textContent();
+    assert.match(text ?? '', /only in this repository/);
+    assert.match(text ?? '', /as of/);
+    const values = await p.page
+      .locator('section', { has: p.page.getByRole('heading', { name: 'Storage use' }) })
+      .locator('data')
+      .evaluateAll((ds) => ds.map((d) => Number(d.getAttribute('value'))));
     assert.equal(values.length, 2);
     assert.ok(values[0]! > 0 && values[1]! > 0, String(values));
     await go(p.page, reg.url, '#/');
-    await p.page.locator('td', { hasText: /in \d+ blobs/ }).first().waitFor();
+    await p.page
+      .locator('td', { hasText: /in \d+ blobs/ })
+      .first()
+      .waitFor();
     await p.page.close();
   });
 });
@@ -555,7 +602,10 @@ describe('e2e: 10,000 repositories in the browser', () => {
   const store = counting(new MemoryDriver());
   before(async () => {
     for (let i = 0; i < 10_000; i++) {
-      await store.driver.put(layout.catalogEntry('default', `group-${String(i % 100).padStart(2, '0')}/repo-${String(i).padStart(5, '0')}`), Buffer.alloc(0));
+      await store.driver.put(
+        layout.catalogEntry('default', `group-${String(i % 100).padStart(2, '0')}/repo-${String(i).padStart(5, '0')}`),
+        Buffer.alloc(0),
+      );
     }
     const config = configFromObject({ registry: { address: '127.0.0.1', port: 0, storage: { driver: 'memory' } } });
     server = await startServer(config, store.driver, createLogger('error'));
@@ -572,7 +622,13 @@ describe('e2e: 10,000 repositories in the browser', () => {
     for (let i = 0; ; i++) {
       await p.page.goto('about:blank');
       await go(p.page, server.url, '#/default');
-      const shown = await p.page.getByText(/Storage use as of/).waitFor({ timeout: 2000 }).then(() => true, () => false);
+      const shown = await p.page
+        .getByText(/Storage use as of/)
+        .waitFor({ timeout: 2000 })
+        .then(
+          () => true,
+          () => false,
+        );
       if (shown) break;
       assert.ok(i < 30, 'the storage-use count did not finish');
     }
@@ -593,7 +649,10 @@ describe('e2e: 10,000 repositories in the browser', () => {
     await p.page.locator('tbody tr', { hasText: 'group-42/repo-00042' }).waitFor();
     const names = await p.page.locator('tbody tr td:first-child').allTextContents();
     assert.equal(names.length, 50);
-    assert.ok(names.every((n) => n.startsWith('group-42/')), names.join(' '));
+    assert.ok(
+      names.every((n) => n.startsWith('group-42/')),
+      names.join(' '),
+    );
     const filtered = store.calls;
     assert.ok(filtered <= 2, `filtered page: ${filtered} storage calls`);
     process.stdout.write(

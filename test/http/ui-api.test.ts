@@ -81,7 +81,11 @@ describe('UI API: answers against the registry API', () => {
     const r = await getJson(`${server.url}/v2/_wharf/tags?name=app/one`);
     assert.equal(r.status, 200, r.text);
     assert.equal(r.headers.get('cache-control'), 'no-store');
-    const tags = r.json().tags as Array<{ name: string; digest: string; manifest: { totalSize: number; platforms?: string[]; mediaType: string } }>;
+    const tags = r.json().tags as Array<{
+      name: string;
+      digest: string;
+      manifest: { totalSize: number; platforms?: string[]; mediaType: string };
+    }>;
     assert.deepEqual(
       tags.map((t) => t.name),
       (await c.tags('app/one')).json().tags,
@@ -95,9 +99,15 @@ describe('UI API: answers against the registry API', () => {
     assert.equal(byName.get('single')!.manifest.totalSize, imageTotal(single));
     // Sorted by push time: newest first, across pages.
     const p1 = (await getJson(`${server.url}/v2/_wharf/tags?name=app/one&sort=pushed&n=1`)).json();
-    assert.deepEqual(p1.tags.map((t: { name: string }) => t.name), ['single']);
+    assert.deepEqual(
+      p1.tags.map((t: { name: string }) => t.name),
+      ['single'],
+    );
     const p2 = (await getJson(`${server.url}/v2/_wharf/tags?name=app/one&sort=pushed&n=1&after=${encodeURIComponent(p1.next)}`)).json();
-    assert.deepEqual(p2.tags.map((t: { name: string }) => t.name), ['multi']);
+    assert.deepEqual(
+      p2.tags.map((t: { name: string }) => t.name),
+      ['multi'],
+    );
     assert.equal(p2.next, undefined);
   });
 
@@ -108,7 +118,13 @@ describe('UI API: answers against the registry API', () => {
         os: 'linux',
         variant: 'v8',
         created: '2026-11-30T10:00:00Z',
-        config: { Entrypoint: ['/bin/app'], Cmd: ['--serve'], Env: ['A=1'], Labels: { team: 'x', html: '<b>hi</b>' }, ExposedPorts: { '80/tcp': {} } },
+        config: {
+          Entrypoint: ['/bin/app'],
+          Cmd: ['--serve'],
+          Env: ['A=1'],
+          Labels: { team: 'x', html: '<b>hi</b>' },
+          ExposedPorts: { '80/tcp': {} },
+        },
         history: [{ created_by: 'COPY app /bin/app' }, { created_by: 'ENV A=1', empty_layer: true }],
         secret: 'never passed on',
       }),
@@ -132,7 +148,10 @@ describe('UI API: answers against the registry API', () => {
     const m = r.json();
     assert.equal(m.digest, img.digest);
     assert.equal(m.kind, 'image');
-    assert.deepEqual(m.layers.map((l: { digest: string; size: number }) => [l.digest, l.size]), img.layers.map((l) => [l.digest, l.size]));
+    assert.deepEqual(
+      m.layers.map((l: { digest: string; size: number }) => [l.digest, l.size]),
+      img.layers.map((l) => [l.digest, l.size]),
+    );
     assert.equal(m.config.digest, img.config.digest);
     assert.equal(m.totalSize, img.body.length + img.config.size + img.layers.reduce((n, l) => n + l.size, 0));
     assert.equal(m.image.architecture, 'arm64');
@@ -146,7 +165,10 @@ describe('UI API: answers against the registry API', () => {
     assert.doesNotMatch(r.text, /never passed on/);
     const api = (await c.referrers('app/two', img.digest)).json().manifests as Array<{ digest: string; artifactType: string }>;
     assert.deepEqual(
-      m.referrers.map((g: { artifactType: string; manifests: Array<{ digest: string }> }) => [g.artifactType, g.manifests.map((d) => d.digest)]),
+      m.referrers.map((g: { artifactType: string; manifests: Array<{ digest: string }> }) => [
+        g.artifactType,
+        g.manifests.map((d) => d.digest),
+      ]),
       [
         ['application/spdx+json', [sbom.digest]],
         ['application/vnd.dev.sigstore.bundle.v0.3+json', [sig.digest]],
@@ -263,7 +285,10 @@ describe('UI API: the same authorization as the API', () => {
   it('anonymous: 401 with the challenge the API would send', async () => {
     const r = await getJson(`${server.url}/v2/_wharf/tags?name=team/app`);
     assert.equal(r.status, 401);
-    assert.match(r.headers.get('www-authenticate')!, /^Bearer realm="http:\/\/127\.0\.0\.1:\d+\/auth\/token",service="wharf",scope="repository:team\/app:pull"$/);
+    assert.match(
+      r.headers.get('www-authenticate')!,
+      /^Bearer realm="http:\/\/127\.0\.0\.1:\d+\/auth\/token",service="wharf",scope="repository:team\/app:pull"$/,
+    );
     const list = await getJson(`${server.url}/v2/_wharf/repositories`);
     assert.equal(list.status, 401);
     assert.match(list.headers.get('www-authenticate')!, /scope="registry:catalog:\*"/);
@@ -271,7 +296,10 @@ describe('UI API: the same authorization as the API', () => {
 
   it('a user sees only what it may pull, in lists and by name', async () => {
     const list = (await getJson(`${server.url}/v2/_wharf/repositories`, viewer)).json();
-    assert.deepEqual(list.repositories.map((r: { name: string }) => r.name), ['team/app']);
+    assert.deepEqual(
+      list.repositories.map((r: { name: string }) => r.name),
+      ['team/app'],
+    );
     const catalog = (await getJson(`${server.url}/v2/_catalog`, viewer)).json();
     assert.deepEqual(catalog.repositories, ['team/app']);
     const denied = await getJson(`${server.url}/v2/_wharf/manifest?name=secret/app&reference=v1`, viewer);
@@ -295,7 +323,10 @@ describe('UI API: the same authorization as the API', () => {
     assert.equal(other.status, 403);
     const cat = await token('registry:catalog:*');
     const list = (await getJson(`${server.url}/v2/_wharf/repositories`, { Authorization: `Bearer ${cat}` })).json();
-    assert.deepEqual(list.repositories.map((r: { name: string }) => r.name), ['team/app']);
+    assert.deepEqual(
+      list.repositories.map((r: { name: string }) => r.name),
+      ['team/app'],
+    );
   });
 });
 
@@ -383,7 +414,9 @@ describe('UI API: 10,000 repositories cost a bounded number of storage calls per
       assert.doesNotMatch(after!, /team-(?!77)/);
       assert.ok(pages < 10, 'too many pages');
     }
-    const want = Array.from({ length: N }, (_, i) => name(i)).filter((n) => n.startsWith('team-77/')).sort();
+    const want = Array.from({ length: N }, (_, i) => name(i))
+      .filter((n) => n.startsWith('team-77/'))
+      .sort();
     assert.deepEqual(seen, want);
   });
 
@@ -419,7 +452,10 @@ describe('UI API: a mirror namespace shows what came from the upstream', () => {
   let server: WharfServer;
   before(async () => {
     upstream = await start({ storage: { driver: 'memory' } }, new MemoryDriver());
-    server = await start({ storage: { driver: 'memory' }, namespaces: { mirrors: { 'upstream.test': { upstream: upstream.url } } } }, new MemoryDriver());
+    server = await start(
+      { storage: { driver: 'memory' }, namespaces: { mirrors: { 'upstream.test': { upstream: upstream.url } } } },
+      new MemoryDriver(),
+    );
   });
   after(async () => {
     await server?.close();
@@ -473,7 +509,10 @@ describe('UI API: anonymous-read', () => {
   it('anonymous visitors see what anonymous pulls may see, and may not delete', async () => {
     const list = await getJson(`${server.url}/v2/_wharf/repositories`);
     assert.equal(list.status, 200, list.text);
-    assert.deepEqual(list.json().repositories.map((r: { name: string }) => r.name), ['open/app']);
+    assert.deepEqual(
+      list.json().repositories.map((r: { name: string }) => r.name),
+      ['open/app'],
+    );
     const repo = (await getJson(`${server.url}/v2/_wharf/repository?name=open/app`)).json();
     assert.deepEqual(repo.actions, { pull: true, push: false, delete: false });
     const ns = (await getJson(`${server.url}/v2/_wharf/namespaces`)).json();

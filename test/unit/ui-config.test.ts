@@ -26,7 +26,10 @@ describe('registry.ui', () => {
 
   it('bad values name the key', () => {
     const bad = (registry: Record<string, unknown>, message: RegExp) =>
-      assert.throws(() => ui(registry), (err: unknown) => err instanceof ConfigError && message.test(err.message));
+      assert.throws(
+        () => ui(registry),
+        (err: unknown) => err instanceof ConfigError && message.test(err.message),
+      );
     bad({ ui: 'maybe' }, /^registry\.ui: must be true, false or a mapping/);
     bad({ ui: [true] }, /^registry\.ui: must be true, false or a mapping/);
     bad({ ui: { 'usage-max-age': -1 } }, /^registry\.ui\.usage-max-age: must be an integer/);

@@ -95,7 +95,10 @@ export class Session {
     for (const l of this.listeners) l();
   }
 
-  private async tokenRequest(ns: string, form: Record<string, string>): Promise<{ token: string; expires_in?: number; refresh_token?: string }> {
+  private async tokenRequest(
+    ns: string,
+    form: Record<string, string>,
+  ): Promise<{ token: string; expires_in?: number; refresh_token?: string }> {
     const body = new URLSearchParams(form);
     if (this.service) body.set('service', this.service);
     const r = await fetch(`/auth/token${nsQuery(ns, '?')}`, {

@@ -72,7 +72,9 @@ function Page({ route, info, infoError }: { route: Route; info?: NamespacesAnswe
   if (route.page === 'repositories') return <RepositoriesPage key={route.ns} ns={route.ns} />;
   if (route.page === 'repository') return <RepositoryPage key={`${route.ns}\n${route.repo}`} ns={route.ns} repo={route.repo} />;
   if (route.page === 'manifest') {
-    return <ManifestPage key={`${route.ns}\n${route.repo}\n${route.reference}`} ns={route.ns} repo={route.repo} reference={route.reference} />;
+    return (
+      <ManifestPage key={`${route.ns}\n${route.repo}\n${route.reference}`} ns={route.ns} repo={route.repo} reference={route.reference} />
+    );
   }
   if (infoError) {
     return (
@@ -94,7 +96,14 @@ function App() {
   const [message, setMessage] = useState('');
   const [, setUser] = useState(session.user);
 
-  useEffect(() => session.onChange(() => (setUser(session.user), setRound((r) => r + 1))), []);
+  useEffect(
+    () =>
+      session.onChange(() => {
+        setUser(session.user);
+        setRound((r) => r + 1);
+      }),
+    [],
+  );
   useEffect(() => {
     let live = true;
     // The namespace this address selects answers for every namespace's list.
@@ -110,7 +119,8 @@ function App() {
         setInfo(undefined);
         setInfoError(err);
         // Nothing may be seen without a login: go to the form.
-        if (err instanceof ApiError && err.status === 401 && !location.hash.startsWith('#/login')) location.hash = href.login(location.hash);
+        if (err instanceof ApiError && err.status === 401 && !location.hash.startsWith('#/login'))
+          location.hash = href.login(location.hash);
       },
     );
     return () => {
@@ -136,7 +146,14 @@ function App() {
 
   useEffect(() => {
     const ns = 'ns' in route ? ` – ${route.ns}` : '';
-    const what = route.page === 'manifest' ? `${route.repo}:${route.reference}` : route.page === 'repository' ? route.repo : route.page === 'login' ? 'Log in' : 'Registry';
+    const what =
+      route.page === 'manifest'
+        ? `${route.repo}:${route.reference}`
+        : route.page === 'repository'
+          ? route.repo
+          : route.page === 'login'
+            ? 'Log in'
+            : 'Registry';
     document.title = `${what}${route.page === 'repository' || route.page === 'manifest' ? ns : ''} – Wharf`;
   }, [routeKey]);
 
@@ -151,9 +168,10 @@ function App() {
 
   return (
     <AppContext.Provider value={state}>
-      <a class="skip" href="#main" onClick={(e) => (e.preventDefault(), document.getElementById('main')?.focus())}>
+      {/* A button, not a link: "#main" would be read as a page address by the router. */}
+      <button type="button" class="skip" onClick={() => document.getElementById('main')?.focus()}>
         Skip to content
-      </a>
+      </button>
       <header class="top">
         <a class="brand" href={href.namespaces()}>
           <img src="favicon.svg" alt="" width={24} height={24} />

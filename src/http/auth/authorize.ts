@@ -189,7 +189,8 @@ export class Authorizer {
         }
       }
     }
-    const may = (repo: string, action: Action) => this.holds(caller, ns, repo, action) || (caller.token !== undefined && allowedByRules(repo, action));
+    const may = (repo: string, action: Action) =>
+      this.holds(caller, ns, repo, action) || (caller.token !== undefined && allowedByRules(repo, action));
     return {
       caller,
       canPull: (repo) => may(repo, 'pull'),

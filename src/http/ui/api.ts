@@ -131,7 +131,8 @@ function repositoriesHandler(deps: ApiDeps): Handler {
     const after = ctx.url.searchParams.get('after');
     const prefix = ctx.url.searchParams.get('prefix') ?? '';
     // Repository names are lower-case letters, digits and separators; anything else matches nothing.
-    if (!/^[a-z0-9._/-]{0,255}$/.test(prefix)) throw new RegistryError('NAME_INVALID', 'invalid repository name prefix', { prefix: prefix.slice(0, 300) });
+    if (!/^[a-z0-9._/-]{0,255}$/.test(prefix))
+      throw new RegistryError('NAME_INVALID', 'invalid repository name prefix', { prefix: prefix.slice(0, 300) });
     const [page, view] = await Promise.all([
       browseRepos(ctx.scope, {
         limit,
@@ -201,7 +202,7 @@ export function apiTarget(deps: ApiDeps, method: string, url: URL): ApiTarget {
   const known = ['namespaces', 'repositories', 'repository', 'tags', 'manifest'];
   if (!known.includes(endpoint)) throw new RegistryError('NOT_FOUND', 'no such endpoint');
   if (method !== 'GET' && method !== 'HEAD') {
-    throw new HttpError(405, 'UNSUPPORTED', 'method not allowed for this endpoint', undefined, { Allow: 'GET, HEAD' });
+    throw new HttpError('UNSUPPORTED', 'method not allowed for this endpoint', undefined, { headers: { Allow: 'GET, HEAD' } });
   }
   switch (endpoint) {
     case 'namespaces':

@@ -73,7 +73,7 @@ export function createStaticFiles(dir = UI_FILES_DIR): StaticFiles {
       req.resume();
       const method = req.method ?? 'GET';
       if (method !== 'GET' && method !== 'HEAD') {
-        throw new HttpError(405, 'UNSUPPORTED', 'method not allowed for this endpoint', undefined, { Allow: 'GET, HEAD' });
+        throw new HttpError('UNSUPPORTED', 'method not allowed for this endpoint', undefined, { headers: { Allow: 'GET, HEAD' } });
       }
       if (url.pathname === '/ui') {
         res.writeHead(308, { Location: `${UI_PATH}${url.search}`, 'Content-Length': 0 });

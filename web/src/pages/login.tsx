@@ -19,10 +19,11 @@ export function LoginPage({ back }: { back?: string }) {
       setPass('');
       announce(`Logged in as ${user}.`);
       refresh();
-      location.hash = back && back.startsWith('#/') && !back.startsWith('#/login') ? back : '#/';
+      location.hash = back?.startsWith('#/') && !back.startsWith('#/login') ? back : '#/';
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) setError('The user name or password is wrong.');
-      else if (err instanceof ApiError && err.status === 429) setError(`Too many failed logins: try again in ${err.retryAfter ?? 'a few'} seconds.`);
+      else if (err instanceof ApiError && err.status === 429)
+        setError(`Too many failed logins: try again in ${err.retryAfter ?? 'a few'} seconds.`);
       else if (err instanceof ApiError && err.status === 404) setError('This registry has no users: there is nothing to log in to.');
       else setError(err instanceof Error ? err.message : String(err));
     } finally {
@@ -35,7 +36,14 @@ export function LoginPage({ back }: { back?: string }) {
       <h1 tabIndex={-1}>Log in</h1>
       <form class="login" onSubmit={submit} aria-describedby={error ? 'login-error' : undefined}>
         <label for="login-user">User name</label>
-        <input id="login-user" name="username" autoComplete="username" required value={user} onInput={(e) => setUser((e.target as HTMLInputElement).value)} />
+        <input
+          id="login-user"
+          name="username"
+          autoComplete="username"
+          required
+          value={user}
+          onInput={(e) => setUser((e.target as HTMLInputElement).value)}
+        />
         <label for="login-pass">Password</label>
         <input
           id="login-pass"

@@ -74,7 +74,9 @@ function Layers({ layers, config, total }: { layers: Blob[]; config?: Blob; tota
               <td>
                 <Digest value={config.digest} />
               </td>
-              <td class="num"><Size n={config.size} /></td>
+              <td class="num">
+                <Size n={config.size} />
+              </td>
             </tr>
           )}
           {layers.map((l, i) => (
@@ -84,7 +86,9 @@ function Layers({ layers, config, total }: { layers: Blob[]; config?: Blob; tota
               <td>
                 <Digest value={l.digest} />
               </td>
-              <td class="num"><Size n={l.size} /></td>
+              <td class="num">
+                <Size n={l.size} />
+              </td>
             </tr>
           ))}
         </tbody>
@@ -93,7 +97,9 @@ function Layers({ layers, config, total }: { layers: Blob[]; config?: Blob; tota
             <th scope="row" colSpan={3}>
               Total with the manifest
             </th>
-            <td class="num"><Size n={total} /></td>
+            <td class="num">
+              <Size n={total} />
+            </td>
           </tr>
         </tfoot>
       </table>
@@ -186,7 +192,9 @@ function Platforms({ m, ns, repo }: { m: ManifestAnswer; ns: string; repo: strin
         <tbody>
           {children.map((c) => {
             const p = c.platform;
-            const name = c.artifactType ? `artifact: ${c.artifactType}` : [p?.os, p?.architecture, p?.variant].filter((x) => x).join('/') || 'unknown';
+            const name = c.artifactType
+              ? `artifact: ${c.artifactType}`
+              : [p?.os, p?.architecture, p?.variant].filter((x) => x).join('/') || 'unknown';
             return (
               <tr key={c.digest}>
                 <td class="platform">{name}</td>
@@ -202,7 +210,9 @@ function Platforms({ m, ns, repo }: { m: ManifestAnswer; ns: string; repo: strin
                   )}
                 </td>
                 <td class="break">{mediaTypeName(c.mediaType)}</td>
-                <td class="num"><Size n={c.size} /></td>
+                <td class="num">
+                  <Size n={c.size} />
+                </td>
               </tr>
             );
           })}
@@ -237,7 +247,9 @@ function Referrers({ m, ns, repo }: { m: ManifestAnswer; ns: string; repo: strin
                       <Digest value={d.digest} />
                     </a>
                   </td>
-                  <td class="num"><Size n={d.size} /></td>
+                  <td class="num">
+                    <Size n={d.size} />
+                  </td>
                   <td>
                     {Object.entries(d.annotations ?? {}).map(([k, v]) => (
                       <div key={k} class="break">
@@ -317,12 +329,16 @@ export function ManifestPage({ ns, repo, reference }: { ns: string; repo: string
           ['Digest', <Digest value={d.digest} />],
           ['Kind', d.kind === 'index' ? 'index (several platforms)' : d.kind === 'image' ? 'image' : 'artifact'],
           ['Media type', <span class="break">{d.mediaType}</span>],
-          ...(d.artifactType ? ([['Artifact type', <span class="break">{d.artifactType}</span>]] as Array<[string, ComponentChildren]>) : []),
+          ...(d.artifactType
+            ? ([['Artifact type', <span class="break">{d.artifactType}</span>]] as Array<[string, ComponentChildren]>)
+            : []),
           ['Manifest size', <Size n={d.size} />],
           ['Total size', <Size n={d.totalSize} />],
           ['Pushed', <Time value={d.pushed} />],
           ...(mirror
-            ? ([['Came from', d.origin === 'upstream' ? `the upstream, ${mirror.upstream}` : 'a push to this namespace']] as Array<[string, ComponentChildren]>)
+            ? ([['Came from', d.origin === 'upstream' ? `the upstream, ${mirror.upstream}` : 'a push to this namespace']] as Array<
+                [string, ComponentChildren]
+              >)
             : []),
           ...(d.subject
             ? ([
@@ -355,7 +371,11 @@ export function ManifestPage({ ns, repo, reference }: { ns: string; repo: string
       )}
       <section aria-labelledby="annotations-h">
         <h2 id="annotations-h">Annotations</h2>
-        {d.annotations && Object.keys(d.annotations).length > 0 ? <Labels caption="Manifest annotations" map={d.annotations} /> : <p>None.</p>}
+        {d.annotations && Object.keys(d.annotations).length > 0 ? (
+          <Labels caption="Manifest annotations" map={d.annotations} />
+        ) : (
+          <p>None.</p>
+        )}
       </section>
       <section aria-labelledby="referrers-h">
         <h2 id="referrers-h">Referrers</h2>
@@ -383,8 +403,8 @@ export function ManifestPage({ ns, repo, reference }: { ns: string; repo: string
           }}
         >
           <p>
-            <Digest value={d.digest} /> leaves <strong>{repo}</strong> with every tag pointing at it. Its layers go at the next prune if nothing
-            else uses them.
+            <Digest value={d.digest} /> leaves <strong>{repo}</strong> with every tag pointing at it. Its layers go at the next prune if
+            nothing else uses them.
           </p>
         </ConfirmDialog>
       )}

@@ -9,7 +9,12 @@ function Usage({ n }: { n: NamespaceInfo }) {
   return (
     <span>
       <Size n={n.usage.stored.bytes} /> in {n.usage.stored.blobs} blobs
-      {n.usage.unreferencedBytes > 0 && <span class="muted"> (<Size n={n.usage.unreferencedBytes} /> unreferenced)</span>}
+      {n.usage.unreferencedBytes > 0 && (
+        <span class="muted">
+          {' '}
+          (<Size n={n.usage.unreferencedBytes} /> unreferenced)
+        </span>
+      )}
     </span>
   );
 }

@@ -29,10 +29,11 @@ export function RepositoriesPage({ ns }: { ns: string }) {
       <h1 tabIndex={-1}>Repositories in {ns}</h1>
       {nsInfo?.mirror && (
         <p class="lead">
-          A mirror of <span class="break">{nsInfo.mirror.upstream}</span>: it shows what was pushed here and what was cached from the upstream.
+          A mirror of <span class="break">{nsInfo.mirror.upstream}</span>: it shows what was pushed here and what was cached from the
+          upstream.
         </p>
       )}
-      <form class="filter" role="search" onSubmit={submit}>
+      <form class="filter" onSubmit={submit}>
         <label for="repo-filter">Name starts with</label>
         <input
           id="repo-filter"
@@ -86,8 +87,12 @@ export function RepositoriesPage({ ns }: { ns: string }) {
                       <td>
                         <a href={href.repository(ns, r.name)}>{r.name}</a>
                       </td>
-                      <td class="num"><Size n={r.usage?.unique} /></td>
-                      <td class="num"><Size n={r.usage?.shared} /></td>
+                      <td class="num">
+                        <Size n={r.usage?.unique} />
+                      </td>
+                      <td class="num">
+                        <Size n={r.usage?.shared} />
+                      </td>
                     </tr>
                   ))}
                 </tbody>

@@ -15,7 +15,11 @@ function kindText(t: TagRow): string {
   const m = t.manifest;
   if (!m) return 'not held here';
   if (m.platforms) return `${mediaTypeName(m.mediaType)}: ${m.platforms.join(', ') || 'no platforms'}`;
-  if (m.artifactType && !m.artifactType.startsWith('application/vnd.oci.image.config') && !m.artifactType.startsWith('application/vnd.docker.container.image')) {
+  if (
+    m.artifactType &&
+    !m.artifactType.startsWith('application/vnd.oci.image.config') &&
+    !m.artifactType.startsWith('application/vnd.docker.container.image')
+  ) {
     return `artifact: ${m.artifactType}`;
   }
   return mediaTypeName(m.mediaType);
@@ -24,7 +28,11 @@ function kindText(t: TagRow): string {
 function SortHeader(props: { label: string; sort: Sort; current: Sort; onSort(s: Sort): void; note?: string; num?: boolean }) {
   const active = props.current === props.sort;
   return (
-    <th scope="col" class={props.num ? 'num' : undefined} aria-sort={active ? (props.sort === 'name' ? 'ascending' : 'descending') : undefined}>
+    <th
+      scope="col"
+      class={props.num ? 'num' : undefined}
+      aria-sort={active ? (props.sort === 'name' ? 'ascending' : 'descending') : undefined}
+    >
       <button type="button" class="sort" onClick={() => props.onSort(props.sort)} title={props.note}>
         {props.label}
         <span aria-hidden="true">{active ? (props.sort === 'name' ? ' ▲' : ' ▼') : ''}</span>
@@ -93,8 +101,14 @@ export function RepositoryPage({ ns, repo }: { ns: string; repo: string }) {
           <Loading what="storage use" />
         ) : info.data.usage ? (
           <p>
-            <strong><Size n={info.data.usage.unique} /></strong> only in this repository, <strong><Size n={info.data.usage.shared} /></strong> shared
-            with other repositories ({info.data.usage.blobs} blobs), as of <Time value={info.data.usageAsOf ?? undefined} />.
+            <strong>
+              <Size n={info.data.usage.unique} />
+            </strong>{' '}
+            only in this repository,{' '}
+            <strong>
+              <Size n={info.data.usage.shared} />
+            </strong>{' '}
+            shared with other repositories ({info.data.usage.blobs} blobs), as of <Time value={info.data.usageAsOf ?? undefined} />.
           </p>
         ) : (
           <p class="muted">{info.data.computing ? 'Being computed…' : 'Not computed yet.'}</p>
@@ -140,7 +154,9 @@ export function RepositoryPage({ ns, repo }: { ns: string; repo: string }) {
                       </a>
                     </td>
                     <td>{kindText(t)}</td>
-                    <td class="num"><Size n={t.manifest?.totalSize} /></td>
+                    <td class="num">
+                      <Size n={t.manifest?.totalSize} />
+                    </td>
                     <td>
                       <Time value={t.pushed} />
                     </td>
@@ -185,8 +201,8 @@ export function RepositoryPage({ ns, repo }: { ns: string; repo: string }) {
           }}
         >
           <p>
-            The tag <strong>{doomed.name}</strong> of <strong>{repo}</strong> goes. The manifest it points at (<code>{shortDigest(doomed.digest)}</code>)
-            stays, with any other tags.
+            The tag <strong>{doomed.name}</strong> of <strong>{repo}</strong> goes. The manifest it points at (
+            <code>{shortDigest(doomed.digest)}</code>) stays, with any other tags.
           </p>
         </ConfirmDialog>
       )}

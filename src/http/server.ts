@@ -1,12 +1,14 @@
 // The listening server: HTTP or HTTPS (certificate reloaded on SIGHUP), with
 // timeouts that keep slow or idle clients from holding sockets.
 import { createServer as createHttpServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { createDispatcher } from './dispatch.js';
+import { inOrderPerConnection } from './pipelining.js';
 import { createAuth } from './auth/index.js';
 
 export interface WharfServer {
@@ -24,6 +26,7 @@ function readTls(config: Config) {
 export async function startServer(config: Config, driver: StorageDriver, log: Logger): Promise<WharfServer> {
   // Users, keys and password hashes are checked before listening: a bad entry stops the start.
   const dispatch = createDispatcher(config, driver, log, await createAuth(config, log));
+  const inOrder = inOrderPerConnection(dispatch);
   const options = {
     maxHeaderSize: config.limits.maxHeaderBytes,
     headersTimeout: config.limits.headersTimeoutMs,
@@ -36,18 +39,26 @@ export async function startServer(config: Config, driver: StorageDriver, log: Lo
   };
   const tls = config.tlsCert !== undefined;
   const server: Server = tls
-    ? (createHttpsServer({ ...options, ...readTls(config) }, dispatch) as unknown as Server)
-    : createHttpServer(options, dispatch);
+    ? (createHttpsServer({ ...options, ...readTls(config) }, inOrder.handle) as unknown as Server)
+    : createHttpServer(options, inOrder.handle);
+  // A client may half-close (FIN) right after its last request and still read
+  // the answers. Node's default ends the socket at once, so responses still
+  // being worked on were lost; with this flag it closes after the last one.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   server.setTimeout(config.limits.idleTimeoutMs, (socket) => socket.destroy());
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+  const refused = new WeakSet<Socket>();
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();
+    if (refused.has(socket)) return; // the parser stays failed: more bytes, same error
+    refused.add(socket);
     const status =
       err.code === 'HPE_HEADER_OVERFLOW'
         ? '431 Request Header Fields Too Large'
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' // headers not complete within limits.headers-timeout
           ? '408 Request Timeout'
           : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    // Requests read in full before the bad bytes are answered first, in order.
+    inOrder.refuse(socket, `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,0 +1,92 @@
+// Requests pipelined on one connection (written before the first answer
+// arrives) run one at a time, in the order they arrived. Node's parser reads
+// them all at once and hands each to the handler straight away: a GET written
+// right behind the POST that creates its blob would run first and miss it,
+// and a request answered while an earlier response was still pending found no
+// socket yet and was taken for a client gone away (the connection was closed
+// and everything behind it lost). RFC 9112 §9.3.2: responses in order, and
+// unsafe methods never run in parallel.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export interface InOrder {
+  handle: Handler;
+  /**
+   * The parser failed on this connection: answer `reply` (a raw response
+   * that closes the connection) in the failing request's turn. Requests read
+   * completely before the bad bytes are answered first; a request whose body
+   * held them is refused instead of run.
+   */
+  refuse(socket: Socket, reply: string): void;
+}
+
+interface Line {
+  /** Requests waiting for their turn, oldest first. */
+  waiting: Array<() => void>;
+  /** The last request received and its response. */
+  req: IncomingMessage;
+  res: ServerResponse;
+}
+
+export function inOrderPerConnection(handle: Handler): InOrder {
+  // Only connections with a request in progress have a line.
+  const lines = new WeakMap<Socket, Line>();
+  const refused = new WeakMap<IncomingMessage, string>();
+  const next = (socket: Socket) => {
+    const line = lines.get(socket)!;
+    const run = line.waiting.shift();
+    if (run) run();
+    else lines.delete(socket);
+  };
+  const answer = (socket: Socket, reply: string) => {
+    if (socket.writable) socket.end(reply);
+  };
+  return {
+    handle(req, res) {
+      const socket = req.socket;
+      const run = () => {
+        const reply = refused.get(req);
+        if (reply !== undefined) return answer(socket, reply);
+        // The client has gone: no one would learn what this request did (an
+        // upload nobody knows the id of), so it is not run at all.
+        if (socket.destroyed) {
+          res.destroy();
+          return next(socket);
+        }
+        res.once('close', () => next(socket));
+        handle(req, res);
+      };
+      const line = lines.get(socket);
+      if (line) {
+        line.waiting.push(run);
+        line.req = req;
+        line.res = res;
+        return;
+      }
+      lines.set(socket, { waiting: [], req, res });
+      run();
+    },
+    refuse(socket, reply) {
+      const line = lines.get(socket);
+      if (!line) return answer(socket, reply);
+      if (line.req.complete) {
+        // The bad bytes came after the last complete request: after its answer.
+        line.res.once('close', () => answer(socket, reply));
+        return;
+      }
+      // They are in the body of the last request: it is refused in its turn,
+      // not run (its body will never end).
+      refused.set(line.req, reply);
+      if (line.waiting.length > 0) return;
+      // It is running now. Its handler waits for a body that will not come
+      // until the client closes (or the idle timeout), which releases it; the
+      // socket is only half-closed so that a client still sending can read
+      // the answer instead of a reset.
+      if (!line.res.headersSent) return answer(socket, reply);
+      // It has answered already (say 400 for its Transfer-Encoding): no second answer.
+      line.res.once('close', () => answer(socket, ''));
+    },
+  };
+}

@@ -13,7 +13,7 @@ import { catalog, referrers, tagsList } from './handlers/listings.js';
 import { deleteManifestHandler, getManifestHandler, putManifestHandler } from './handlers/manifests.js';
 import { deleteUpload, getUpload, patchUpload, postUpload, putUpload } from './handlers/uploads.js';
 import { parseTarget, type Route } from './router.js';
-import { drainOrClose } from './headers.js';
+import { checkTransferCoding, drainOrClose } from './headers.js';
 import { mirrorHandler, selectTarget, type Target } from './handlers/mirror.js';
 import { createMirrors } from '../registry/mirror/mirror.js';
 import { createAuth, TOKEN_PATH, type Auth } from './auth/index.js';
@@ -97,6 +97,7 @@ export function createDispatcher(config: Config, driver: StorageDriver, log: Log
       sendError(res, reply, method);
     };
     try {
+      checkTransferCoding(req); // 501 for codings Node leaves undecoded, before any body is read
       url = parseTarget(req.url ?? '/');
       const done = () => {
         if (log.enabled('debug')) {

@@ -59,6 +59,33 @@ export function contentLength(req: IncomingMessage): number | undefined {
   return n;
 }
 
+/**
+ * Transfer codings (RFC 9112 §6): Node's parser decodes chunked only. It
+ * passes e.g. `gzip, chunked` through with the body still gzip-encoded — a
+ * handler would store those bytes — so any coding besides chunked gets 501,
+ * before anything reads the body (§6.1). When chunked is not the last coding
+ * the body's length is unknown: 400 and the connection closes (§6.3).
+ */
+export function checkTransferCoding(req: IncomingMessage): void {
+  const te = req.headers['transfer-encoding'];
+  if (te === undefined) return;
+  // Empty list elements are allowed (RFC 9110 §5.6.1); codings are case-insensitive.
+  const codings = te
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '');
+  if (codings.length === 1 && codings[0] === 'chunked') return;
+  const detail = { transferEncoding: te.slice(0, 100) };
+  // UNSUPPORTED names what is wrong; the statuses are the ones RFC 9112 requires.
+  if (codings.at(-1) !== 'chunked') {
+    throw new HttpError('UNSUPPORTED', 'the last transfer coding must be chunked', detail, {
+      status: 400,
+      headers: { Connection: 'close' },
+    });
+  }
+  throw new HttpError('UNSUPPORTED', 'transfer coding not implemented; send the body with chunked only', detail, { status: 501 });
+}
+
 /** Does the request carry a body? (Content-Length > 0, or chunked transfer encoding.) */
 export function hasBody(req: IncomingMessage): boolean {
   const len = req.headers['content-length'];

@@ -56,6 +56,12 @@ export function inOrderPerConnection(handle: Handler): InOrder {
           return next(socket);
         }
         res.once('close', () => next(socket));
+        // Node's parser stops reading a connection after a request that asks
+        // for an upgrade (Connection: upgrade, e.g. h2c), even when it is
+        // answered as plain HTTP: anything sent after it would hang. Say so.
+        if (req.headers.upgrade !== undefined && /(^|,)\s*upgrade\s*(,|$)/i.test(req.headers.connection ?? '')) {
+          res.setHeader('Connection', 'close');
+        }
         handle(req, res);
       };
       const line = lines.get(socket);

@@ -213,6 +213,14 @@ describe('pipelined requests', () => {
     assert.equal((await c.request('DELETE', location)).status, 204);
   });
 
+  it('a request asking for an upgrade (h2c) is answered as HTTP/1.1 with Connection: close, so nothing sent after it hangs', async () => {
+    const upgrade = request('GET', '/v2/', { Connection: 'Upgrade, HTTP2-Settings', Upgrade: 'h2c', 'HTTP2-Settings': 'AAMAAABkAAQCAAAAAAIAAAAA' });
+    const r = await exchange(wharf.port, [upgrade, request('GET', `/v2/${REPO}/tags/list`)], { methods: ['GET', 'GET'], gapMs: 200, timeoutMs: 5000 });
+    assert.equal(r.responses[0]?.status, 200);
+    assert.equal(r.responses[0]!.headers.connection, 'close', 'the client learns it must open a new connection');
+    assert.equal(r.closed, true, 'closed, not left hanging');
+  });
+
   it('requests queued behind a connection that went away are not run (no upload nobody knows of)', async () => {
     const big = randomBlob(16 * 1024 * 1024);
     const d = await c.pushBlob(REPO, big);

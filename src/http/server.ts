@@ -60,6 +60,12 @@ export async function startServer(config: Config, driver: StorageDriver, log: Lo
     // Requests read in full before the bad bytes are answered first, in order.
     inOrder.refuse(socket, `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
+  // CONNECT asks for a tunnel, which a registry does not offer. Without a
+  // listener Node destroys the socket at once, dropping the answers still
+  // owed to requests pipelined before it: refuse it in its turn instead.
+  server.on('connect', (_req, socket: Socket) => {
+    inOrder.refuse(socket, 'HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.address, () => {

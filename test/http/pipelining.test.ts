@@ -213,6 +213,23 @@ describe('pipelined requests', () => {
     assert.equal((await c.request('DELETE', location)).status, 204);
   });
 
+  it('CONNECT behind other requests: those are answered first, then 405 and the connection closes', async () => {
+    const data = randomBlob(1000);
+    const d = digestOf(data);
+    const r = await exchange(
+      wharf.port,
+      [
+        request('POST', `/v2/${REPO}/blobs/uploads/?digest=${d}`, { 'Content-Type': 'application/octet-stream' }, data),
+        request('GET', `/v2/${REPO}/blobs/${d}`),
+        'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+      ],
+      { methods: ['POST', 'GET', 'CONNECT'], expect: 4 },
+    );
+    assert.deepEqual(r.responses.map((x) => x.status), [201, 200, 405], `rest: ${r.rest.toString().slice(0, 200)}`);
+    assert.ok(r.responses[1]!.body.equals(data));
+    assert.equal(r.closed, true);
+  });
+
   it('a request asking for an upgrade (h2c) is answered as HTTP/1.1 with Connection: close, so nothing sent after it hangs', async () => {
     const upgrade = request('GET', '/v2/', { Connection: 'Upgrade, HTTP2-Settings', Upgrade: 'h2c', 'HTTP2-Settings': 'AAMAAABkAAQCAAAAAAIAAAAA' });
     const r = await exchange(wharf.port, [upgrade, request('GET', `/v2/${REPO}/tags/list`)], { methods: ['GET', 'GET'], gapMs: 200, timeoutMs: 5000 });

@@ -64,6 +64,9 @@ export async function startServer(config: Config, driver: StorageDriver, log: Lo
   // listener Node destroys the socket at once, dropping the answers still
   // owed to requests pipelined before it: refuse it in its turn instead.
   server.on('connect', (_req, socket: Socket) => {
+    // Node hands the socket over without its error handler: a client reset
+    // would be an unhandled 'error' (a crash).
+    socket.on('error', () => socket.destroy());
     inOrder.refuse(socket, 'HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
   await new Promise<void>((resolve, reject) => {

@@ -230,6 +230,23 @@ describe('pipelined requests', () => {
     assert.equal(r.closed, true);
   });
 
+  it('CONNECT behind a download, then the client resets: the server keeps running', async () => {
+    const big = randomBlob(8 * 1024 * 1024);
+    const d = await c.pushBlob(REPO, big);
+    for (let i = 0; i < 3; i++) {
+      await exchange(wharf.port, [request('GET', `/v2/${REPO}/blobs/${d}`), 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n'], {
+        timeoutMs: 200,
+        onSocket: (s) => {
+          s.pause();
+          setTimeout(() => s.resetAndDestroy(), 100);
+        },
+      });
+    }
+    await sleep(300);
+    assert.equal(wharf.child.exitCode, null, `the server exited:\n${wharf.output().slice(-2000)}`);
+    assert.equal((await c.request('GET', '/v2/')).status, 200);
+  });
+
   it('a request asking for an upgrade (h2c) is answered as HTTP/1.1 with Connection: close, so nothing sent after it hangs', async () => {
     const upgrade = request('GET', '/v2/', { Connection: 'Upgrade, HTTP2-Settings', Upgrade: 'h2c', 'HTTP2-Settings': 'AAMAAABkAAQCAAAAAAIAAAAA' });
     const r = await exchange(wharf.port, [upgrade, request('GET', `/v2/${REPO}/tags/list`)], { methods: ['GET', 'GET'], gapMs: 200, timeoutMs: 5000 });

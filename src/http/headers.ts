@@ -146,6 +146,26 @@ export async function readSmallBody(
   return Buffer.concat(parts, total);
 }
 
+/**
+ * Read and discard a body the handler has no use for. Resolves once it has
+ * arrived whole: a request whose body breaks off (the client went away, or
+ * the chunked framing was malformed) must not change anything, since its
+ * client never learns what it did (e.g. the id of an upload it started).
+ */
+export function discardBody(req: IncomingMessage): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const broken = () => reject(new RegistryError('BLOB_UPLOAD_INVALID', 'request body ended early'));
+    if (req.readableEnded) return resolve();
+    if (req.destroyed) return broken();
+    req.once('end', resolve);
+    req.once('error', broken);
+    req.once('close', () => {
+      if (!req.readableEnded) broken();
+    });
+    req.resume();
+  });
+}
+
 /** An unwanted request body up to this size is read and discarded rather than cut off. */
 export const DRAIN_LIMIT = 8 * 1024 * 1024;
 

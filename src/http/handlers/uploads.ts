@@ -14,7 +14,7 @@ import {
   type UploadStatus,
 } from '../../registry/uploads.js';
 import { location, send, type Context } from '../context.js';
-import { contentLength, hasBody, parseContentRange } from '../headers.js';
+import { contentLength, discardBody, hasBody, parseContentRange } from '../headers.js';
 
 function chunkHeaders(ctx: Context): ChunkHeaders {
   return { range: parseContentRange(ctx.req.headers['content-range']), length: contentLength(ctx.req) };
@@ -35,26 +35,27 @@ function created(ctx: Context, repo: string, digest: string): void {
 export async function postUpload(ctx: Context, repo: string): Promise<void> {
   const q = ctx.url.searchParams;
   const mount = q.get('mount');
+  const digestParam = q.get('digest');
+  // Only a monolithic upload reads the body; a mount or a start acts once
+  // the (unused) body has arrived whole, or not at all.
+  if (digestParam === null || mount !== null) await discardBody(ctx.req);
   if (mount !== null) {
     const digest = parseDigest(mount);
     const from = q.get('from');
     if (from !== null) validateRepoName(from);
     const mounted = await mountBlob(ctx.scope, repo, digest, from ?? undefined);
     if (mounted) {
-      ctx.req.resume();
       created(ctx, repo, digest.text);
       return;
     }
     // Not mountable: the spec says to start an ordinary upload instead.
   }
-  const digestParam = q.get('digest');
   if (digestParam !== null && mount === null) {
     const digest = parseDigest(digestParam);
     const info = await uploadWhole(ctx.scope, repo, digest, ctx.req, chunkHeaders(ctx));
     created(ctx, repo, info.digest.text);
     return;
   }
-  ctx.req.resume();
   const st = await startUpload(ctx.scope, repo);
   send(ctx, 202, uploadHeaders(ctx, repo, st));
 }

@@ -11,6 +11,8 @@ import type { Socket } from 'node:net';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
+
 export interface InOrder {
   handle: Handler;
   /**
@@ -43,9 +45,42 @@ export function inOrderPerConnection(handle: Handler): InOrder {
   const answer = (socket: Socket, reply: string) => {
     if (socket.writable) socket.end(reply);
   };
+  const watched = new WeakSet<Socket>();
+  const refuse = (socket: Socket, reply: string) => {
+    const line = lines.get(socket);
+    if (!line) return answer(socket, reply);
+    if (line.req.complete) {
+      // The bad bytes came after the last complete request: after its answer.
+      line.res.once('close', () => answer(socket, reply));
+      return;
+    }
+    // They are in the body of the last request: it is refused in its turn,
+    // not run (its body will never end).
+    refused.set(line.req, reply);
+    if (line.waiting.length > 0) return;
+    // It is running now. Its handler waits for a body that will not come
+    // until the client closes (or the idle timeout), which releases it; the
+    // socket is only half-closed so that a client still sending can read
+    // the answer instead of a reset.
+    if (!line.res.headersSent) return answer(socket, reply);
+    // It has answered already (say 400 for its Transfer-Encoding): no second answer.
+    line.res.once('close', () => answer(socket, ''));
+  };
   return {
+    refuse,
     handle(req, res) {
       const socket = req.socket;
+      if (!watched.has(socket)) {
+        watched.add(socket);
+        // The client half-closed: a body still incomplete never will be. The
+        // parser says so itself for most requests (a clientError), but not
+        // after a request that asked for an upgrade, whose handler would
+        // wait for the rest until the idle timeout.
+        socket.once('end', () => {
+          const line = lines.get(socket);
+          if (line && !line.req.complete) refuse(socket, BAD_REQUEST);
+        });
+      }
       const run = () => {
         const reply = refused.get(req);
         if (reply !== undefined) return answer(socket, reply);
@@ -73,26 +108,6 @@ export function inOrderPerConnection(handle: Handler): InOrder {
       }
       lines.set(socket, { waiting: [], req, res });
       run();
-    },
-    refuse(socket, reply) {
-      const line = lines.get(socket);
-      if (!line) return answer(socket, reply);
-      if (line.req.complete) {
-        // The bad bytes came after the last complete request: after its answer.
-        line.res.once('close', () => answer(socket, reply));
-        return;
-      }
-      // They are in the body of the last request: it is refused in its turn,
-      // not run (its body will never end).
-      refused.set(line.req, reply);
-      if (line.waiting.length > 0) return;
-      // It is running now. Its handler waits for a body that will not come
-      // until the client closes (or the idle timeout), which releases it; the
-      // socket is only half-closed so that a client still sending can read
-      // the answer instead of a reset.
-      if (!line.res.headersSent) return answer(socket, reply);
-      // It has answered already (say 400 for its Transfer-Encoding): no second answer.
-      line.res.once('close', () => answer(socket, ''));
     },
   };
 }

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startWharf, type WharfProcess } from '../helpers/wharf.js';
 import { OciClient, randomBlob } from '../helpers/oci-client.js';
+import { fdSummary } from '../helpers/proc.js';
 import { exchange } from '../helpers/raw-http.js';
 
 let wharf: WharfProcess;
@@ -67,6 +68,28 @@ describe('a body that breaks off changes nothing', () => {
     await sleep(300);
     assert.equal(existsSync(join(wharf.dataDir, 'default', 'repos', REPO, '_blobs', d)), false, 'no link was made');
     assert.equal((await c.headBlob(REPO, d)).status, 404);
+  });
+
+  it('a request that asks for an upgrade, with a malformed chunked body, then a half-close: 400 and closed, not left hanging', async () => {
+    // Node's parser reports no error for the bad chunk after an upgrade request: the body just never ends.
+    const { location } = await c.startUpload(REPO);
+    const path = new URL(location, wharf.url).pathname;
+    for (const [method, target] of [['POST', `/v2/${REPO}/blobs/uploads/`], ['PATCH', path]] as const) {
+      const before = uploads();
+      const head = `${method} ${target} HTTP/1.1\r\nHost: ${wharf.host}\r\nConnection: upgrade\r\nUpgrade: x\r\nTransfer-Encoding: chunked\r\n\r\n`;
+      const started = Date.now();
+      const r = await exchange(wharf.port, [head + '0x12\r\nabc\r\n0\r\n\r\n'], { methods: [method], halfClose: true, expect: 2, timeoutMs: 10_000 });
+      assert.equal(r.closed, true, `${method}: the connection was left open for ${Date.now() - started} ms`);
+      assert.equal(r.responses[0]?.status, 400, `${method}: ${r.responses.map((x) => x.status)}`);
+      if (method === 'POST') await noNewUpload(before, 'upgrade POST');
+    }
+    assert.equal((await c.uploadStatus(location)).header('range'), '0-0');
+    let open = fdSummary(wharf.child.pid!, wharf.dataDir).under;
+    for (let i = 0; i < 20 && open.length > 0; i++) {
+      await sleep(100);
+      open = fdSummary(wharf.child.pid!, wharf.dataDir).under;
+    }
+    assert.deepEqual(open, [], 'no file in the store left open');
   });
 
   it('a start or mount with a whole (unused) body still works', async () => {

@@ -3,7 +3,8 @@
 # run every suite: unit (incl. the driver suite on fs and memory),
 # objectstores (the driver and prune suites on Swift and S3, and a store
 # outage, against the Swift all-in-one), HTTP API, and end-to-end with
-# skopeo/podman/buildah, Distribution and nginx.
+# skopeo/podman/buildah, Distribution and nginx; then the fuzzer (fixed seed,
+# about a minute) and the soak (a few minutes).
 #
 #   bash scripts/test.sh [SUITE...]        e.g. `npm test -- unit http`
 #   bash scripts/test.sh --quick           `npm run test:quick`: unit and http
@@ -32,7 +33,7 @@ npm run build
 
 suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then
-  if $quick; then suites=(unit http); else suites=(unit objectstores http e2e); fi
+  if $quick; then suites=(unit http); else suites=(unit objectstores http e2e fuzz soak); fi
 fi
 files=()
 left_out=()

@@ -1,6 +1,6 @@
 // The listening server: HTTP or HTTPS (certificate reloaded on SIGHUP), with
 // timeouts that keep slow or idle clients from holding sockets.
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
@@ -64,9 +64,13 @@ export async function startServer(config: Config, driver: StorageDriver, log: Lo
   // listener Node destroys the socket at once, dropping the answers still
   // owed to requests pipelined before it: refuse it in its turn instead.
   server.on('connect', (_req, socket: Socket) => {
-    // Node hands the socket over without its error handler: a client reset
-    // would be an unhandled 'error' (a crash).
-    socket.on('error', () => socket.destroy());
+    // Node hands the socket over as if for a tunnel, with the listeners the
+    // answers still being written need taken off: put back what they need.
+    socket.on('error', () => socket.destroy()); // else a client reset is an unhandled 'error'
+    socket.on('timeout', () => socket.destroy()); // the idle timeout
+    // A response in flight waits for 'drain' to write on (Node forwards it only while it owns the socket).
+    socket.on('drain', () => (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage?.emit('drain'));
+    socket.resume(); // read and drop what follows, so that a client's FIN is seen
     inOrder.refuse(socket, 'HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
   await new Promise<void>((resolve, reject) => {

@@ -230,6 +230,21 @@ describe('pipelined requests', () => {
     assert.equal(r.closed, true);
   });
 
+  it('CONNECT behind a long download: the download completes, then 405, and the connection closes', async () => {
+    const big = randomBlob(3 * 1024 * 1024);
+    const d = await c.pushBlob(REPO, big);
+    for (const halfClose of [false, true]) {
+      const r = await exchange(
+        wharf.port,
+        [request('GET', `/v2/${REPO}/blobs/${d}`), 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n\r\nhello'],
+        { methods: ['GET', 'CONNECT'], expect: 3, halfClose, timeoutMs: 10_000 },
+      );
+      assert.deepEqual(r.responses.map((x) => x.status), [200, 405], `half-close ${halfClose}: rest ${r.rest.length} bytes`);
+      assert.ok(r.responses[0]!.body.equals(big));
+      assert.equal(r.closed, true);
+    }
+  });
+
   it('CONNECT behind a download, then the client resets: the server keeps running', async () => {
     const big = randomBlob(8 * 1024 * 1024);
     const d = await c.pushBlob(REPO, big);

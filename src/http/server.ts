@@ -60,6 +60,10 @@ export async function startServer(config: Config, driver: StorageDriver, log: Lo
     // Requests read in full before the bad bytes are answered first, in order.
     inOrder.refuse(socket, `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
+  // An Expect other than 100-continue: Node would answer 417 by itself,
+  // outside the order of the requests and the rules above (RFC 9110 §10.1.1
+  // allows it, not requires it). Such requests are served as if it were absent.
+  server.on('checkExpectation', inOrder.handle);
   // CONNECT asks for a tunnel, which a registry does not offer. Without a
   // listener Node destroys the socket at once, dropping the answers still
   // owed to requests pipelined before it: refuse it in its turn instead.

@@ -79,7 +79,7 @@ const UPLOAD_ID_RE = /\/blobs\/uploads\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
 class Failed extends Error {}
 
 /** Responses a parser may give without the API's headers, before any handler runs. */
-const PARSER_STATUSES = new Set([400, 405, 408, 417, 431]);
+const PARSER_STATUSES = new Set([400, 405, 408, 431]);
 
 export class Fuzzer {
   private readonly world: World;

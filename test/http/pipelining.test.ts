@@ -270,6 +270,18 @@ describe('pipelined requests', () => {
     assert.equal(r.closed, true, 'closed, not left hanging');
   });
 
+  it('an unknown Expect is ignored: the request is served in its turn (also one asking for an upgrade)', async () => {
+    const r = await exchange(
+      wharf.port,
+      [request('GET', `/v2/${REPO}/tags/list`, { Expect: 'foo' }), request('GET', '/v2/', { Expect: '', Connection: 'upgrade', Upgrade: 'h2c' }), request('GET', '/v2/')],
+      { methods: ['GET', 'GET', 'GET'], expect: 4, timeoutMs: 5000 },
+    );
+    assert.deepEqual(r.responses.map((x) => x.status), [200, 200], `rest: ${r.rest.toString().slice(0, 200)}`);
+    assert.equal(r.responses[0]!.headers['docker-distribution-api-version'], 'registry/2.0');
+    assert.equal(r.responses[1]!.headers.connection, 'close');
+    assert.equal(r.closed, true, 'closed after the upgrade request, not left hanging');
+  });
+
   it('requests queued behind a connection that went away are not run (no upload nobody knows of)', async () => {
     const big = randomBlob(16 * 1024 * 1024);
     const d = await c.pushBlob(REPO, big);

@@ -24,12 +24,16 @@ after(async () => {
   await wharf.cleanup();
 });
 
-it(`fuzzed API requests (seed ${SEED}, up to ${FUZZ_CASES} cases or ${FUZZ_SECONDS} s): no 5xx, no crash, no leak`, { timeout: 240_000 }, async (t) => {
+it(`fuzzed API requests (seed ${SEED}, up to ${FUZZ_CASES} cases or ${FUZZ_SECONDS} s): no 5xx, no crash, no leak`, {
+  timeout: 240_000,
+}, async (t) => {
   const world = await setupWorld(wharf.url, wharf.host);
   const fuzzer = new Fuzzer(target, world, { seed: SEED, iterations: FUZZ_CASES, seconds: FUZZ_SECONDS, log: (l) => t.diagnostic(l) });
   fuzzer.adoptExistingUploads();
   const result = await fuzzer.run();
-  t.diagnostic(`seed ${SEED}: ${result.cases} cases, ${result.requests} requests in ${Math.round(result.elapsedMs / 1000)} s; statuses ${JSON.stringify(result.statuses)}`);
+  t.diagnostic(
+    `seed ${SEED}: ${result.cases} cases, ${result.requests} requests in ${Math.round(result.elapsedMs / 1000)} s; statuses ${JSON.stringify(result.statuses)}`,
+  );
   assert.equal(result.failure, undefined, describeFailure(result));
   // A fuzzer that ran nothing proves nothing.
   assert.ok(result.cases >= 200, `only ${result.cases} cases ran`);

@@ -72,7 +72,8 @@ export interface FuzzResult {
   failures: FuzzFailure[];
 }
 
-const LEAK_RE = /(^|\n)\s+at [^\n]*[(:]|\bat (?:file|node):|[\w/.-]+\.(?:ts|js|mjs):\d+|\/work\/|\/tmp\/|node_modules|node:internal|Error: [^\n]*\n\s+at /;
+const LEAK_RE =
+  /(^|\n)\s+at [^\n]*[(:]|\bat (?:file|node):|[\w/.-]+\.(?:ts|js|mjs):\d+|\/work\/|\/tmp\/|node_modules|node:internal|Error: [^\n]*\n\s+at /;
 const SERVER_TROUBLE_RE = /request failed|on garbage collection|Unhandled|uncaught|FATAL|out of memory|MaxListenersExceeded/i;
 const UPLOAD_ID_RE = /\/blobs\/uploads\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/;
 
@@ -151,7 +152,9 @@ export class Fuzzer {
       current = undefined;
       if ((i + 1 - from) % checkEvery === 0) {
         if (!(await guarded(() => this.deepChecks()))) return result();
-        this.opts.log?.(`fuzz: seed ${seed}: ${i + 1 - from} cases, ${this.requestsSent} requests, ${Math.round((Date.now() - started) / 1000)} s`);
+        this.opts.log?.(
+          `fuzz: seed ${seed}: ${i + 1 - from} cases, ${this.requestsSent} requests, ${Math.round((Date.now() - started) / 1000)} s`,
+        );
       }
     }
     current = undefined;
@@ -169,20 +172,42 @@ export class Fuzzer {
   // ---- one case ----
 
   private buildCase(index: number, rng: Rng): { record: CaseRecord; requests: FuzzRequest[] } {
-    const n = rng.weighted([[8, 1], [2, 2], [1, 3]] as const);
+    const n = rng.weighted([
+      [8, 1],
+      [2, 2],
+      [1, 3],
+    ] as const);
     const requests: FuzzRequest[] = [];
     for (let k = 0; k < n; k++) {
       const r = template(this.world, rng);
-      const count = rng.weighted([[2, 0], [5, 1], [2, 2], [1, 3]] as const);
+      const count = rng.weighted([
+        [2, 0],
+        [5, 1],
+        [2, 2],
+        [1, 3],
+      ] as const);
       requests.push(mutate(r, rng, this.world, count));
     }
     const bytes = Buffer.concat(requests.map((r) => serialize(r, rng)));
     const complete = requests.every((r) => r.complete);
-    const end = complete ? rng.weighted([[5, 'open'], [4, 'half'], [1, 'abort']] as const) : rng.weighted([[4, 'half'], [1, 'abort']] as const);
+    const end = complete
+      ? rng.weighted([
+          [5, 'open'],
+          [4, 'half'],
+          [1, 'abort'],
+        ] as const)
+      : rng.weighted([
+          [4, 'half'],
+          [1, 'abort'],
+        ] as const);
     let written = bytes;
     if (end === 'abort') written = bytes.subarray(0, rng.int(0, bytes.length));
     // One write, or a few pieces with short pauses (bodies that arrive slowly).
-    const pieces = rng.weighted([[6, 1], [3, 2], [1, 4]] as const);
+    const pieces = rng.weighted([
+      [6, 1],
+      [3, 2],
+      [1, 4],
+    ] as const);
     const cuts = Array.from({ length: pieces - 1 }, () => rng.int(0, written.length)).sort((a, b) => a - b);
     const parts: string[] = [];
     let at = 0;
@@ -241,9 +266,13 @@ export class Fuzzer {
   }
 
   private checkAnswer(r: FuzzRequest | undefined, res: WireResponse, k: number): void {
-    const what = r ? `answer ${k + 1} (${r.method} ${r.target.slice(0, 100)} -> ${res.status})` : `extra answer ${k + 1} (-> ${res.status})`;
+    const what = r
+      ? `answer ${k + 1} (${r.method} ${r.target.slice(0, 100)} -> ${res.status})`
+      : `extra answer ${k + 1} (-> ${res.status})`;
     if (res.status < 100 || res.status > 599) throw new Failed(`${what}: bad status`);
-    const headerText = Object.entries(res.headers).map(([h, v]) => `${h}: ${v}`).join('\n');
+    const headerText = Object.entries(res.headers)
+      .map(([h, v]) => `${h}: ${v}`)
+      .join('\n');
     if (LEAK_RE.test(headerText)) throw new Failed(`${what}: headers leak internals: ${headerText.slice(0, 300)}`);
     if (res.status >= 400 && LEAK_RE.test(res.text)) throw new Failed(`${what}: body leaks internals: ${res.text.slice(0, 300)}`);
     const api = res.headers['docker-distribution-api-version'] === 'registry/2.0';
@@ -251,7 +280,8 @@ export class Fuzzer {
       const te = r?.headers.some(([h]) => h.toLowerCase() === 'transfer-encoding');
       const head = r?.method.toUpperCase() === 'HEAD';
       const code = api && !head ? errorCode(res.text) : undefined;
-      if (!(res.status === 501 && te && api && (head || code === 'UNSUPPORTED'))) throw new Failed(`${what}: server error for a client's request: ${res.text.slice(0, 300)}`);
+      if (!(res.status === 501 && te && api && (head || code === 'UNSUPPORTED')))
+        throw new Failed(`${what}: server error for a client's request: ${res.text.slice(0, 300)}`);
     }
     if (!api) {
       // Only the parser answers without the API's headers.
@@ -259,7 +289,8 @@ export class Fuzzer {
       return;
     }
     if (res.status >= 400 && r?.method.toUpperCase() !== 'HEAD') {
-      if (!/^application\/json/.test(res.headers['content-type'] ?? '')) throw new Failed(`${what}: error without a JSON body (${res.headers['content-type']})`);
+      if (!/^application\/json/.test(res.headers['content-type'] ?? ''))
+        throw new Failed(`${what}: error without a JSON body (${res.headers['content-type']})`);
       if (errorCode(res.text) === undefined) throw new Failed(`${what}: not an OCI error body: ${res.text.slice(0, 300)}`);
     }
   }
@@ -515,11 +546,16 @@ export function describeFailure(result: FuzzResult): string {
   if (!f.case) lines.push('(found by a check between cases: the cases just before it are the suspects)');
   if (f.case) {
     const c = f.case;
-    lines.push(`case ${c.index}: ${c.requests.length} request(s), written in ${c.parts.length} piece(s) ${c.gapMs} ms apart, then ${c.end}`);
-    for (const [k, r] of c.requests.entries()) lines.push(`  request ${k + 1}: ${r.template} -> ${r.method} ${r.target}  [${r.notes.join('; ')}]`);
+    lines.push(
+      `case ${c.index}: ${c.requests.length} request(s), written in ${c.parts.length} piece(s) ${c.gapMs} ms apart, then ${c.end}`,
+    );
+    for (const [k, r] of c.requests.entries())
+      lines.push(`  request ${k + 1}: ${r.template} -> ${r.method} ${r.target}  [${r.notes.join('; ')}]`);
     lines.push('exact bytes (JSON strings, latin1), piece by piece:');
     for (const p of c.parts) lines.push(`  ${JSON.stringify(p.length > 4000 ? p.slice(0, 4000) + '…' : p)}`);
-    lines.push(`run it again: npm run fuzz -- --seed ${result.seed} --from ${c.index} --iterations 1   (or --replay FILE with this case's JSON)`);
+    lines.push(
+      `run it again: npm run fuzz -- --seed ${result.seed} --from ${c.index} --iterations 1   (or --replay FILE with this case's JSON)`,
+    );
     lines.push(`case JSON: ${JSON.stringify(c).slice(0, 20000)}`);
   }
   return lines.join('\n');

@@ -48,19 +48,32 @@ try {
     const ex = await exchangeCase(wharf.port, c, methods, c.requests.length, 20_000);
     const parsed = parseResponses(ex.raw, methods);
     for (const r of parsed.responses) console.log(`${r.status} ${JSON.stringify(r.headers)} ${r.text.slice(0, 500)}`);
-    console.log(`closed: ${ex.closed}${ex.error ? ` (${ex.error})` : ''}; timed out: ${ex.timedOut}; rest: ${JSON.stringify(parsed.rest.toString('latin1').slice(0, 200))}`);
+    console.log(
+      `closed: ${ex.closed}${ex.error ? ` (${ex.error})` : ''}; timed out: ${ex.timedOut}; rest: ${JSON.stringify(parsed.rest.toString('latin1').slice(0, 200))}`,
+    );
     await new Promise((r) => setTimeout(r, 500));
     console.log(`server output:\n${wharf.output().slice(-5000)}`);
   } else {
     const seed = int(values.seed, 'seed', Math.floor(Math.random() * 2 ** 31));
     const iterations = int(values.iterations, 'iterations', values.seconds ? Number.MAX_SAFE_INTEGER : 10_000);
     const seconds = int(values.seconds, 'seconds', 365 * 24 * 3600);
-    console.log(`fuzz: seed ${seed}, ${iterations === Number.MAX_SAFE_INTEGER ? 'no case limit' : `${iterations} cases`}, ${values.seconds ? `${seconds} s` : 'no time limit'}, server ${wharf.url}`);
+    console.log(
+      `fuzz: seed ${seed}, ${iterations === Number.MAX_SAFE_INTEGER ? 'no case limit' : `${iterations} cases`}, ${values.seconds ? `${seconds} s` : 'no time limit'}, server ${wharf.url}`,
+    );
     const world = await setupWorld(wharf.url, wharf.host);
-    const fuzzer = new Fuzzer(target, world, { seed, iterations, seconds, from: int(values.from, 'from', 0), keepGoing: values['keep-going'], log: (l) => console.log(l) });
+    const fuzzer = new Fuzzer(target, world, {
+      seed,
+      iterations,
+      seconds,
+      from: int(values.from, 'from', 0),
+      keepGoing: values['keep-going'],
+      log: (l) => console.log(l),
+    });
     fuzzer.adoptExistingUploads();
     const result = await fuzzer.run();
-    console.log(`fuzz: seed ${seed}: ${result.cases} cases, ${result.requests} requests in ${(result.elapsedMs / 1000).toFixed(1)} s; statuses ${JSON.stringify(result.statuses)}`);
+    console.log(
+      `fuzz: seed ${seed}: ${result.cases} cases, ${result.requests} requests in ${(result.elapsedMs / 1000).toFixed(1)} s; statuses ${JSON.stringify(result.statuses)}`,
+    );
     if (result.failure) {
       failed = true;
       if (values['keep-going']) console.error(`fuzz: ${result.failures.length} failure(s), each printed above; the first:`);

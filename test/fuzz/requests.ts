@@ -47,7 +47,14 @@ export interface FuzzRequest {
   upload?: World['uploads'][number];
 }
 
-function req(template: string, method: string, target: string, headers: Array<[string, string]> = [], body?: Buffer, framing?: 'length' | 'chunked'): FuzzRequest {
+function req(
+  template: string,
+  method: string,
+  target: string,
+  headers: Array<[string, string]> = [],
+  body?: Buffer,
+  framing?: 'length' | 'chunked',
+): FuzzRequest {
   return {
     method,
     target,
@@ -123,7 +130,9 @@ export function template(world: World, rng: Rng): FuzzRequest {
     }
     case 'blob-get': {
       const b = blob ?? { repo, digest: sha256('x'), size: 1 };
-      const h: Array<[string, string]> = rng.chance(0.4) ? [['Range', `bytes=${rng.int(0, b.size)}-${rng.chance(0.5) ? '' : rng.int(0, b.size + 2)}`]] : [];
+      const h: Array<[string, string]> = rng.chance(0.4)
+        ? [['Range', `bytes=${rng.int(0, b.size)}-${rng.chance(0.5) ? '' : rng.int(0, b.size + 2)}`]]
+        : [];
       return req(kind, rng.pick(['GET', 'HEAD']), `/v2/${b.repo}/blobs/${b.digest}`, h);
     }
     case 'tags':
@@ -132,14 +141,25 @@ export function template(world: World, rng: Rng): FuzzRequest {
       return req(kind, 'GET', `/v2/_catalog${rng.chance(0.5) ? `?n=${rng.int(0, 5)}&last=${rng.pick(world.repos)}` : ''}`);
     case 'referrers': {
       const m = manifest ?? { repo, digest: sha256('x') };
-      return req(kind, 'GET', `/v2/${m.repo}/referrers/${m.digest}${rng.chance(0.3) ? `?artifactType=${encodeURIComponent(OCI_CONFIG)}` : ''}`);
+      return req(
+        kind,
+        'GET',
+        `/v2/${m.repo}/referrers/${m.digest}${rng.chance(0.3) ? `?artifactType=${encodeURIComponent(OCI_CONFIG)}` : ''}`,
+      );
     }
     case 'upload-start':
       return req(kind, 'POST', `/v2/${repo}/blobs/uploads/`);
     case 'upload-monolithic': {
       const body = blobBody(rng);
       const framing = rng.chance(0.3) ? 'chunked' : 'length';
-      return req(kind, 'POST', `/v2/${repo}/blobs/uploads/?digest=${sha256(body)}`, [['Content-Type', 'application/octet-stream']], body, framing);
+      return req(
+        kind,
+        'POST',
+        `/v2/${repo}/blobs/uploads/?digest=${sha256(body)}`,
+        [['Content-Type', 'application/octet-stream']],
+        body,
+        framing,
+      );
     }
     case 'upload-mount': {
       const b = blob ?? { repo, digest: sha256('x') };
@@ -160,7 +180,13 @@ export function template(world: World, rng: Rng): FuzzRequest {
       const last = rng.chance(0.5) ? blobBody(rng) : undefined;
       const all = upload.data ? Buffer.concat([upload.data, last ?? Buffer.alloc(0)]) : rng.bytes(8);
       const sep = upload.path.includes('?') ? '&' : '?';
-      const r = req(kind, 'PUT', `${upload.path}${sep}digest=${sha256(all)}`, last ? [['Content-Type', 'application/octet-stream']] : [], last);
+      const r = req(
+        kind,
+        'PUT',
+        `${upload.path}${sep}digest=${sha256(all)}`,
+        last ? [['Content-Type', 'application/octet-stream']] : [],
+        last,
+      );
       r.upload = upload;
       return r;
     }
@@ -171,7 +197,14 @@ export function template(world: World, rng: Rng): FuzzRequest {
     case 'manifest-put': {
       const m = manifestFor(world, rng);
       const ref = rng.chance(0.7) ? `t${rng.int(0, 20)}` : sha256(m.body);
-      return req(kind, 'PUT', `/v2/${repo}/manifests/${ref}`, [['Content-Type', m.mediaType]], m.body, rng.chance(0.2) ? 'chunked' : 'length');
+      return req(
+        kind,
+        'PUT',
+        `/v2/${repo}/manifests/${ref}`,
+        [['Content-Type', m.mediaType]],
+        m.body,
+        rng.chance(0.2) ? 'chunked' : 'length',
+      );
     }
     case 'manifest-delete': {
       const m = manifest ?? { repo, tag: 'latest', digest: sha256('x') };
@@ -189,17 +222,136 @@ export function template(world: World, rng: Rng): FuzzRequest {
 
 // ---- mutations ----
 
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'get', 'Post', 'FOO', 'PROPFIND', 'M-SEARCH', 'CONNECT', 'SEARCH'];
+const METHODS = [
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+  'TRACE',
+  'get',
+  'Post',
+  'FOO',
+  'PROPFIND',
+  'M-SEARCH',
+  'CONNECT',
+  'SEARCH',
+];
 /** Methods Node's parser (llhttp) reads as ordinary requests. */
 const PARSER_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'PROPFIND', 'M-SEARCH', 'SEARCH']);
-const BAD_NAMES = ['UPPER/case', '..', '%2e%2e', '_under', 'a//b', 'a/../b', 'x'.repeat(300), 'ü', 'a%00b', 'a b', 'a/', '-a', 'a.-b', '.', '%2F', 'a%2Fb', 'a\\b', ''];
-const BAD_DIGESTS = ['sha256:zz', `sha256:${'a'.repeat(63)}`, `sha256:${'A'.repeat(64)}`, 'md5:d41d8cd98f00b204e9800998ecf8427e', `sha512:${'0'.repeat(64)}`, 'sha256', ':', 'sha256:', `sha256:${'0'.repeat(64)}x`, `SHA256:${'0'.repeat(64)}`, `sha256+b64:${'A'.repeat(43)}=`, `sha384:${'0'.repeat(96)}`, '%73ha256:00'];
-const WEIRD_STRINGS = ['', ' ', '-1', '0', '1e3', '99999999999999999999', '0x10', 'abc', '%00', '\u00ff', '*', '..', 'a'.repeat(5000), '${x}', '"', "'", '<script>'];
+const BAD_NAMES = [
+  'UPPER/case',
+  '..',
+  '%2e%2e',
+  '_under',
+  'a//b',
+  'a/../b',
+  'x'.repeat(300),
+  'ü',
+  'a%00b',
+  'a b',
+  'a/',
+  '-a',
+  'a.-b',
+  '.',
+  '%2F',
+  'a%2Fb',
+  'a\\b',
+  '',
+];
+const BAD_DIGESTS = [
+  'sha256:zz',
+  `sha256:${'a'.repeat(63)}`,
+  `sha256:${'A'.repeat(64)}`,
+  'md5:d41d8cd98f00b204e9800998ecf8427e',
+  `sha512:${'0'.repeat(64)}`,
+  'sha256',
+  ':',
+  'sha256:',
+  `sha256:${'0'.repeat(64)}x`,
+  `SHA256:${'0'.repeat(64)}`,
+  `sha256+b64:${'A'.repeat(43)}=`,
+  `sha384:${'0'.repeat(96)}`,
+  '%73ha256:00',
+];
+const WEIRD_STRINGS = [
+  '',
+  ' ',
+  '-1',
+  '0',
+  '1e3',
+  '99999999999999999999',
+  '0x10',
+  'abc',
+  '%00',
+  '\u00ff',
+  '*',
+  '..',
+  'a'.repeat(5000),
+  '$' + '{x}', // a template placeholder, literally
+  '"',
+  "'",
+  '<script>',
+];
 const QUERY_KEYS = ['ns', 'n', 'last', 'digest', 'mount', 'from', 'artifactType', 'service', 'scope', 'x'];
-const TRANSFER_CODINGS = ['chunked', 'gzip, chunked', 'gzip', 'chunked, chunked', 'identity', '', 'deflate, chunked', 'Chunked', ', chunked', 'chunked;x=1', 'x-unknown, chunked', 'chunked, gzip'];
-const CONTENT_RANGES = ['0-0', '0-9', 'bytes 0-9/*', 'bytes=0-9', '10-5', '-1-5', 'abc', '0-99999999999999999999', '5-', '', 'bytes */*', '0-0-0', ' 0-1', '9007199254740991-9007199254740992'];
-const RANGES = ['bytes=0-', 'bytes=-0', 'bytes=5-1', 'bytes=0-0,2-3', 'bytes=99999999999999999999-', 'items=0-1', 'bytes=-99999', 'bytes=', 'bytes=-', 'bytes=0-0', 'bytes=1-1', ' bytes=0-1 ', 'bytes=00-01'];
-const CONTENT_TYPES = ['', 'application/json', 'text/plain', OCI_INDEX, 'application/vnd.docker.distribution.manifest.v1+json', 'a/b; charset=zz', 'x'.repeat(3000), '*/*', 'application/octet-stream'];
+const TRANSFER_CODINGS = [
+  'chunked',
+  'gzip, chunked',
+  'gzip',
+  'chunked, chunked',
+  'identity',
+  '',
+  'deflate, chunked',
+  'Chunked',
+  ', chunked',
+  'chunked;x=1',
+  'x-unknown, chunked',
+  'chunked, gzip',
+];
+const CONTENT_RANGES = [
+  '0-0',
+  '0-9',
+  'bytes 0-9/*',
+  'bytes=0-9',
+  '10-5',
+  '-1-5',
+  'abc',
+  '0-99999999999999999999',
+  '5-',
+  '',
+  'bytes */*',
+  '0-0-0',
+  ' 0-1',
+  '9007199254740991-9007199254740992',
+];
+const RANGES = [
+  'bytes=0-',
+  'bytes=-0',
+  'bytes=5-1',
+  'bytes=0-0,2-3',
+  'bytes=99999999999999999999-',
+  'items=0-1',
+  'bytes=-99999',
+  'bytes=',
+  'bytes=-',
+  'bytes=0-0',
+  'bytes=1-1',
+  ' bytes=0-1 ',
+  'bytes=00-01',
+];
+const CONTENT_TYPES = [
+  '',
+  'application/json',
+  'text/plain',
+  OCI_INDEX,
+  'application/vnd.docker.distribution.manifest.v1+json',
+  'a/b; charset=zz',
+  'x'.repeat(3000),
+  '*/*',
+  'application/octet-stream',
+];
 const EXPECTS = ['100-continue', 'foo', '100-Continue', ''];
 
 function setHeader(r: FuzzRequest, name: string, value: string): void {
@@ -219,181 +371,292 @@ function splitTarget(target: string): { path: string; query: string } {
 type Mutation = (r: FuzzRequest, rng: Rng, world: World) => void;
 
 const MUTATIONS: ReadonlyArray<readonly [number, string, Mutation]> = [
-  [3, 'method', (r, rng) => {
-    r.method = rng.pick(METHODS);
-    // CONNECT asks for a tunnel; the others are not methods Node's parser knows.
-    if (!PARSER_METHODS.has(r.method)) r.protocol = true;
-  }],
-  [4, 'path-segment', (r, rng) => {
-    const { path, query } = splitTarget(r.target);
-    const segs = path.split('/');
-    const i = rng.int(1, Math.max(1, segs.length - 1));
-    segs[i] = rng.weighted<string>([
-      [3, rng.pick(BAD_NAMES)],
-      [2, rng.pick(BAD_DIGESTS)],
-      [1, rng.uuid()],
-      [1, rng.pick(WEIRD_STRINGS)],
-      [1, encodeURIComponent(segs[i] ?? '')],
-    ] as const);
-    r.target = segs.join('/') + (query ? `?${query}` : '');
-  }],
-  [2, 'path-shape', (r, rng) => {
-    const { path, query } = splitTarget(r.target);
-    const shapes = [
-      () => path.replace(/\/v2\//, '/v2//'),
-      () => `${path}/`,
-      () => path.replace(/\/[^/]+$/, ''),
-      () => `${path}/extra`,
-      () => path.replace('/v2/', '/v3/'),
-      () => `http://${'wharf.example'}${path}`,
-      () => path.replace(/\//g, '%2F'),
-      () => '*',
-      () => path.toUpperCase(),
-      () => `/v2/${'a/'.repeat(rng.int(10, 200))}manifests/x`,
-      () => `${path}#frag`,
-      () => path.replace('/v2/', '/v2/./'),
-    ];
-    r.target = rng.pick(shapes)() + (query ? `?${query}` : '');
-  }],
-  [3, 'query', (r, rng, world) => {
-    const { path, query } = splitTarget(r.target);
-    const params = new URLSearchParams(query);
-    const n = rng.int(1, 3);
-    for (let i = 0; i < n; i++) {
-      const k = rng.pick(QUERY_KEYS);
-      const v = rng.weighted<string>([
-        [2, rng.pick(WEIRD_STRINGS)],
-        [1, rng.pick(BAD_DIGESTS)],
-        [1, world.blobs.length > 0 ? rng.pick(world.blobs).digest : sha256('q')],
-        [1, rng.pick(world.repos)],
-        [1, rng.pick(BAD_NAMES)],
-        [1, rng.pick(['default', 'other', 'Bad_NS', 'x'.repeat(300), 'a:99999'])],
+  [
+    3,
+    'method',
+    (r, rng) => {
+      r.method = rng.pick(METHODS);
+      // CONNECT asks for a tunnel; the others are not methods Node's parser knows.
+      if (!PARSER_METHODS.has(r.method)) r.protocol = true;
+    },
+  ],
+  [
+    4,
+    'path-segment',
+    (r, rng) => {
+      const { path, query } = splitTarget(r.target);
+      const segs = path.split('/');
+      const i = rng.int(1, Math.max(1, segs.length - 1));
+      segs[i] = rng.weighted<string>([
+        [3, rng.pick(BAD_NAMES)],
+        [2, rng.pick(BAD_DIGESTS)],
+        [1, rng.uuid()],
+        [1, rng.pick(WEIRD_STRINGS)],
+        [1, encodeURIComponent(segs[i] ?? '')],
       ] as const);
-      if (rng.chance(0.3)) params.append(k, v);
-      else if (rng.chance(0.2)) params.delete(k);
-      else params.set(k, v);
-    }
-    const q = params.toString();
-    r.target = path + (q ? `?${q}` : '');
-  }],
-  [3, 'content-length', (r, rng) => {
-    const len = r.framing === 'chunked' ? 0 : r.body.length;
-    const v = rng.pick([String(len + rng.int(1, 100)), String(Math.max(0, len - rng.int(1, 100))), '-1', 'abc', '1e3', ` ${len}`, '99999999999999999999', '', `${len}, ${len}`, `${len}, ${len + 1}`]);
-    setHeader(r, 'Content-Length', v);
-    if (r.framing === 'length') r.framing = 'none'; // the header as set is what frames it now
-    r.notes.push(`Content-Length: ${v}`);
-    r.protocol = true;
-    r.complete = false;
-  }],
-  [3, 'transfer-encoding', (r, rng) => {
-    const te = rng.pick(TRANSFER_CODINGS);
-    setHeader(r, 'Transfer-Encoding', te);
-    removeHeader(r, 'Content-Length');
-    r.framing = 'chunked';
-    r.notes.push(`Transfer-Encoding: ${te}`);
-    r.protocol = true;
-    // gzip etc. before chunked: still framed by the chunks (the server must refuse, not hang).
-    if (!/chunked\s*$/i.test(te)) r.complete = false;
-  }],
-  [3, 'chunked-framing', (r, rng) => {
-    removeHeader(r, 'Content-Length');
-    if (!r.headers.some(([k]) => k.toLowerCase() === 'transfer-encoding')) r.headers.push(['Transfer-Encoding', 'chunked']);
-    r.framing = 'chunked';
-    const body = r.body.length > 0 ? r.body : rng.bytes(rng.int(1, 100));
-    const piece = body.subarray(0, Math.min(body.length, rng.int(1, 50)));
-    const size = piece.length.toString(16);
-    const bad = rng.pick([
-      `zz\r\n${piece.toString('latin1')}\r\n0\r\n\r\n`,
-      `-5\r\n${piece.toString('latin1')}\r\n0\r\n\r\n`,
-      `${'f'.repeat(24)}\r\n${piece.toString('latin1')}\r\n0\r\n\r\n`,
-      `${size}\r\n${piece.toString('latin1')}0\r\n\r\n`, // missing CRLF after data
-      `${size}\n${piece.toString('latin1')}\n0\n\n`, // bare LF
-      `${(piece.length + 5).toString(16)}\r\n${piece.toString('latin1')}\r\n0\r\n\r\n`, // size too large
-      `${size};ext=1\r\n${piece.toString('latin1')}\r\n0\r\n\r\n`, // extension (valid)
-      `${size}\r\n${piece.toString('latin1')}\r\n0\r\nX-Trailer: 1\r\n\r\n`, // trailer (valid)
-      `${size}\r\n${piece.toString('latin1')}\r\n`, // no last chunk
-      `${size} \r\n${piece.toString('latin1')}\r\n0\r\n\r\n`,
-      `0x${size}\r\n${piece.toString('latin1')}\r\n0\r\n\r\n`,
-      `${size}\r\n${piece.toString('latin1')}\r\n0\r\n`, // no final CRLF
-    ]);
-    r.chunked = Buffer.from(bad, 'latin1');
-    r.notes.push(`chunked body ${JSON.stringify(bad.slice(0, 60))}`);
-    r.protocol = true;
-    r.complete = false;
-  }],
-  [2, 'content-range', (r, rng) => {
-    const v = rng.chance(0.5) ? rng.pick(CONTENT_RANGES) : `${rng.int(0, 2000)}-${rng.int(0, 2000)}`;
-    setHeader(r, 'Content-Range', v);
-    r.notes.push(`Content-Range: ${v}`);
-  }],
-  [2, 'range', (r, rng) => {
-    const v = rng.pick(RANGES);
-    setHeader(r, 'Range', v);
-    r.notes.push(`Range: ${v}`);
-  }],
-  [1, 'content-type', (r, rng) => {
-    const v = rng.pick(CONTENT_TYPES);
-    setHeader(r, 'Content-Type', v);
-    r.notes.push(`Content-Type: ${v.slice(0, 60)}`);
-  }],
-  [1, 'accept', (r, rng) => {
-    const v = rng.pick(['', '*/*', 'text/html', 'application/vnd.oci.image.index.v1+json;q=0', `${OCI_MANIFEST}, `.repeat(200), 'a/b, c/d;q=x', DOCKER_MANIFEST]);
-    setHeader(r, 'Accept', v);
-  }],
-  [1, 'host', (r, rng) => {
-    const v = rng.pick(['', 'a b', 'x'.repeat(2000), 'other.example', '127.0.0.1:1', '[::1]', 'évil']);
-    if (rng.chance(0.3)) removeHeader(r, 'Host');
-    else setHeader(r, 'Host', v);
-    r.notes.push('Host header');
-    r.protocol = true; // no Host, or one Node's parser refuses
-  }],
-  [1, 'expect', (r, rng) => {
-    const v = rng.pick(EXPECTS);
-    setHeader(r, 'Expect', v);
-    r.notes.push(`Expect: ${v}`);
-  }],
-  [1, 'connection', (r, rng) => {
-    const v = rng.pick(['close', 'keep-alive', 'upgrade', 'close, close', 'x']);
-    setHeader(r, 'Connection', v);
-    if (v === 'upgrade') r.headers.push(['Upgrade', rng.pick(['websocket', 'h2c', 'x'])]);
-    r.notes.push(`Connection: ${v}`);
-  }],
-  [1, 'auth', (r, rng) => {
-    setHeader(r, 'Authorization', rng.pick(['Basic ' + Buffer.from('a:b').toString('base64'), 'Basic !!!', 'Bearer x.y.z', 'Bearer ', 'Digest x', 'Basic ' + 'A'.repeat(3000)]));
-  }],
-  [2, 'junk-header', (r, rng) => {
-    const name = rng.pick(['X-Junk', 'x-ünicode', 'Bad Header', 'X\u0001', 'Content-Length ', ':authority', 'X-Long']);
-    const value = rng.pick(['v', '\u0001', 'é', 'a'.repeat(rng.int(100, 20_000)), ' lead', 'trail ', 'x\r\n folded']);
-    r.headers.push([name, value]);
-    r.notes.push(`header ${JSON.stringify(name)}`);
-    r.protocol = true;
-  }],
-  [1, 'many-headers', (r, rng) => {
-    const n = rng.int(50, 400);
-    for (let i = 0; i < n; i++) r.headers.push([`X-H${i}`, 'v']);
-    r.notes.push(`${n} extra headers`);
-    r.protocol = true;
-  }],
-  [1, 'version', (r, rng) => {
-    r.version = rng.pick(['HTTP/1.0', 'HTTP/2.0', 'HTTP/0.9', 'HTTP/1.2', 'http/1.1', 'HTTP/1.1 ', '']);
-    r.notes.push(`version ${JSON.stringify(r.version)}`);
-    r.protocol = true;
-    r.complete = false;
-  }],
-  [4, 'body', (r, rng) => {
-    const b = r.body.length > 0 ? Buffer.from(r.body) : rng.bytes(rng.int(1, 64));
-    const op = rng.pick(['flip', 'truncate', 'extend', 'replace', 'empty', 'json']);
-    if (op === 'flip') for (let i = rng.int(1, 4); i > 0; i--) b[rng.int(0, b.length - 1)] ^= 1 << rng.int(0, 7);
-    r.body =
-      op === 'truncate' ? b.subarray(0, rng.int(0, b.length - 1))
-      : op === 'extend' ? Buffer.concat([b, rng.bytes(rng.int(1, 1000))])
-      : op === 'replace' ? rng.bytes(rng.int(0, 4096))
-      : op === 'empty' ? Buffer.alloc(0)
-      : op === 'json' ? Buffer.from(mutateJson(b, rng))
-      : b;
-    if (r.framing === 'none') r.framing = 'length';
-    r.notes.push(`body ${op}`);
-  }],
+      r.target = segs.join('/') + (query ? `?${query}` : '');
+    },
+  ],
+  [
+    2,
+    'path-shape',
+    (r, rng) => {
+      const { path, query } = splitTarget(r.target);
+      const shapes = [
+        () => path.replace(/\/v2\//, '/v2//'),
+        () => `${path}/`,
+        () => path.replace(/\/[^/]+$/, ''),
+        () => `${path}/extra`,
+        () => path.replace('/v2/', '/v3/'),
+        () => `http://${'wharf.example'}${path}`,
+        () => path.replace(/\//g, '%2F'),
+        () => '*',
+        () => path.toUpperCase(),
+        () => `/v2/${'a/'.repeat(rng.int(10, 200))}manifests/x`,
+        () => `${path}#frag`,
+        () => path.replace('/v2/', '/v2/./'),
+      ];
+      r.target = rng.pick(shapes)() + (query ? `?${query}` : '');
+    },
+  ],
+  [
+    3,
+    'query',
+    (r, rng, world) => {
+      const { path, query } = splitTarget(r.target);
+      const params = new URLSearchParams(query);
+      const n = rng.int(1, 3);
+      for (let i = 0; i < n; i++) {
+        const k = rng.pick(QUERY_KEYS);
+        const v = rng.weighted<string>([
+          [2, rng.pick(WEIRD_STRINGS)],
+          [1, rng.pick(BAD_DIGESTS)],
+          [1, world.blobs.length > 0 ? rng.pick(world.blobs).digest : sha256('q')],
+          [1, rng.pick(world.repos)],
+          [1, rng.pick(BAD_NAMES)],
+          [1, rng.pick(['default', 'other', 'Bad_NS', 'x'.repeat(300), 'a:99999'])],
+        ] as const);
+        if (rng.chance(0.3)) params.append(k, v);
+        else if (rng.chance(0.2)) params.delete(k);
+        else params.set(k, v);
+      }
+      const q = params.toString();
+      r.target = path + (q ? `?${q}` : '');
+    },
+  ],
+  [
+    3,
+    'content-length',
+    (r, rng) => {
+      const len = r.framing === 'chunked' ? 0 : r.body.length;
+      const v = rng.pick([
+        String(len + rng.int(1, 100)),
+        String(Math.max(0, len - rng.int(1, 100))),
+        '-1',
+        'abc',
+        '1e3',
+        ` ${len}`,
+        '99999999999999999999',
+        '',
+        `${len}, ${len}`,
+        `${len}, ${len + 1}`,
+      ]);
+      setHeader(r, 'Content-Length', v);
+      if (r.framing === 'length') r.framing = 'none'; // the header as set is what frames it now
+      r.notes.push(`Content-Length: ${v}`);
+      r.protocol = true;
+      r.complete = false;
+    },
+  ],
+  [
+    3,
+    'transfer-encoding',
+    (r, rng) => {
+      const te = rng.pick(TRANSFER_CODINGS);
+      setHeader(r, 'Transfer-Encoding', te);
+      removeHeader(r, 'Content-Length');
+      r.framing = 'chunked';
+      r.notes.push(`Transfer-Encoding: ${te}`);
+      r.protocol = true;
+      // gzip etc. before chunked: still framed by the chunks (the server must refuse, not hang).
+      if (!/chunked\s*$/i.test(te)) r.complete = false;
+    },
+  ],
+  [
+    3,
+    'chunked-framing',
+    (r, rng) => {
+      removeHeader(r, 'Content-Length');
+      if (!r.headers.some(([k]) => k.toLowerCase() === 'transfer-encoding')) r.headers.push(['Transfer-Encoding', 'chunked']);
+      r.framing = 'chunked';
+      const body = r.body.length > 0 ? r.body : rng.bytes(rng.int(1, 100));
+      const piece = body.subarray(0, Math.min(body.length, rng.int(1, 50)));
+      const size = piece.length.toString(16);
+      const bad = rng.pick([
+        `zz\r\n${piece.toString('latin1')}\r\n0\r\n\r\n`,
+        `-5\r\n${piece.toString('latin1')}\r\n0\r\n\r\n`,
+        `${'f'.repeat(24)}\r\n${piece.toString('latin1')}\r\n0\r\n\r\n`,
+        `${size}\r\n${piece.toString('latin1')}0\r\n\r\n`, // missing CRLF after data
+        `${size}\n${piece.toString('latin1')}\n0\n\n`, // bare LF
+        `${(piece.length + 5).toString(16)}\r\n${piece.toString('latin1')}\r\n0\r\n\r\n`, // size too large
+        `${size};ext=1\r\n${piece.toString('latin1')}\r\n0\r\n\r\n`, // extension (valid)
+        `${size}\r\n${piece.toString('latin1')}\r\n0\r\nX-Trailer: 1\r\n\r\n`, // trailer (valid)
+        `${size}\r\n${piece.toString('latin1')}\r\n`, // no last chunk
+        `${size} \r\n${piece.toString('latin1')}\r\n0\r\n\r\n`,
+        `0x${size}\r\n${piece.toString('latin1')}\r\n0\r\n\r\n`,
+        `${size}\r\n${piece.toString('latin1')}\r\n0\r\n`, // no final CRLF
+      ]);
+      r.chunked = Buffer.from(bad, 'latin1');
+      r.notes.push(`chunked body ${JSON.stringify(bad.slice(0, 60))}`);
+      r.protocol = true;
+      r.complete = false;
+    },
+  ],
+  [
+    2,
+    'content-range',
+    (r, rng) => {
+      const v = rng.chance(0.5) ? rng.pick(CONTENT_RANGES) : `${rng.int(0, 2000)}-${rng.int(0, 2000)}`;
+      setHeader(r, 'Content-Range', v);
+      r.notes.push(`Content-Range: ${v}`);
+    },
+  ],
+  [
+    2,
+    'range',
+    (r, rng) => {
+      const v = rng.pick(RANGES);
+      setHeader(r, 'Range', v);
+      r.notes.push(`Range: ${v}`);
+    },
+  ],
+  [
+    1,
+    'content-type',
+    (r, rng) => {
+      const v = rng.pick(CONTENT_TYPES);
+      setHeader(r, 'Content-Type', v);
+      r.notes.push(`Content-Type: ${v.slice(0, 60)}`);
+    },
+  ],
+  [
+    1,
+    'accept',
+    (r, rng) => {
+      const v = rng.pick([
+        '',
+        '*/*',
+        'text/html',
+        'application/vnd.oci.image.index.v1+json;q=0',
+        `${OCI_MANIFEST}, `.repeat(200),
+        'a/b, c/d;q=x',
+        DOCKER_MANIFEST,
+      ]);
+      setHeader(r, 'Accept', v);
+    },
+  ],
+  [
+    1,
+    'host',
+    (r, rng) => {
+      const v = rng.pick(['', 'a b', 'x'.repeat(2000), 'other.example', '127.0.0.1:1', '[::1]', 'évil']);
+      if (rng.chance(0.3)) removeHeader(r, 'Host');
+      else setHeader(r, 'Host', v);
+      r.notes.push('Host header');
+      r.protocol = true; // no Host, or one Node's parser refuses
+    },
+  ],
+  [
+    1,
+    'expect',
+    (r, rng) => {
+      const v = rng.pick(EXPECTS);
+      setHeader(r, 'Expect', v);
+      r.notes.push(`Expect: ${v}`);
+    },
+  ],
+  [
+    1,
+    'connection',
+    (r, rng) => {
+      const v = rng.pick(['close', 'keep-alive', 'upgrade', 'close, close', 'x']);
+      setHeader(r, 'Connection', v);
+      if (v === 'upgrade') r.headers.push(['Upgrade', rng.pick(['websocket', 'h2c', 'x'])]);
+      r.notes.push(`Connection: ${v}`);
+    },
+  ],
+  [
+    1,
+    'auth',
+    (r, rng) => {
+      setHeader(
+        r,
+        'Authorization',
+        rng.pick([
+          'Basic ' + Buffer.from('a:b').toString('base64'),
+          'Basic !!!',
+          'Bearer x.y.z',
+          'Bearer ',
+          'Digest x',
+          'Basic ' + 'A'.repeat(3000),
+        ]),
+      );
+    },
+  ],
+  [
+    2,
+    'junk-header',
+    (r, rng) => {
+      const name = rng.pick(['X-Junk', 'x-ünicode', 'Bad Header', 'X\u0001', 'Content-Length ', ':authority', 'X-Long']);
+      const value = rng.pick(['v', '\u0001', 'é', 'a'.repeat(rng.int(100, 20_000)), ' lead', 'trail ', 'x\r\n folded']);
+      r.headers.push([name, value]);
+      r.notes.push(`header ${JSON.stringify(name)}`);
+      r.protocol = true;
+    },
+  ],
+  [
+    1,
+    'many-headers',
+    (r, rng) => {
+      const n = rng.int(50, 400);
+      for (let i = 0; i < n; i++) r.headers.push([`X-H${i}`, 'v']);
+      r.notes.push(`${n} extra headers`);
+      r.protocol = true;
+    },
+  ],
+  [
+    1,
+    'version',
+    (r, rng) => {
+      r.version = rng.pick(['HTTP/1.0', 'HTTP/2.0', 'HTTP/0.9', 'HTTP/1.2', 'http/1.1', 'HTTP/1.1 ', '']);
+      r.notes.push(`version ${JSON.stringify(r.version)}`);
+      r.protocol = true;
+      r.complete = false;
+    },
+  ],
+  [
+    4,
+    'body',
+    (r, rng) => {
+      const b = r.body.length > 0 ? Buffer.from(r.body) : rng.bytes(rng.int(1, 64));
+      const op = rng.pick(['flip', 'truncate', 'extend', 'replace', 'empty', 'json']);
+      if (op === 'flip') for (let i = rng.int(1, 4); i > 0; i--) b[rng.int(0, b.length - 1)] ^= 1 << rng.int(0, 7);
+      r.body =
+        op === 'truncate'
+          ? b.subarray(0, rng.int(0, b.length - 1))
+          : op === 'extend'
+            ? Buffer.concat([b, rng.bytes(rng.int(1, 1000))])
+            : op === 'replace'
+              ? rng.bytes(rng.int(0, 4096))
+              : op === 'empty'
+                ? Buffer.alloc(0)
+                : op === 'json'
+                  ? Buffer.from(mutateJson(b, rng))
+                  : b;
+      if (r.framing === 'none') r.framing = 'length';
+      r.notes.push(`body ${op}`);
+    },
+  ],
 ];
 
 /** A manifest-like JSON document bent out of shape. */
@@ -406,7 +669,20 @@ function mutateJson(b: Buffer, rng: Rng): string {
   }
   if (typeof doc !== 'object' || doc === null) doc = {};
   const keys = ['schemaVersion', 'mediaType', 'config', 'layers', 'manifests', 'subject', 'annotations', 'artifactType'];
-  const values = [null, 1, -1, 1e308, 'x', [], {}, [1, 2], { digest: 'sha256:zz' }, { mediaType: OCI_LAYER, digest: sha256('u'), size: -5 }, 'a'.repeat(10_000), true];
+  const values = [
+    null,
+    1,
+    -1,
+    1e308,
+    'x',
+    [],
+    {},
+    [1, 2],
+    { digest: 'sha256:zz' },
+    { mediaType: OCI_LAYER, digest: sha256('u'), size: -5 },
+    'a'.repeat(10_000),
+    true,
+  ];
   switch (rng.int(0, 4)) {
     case 0:
       delete doc[rng.pick(keys)];
@@ -466,7 +742,14 @@ export function serialize(r: FuzzRequest, rng: Rng): Buffer {
 function chunk(body: Buffer, rng: Rng): Buffer {
   const parts: Buffer[] = [];
   for (let i = 0; i < body.length; ) {
-    const n = Math.min(body.length - i, rng.weighted([[3, rng.int(1, 64)], [3, rng.int(64, 16 * 1024)], [1, body.length]] as const));
+    const n = Math.min(
+      body.length - i,
+      rng.weighted([
+        [3, rng.int(1, 64)],
+        [3, rng.int(64, 16 * 1024)],
+        [1, body.length],
+      ] as const),
+    );
     parts.push(Buffer.from(`${n.toString(16)}\r\n`), body.subarray(i, i + n), Buffer.from('\r\n'));
     i += n;
   }

@@ -20,7 +20,8 @@ export class Rng {
 
   /** Uniform in [0, 1). */
   next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
@@ -44,7 +45,8 @@ export class Rng {
     const total = table.reduce((n, [w]) => n + w, 0);
     let x = this.next() * total;
     for (const [w, v] of table) {
-      if ((x -= w) < 0) return v;
+      x -= w;
+      if (x < 0) return v;
     }
     return table[table.length - 1]![1];
   }

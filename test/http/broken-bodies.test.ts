@@ -74,11 +74,19 @@ describe('a body that breaks off changes nothing', () => {
     // Node's parser reports no error for the bad chunk after an upgrade request: the body just never ends.
     const { location } = await c.startUpload(REPO);
     const path = new URL(location, wharf.url).pathname;
-    for (const [method, target] of [['POST', `/v2/${REPO}/blobs/uploads/`], ['PATCH', path]] as const) {
+    for (const [method, target] of [
+      ['POST', `/v2/${REPO}/blobs/uploads/`],
+      ['PATCH', path],
+    ] as const) {
       const before = uploads();
       const head = `${method} ${target} HTTP/1.1\r\nHost: ${wharf.host}\r\nConnection: upgrade\r\nUpgrade: x\r\nTransfer-Encoding: chunked\r\n\r\n`;
       const started = Date.now();
-      const r = await exchange(wharf.port, [head + '0x12\r\nabc\r\n0\r\n\r\n'], { methods: [method], halfClose: true, expect: 2, timeoutMs: 10_000 });
+      const r = await exchange(wharf.port, [head + '0x12\r\nabc\r\n0\r\n\r\n'], {
+        methods: [method],
+        halfClose: true,
+        expect: 2,
+        timeoutMs: 10_000,
+      });
       assert.equal(r.closed, true, `${method}: the connection was left open for ${Date.now() - started} ms`);
       assert.equal(r.responses[0]?.status, 400, `${method}: ${r.responses.map((x) => x.status)}`);
       if (method === 'POST') await noNewUpload(before, 'upgrade POST');

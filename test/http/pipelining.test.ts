@@ -9,7 +9,16 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startWharf, type WharfProcess } from '../helpers/wharf.js';
-import { assertErrorBody, digestOf, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, OciClient, descriptor, randomBlob } from '../helpers/oci-client.js';
+import {
+  assertErrorBody,
+  digestOf,
+  OCI_CONFIG,
+  OCI_LAYER,
+  OCI_MANIFEST,
+  OciClient,
+  descriptor,
+  randomBlob,
+} from '../helpers/oci-client.js';
 import { exchange, type WireResponse } from '../helpers/raw-http.js';
 
 let wharf: WharfProcess;
@@ -31,7 +40,9 @@ after(async () => {
 function request(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer | string): Buffer {
   const h: Record<string, string> = { Host: wharf.host, ...headers };
   if (body !== undefined && h['Transfer-Encoding'] === undefined) h['Content-Length'] = String(Buffer.byteLength(body));
-  const head = `${method} ${path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  const head = `${method} ${path} HTTP/1.1\r\n${Object.entries(h)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
   return Buffer.concat([Buffer.from(head, 'latin1'), body === undefined ? Buffer.alloc(0) : Buffer.from(body)]);
 }
 
@@ -81,7 +92,11 @@ describe('pipelined requests', () => {
       ],
       { methods },
     );
-    assert.deepEqual(r.responses.map((x) => x.status), [200, 404, 404, 200], `rest: ${r.rest.toString().slice(0, 200)}`);
+    assert.deepEqual(
+      r.responses.map((x) => x.status),
+      [200, 404, 404, 200],
+      `rest: ${r.rest.toString().slice(0, 200)}`,
+    );
     assert.ok(r.responses[0]!.body.equals(big), 'blob bytes');
     expectWireError(r.responses[1], 404, 'MANIFEST_UNKNOWN', 'missing manifest');
     assert.equal(r.closed, false);
@@ -101,7 +116,11 @@ describe('pipelined requests', () => {
       ],
       { methods },
     );
-    assert.deepEqual(r.responses.map((x) => x.status), [201, 200, 200, 200], r.responses.map((x) => x.text.slice(0, 200)).join('\n'));
+    assert.deepEqual(
+      r.responses.map((x) => x.status),
+      [201, 200, 200, 200],
+      r.responses.map((x) => x.text.slice(0, 200)).join('\n'),
+    );
     assert.equal(r.responses[0]!.headers['docker-content-digest'], d);
     assert.ok(r.responses[1]!.body.equals(data), 'GET returns the bytes just posted');
     assert.equal(r.responses[2]!.headers['content-length'], String(data.length));
@@ -133,7 +152,11 @@ describe('pipelined requests', () => {
       ],
       { methods },
     );
-    assert.deepEqual(r.responses.map((x) => x.status), [201, 200, 202, 404], r.responses.map((x) => x.text.slice(0, 200)).join('\n'));
+    assert.deepEqual(
+      r.responses.map((x) => x.status),
+      [201, 200, 202, 404],
+      r.responses.map((x) => x.text.slice(0, 200)).join('\n'),
+    );
     assert.ok(r.responses[1]!.body.equals(manifest));
     expectWireError(r.responses[3], 404, 'MANIFEST_UNKNOWN', 'deleted tag');
   });
@@ -147,10 +170,19 @@ describe('pipelined requests', () => {
     const methods = ['PATCH', 'GET', 'PUT', 'GET'];
     const r = await exchange(
       wharf.port,
-      [patch.subarray(0, split), Buffer.concat([patch.subarray(split), request('GET', '/v2/'), tooBig.subarray(0, 3000)]), tooBig.subarray(3000), request('GET', '/v2/')],
+      [
+        patch.subarray(0, split),
+        Buffer.concat([patch.subarray(split), request('GET', '/v2/'), tooBig.subarray(0, 3000)]),
+        tooBig.subarray(3000),
+        request('GET', '/v2/'),
+      ],
       { methods, gapMs: 150 },
     );
-    assert.deepEqual(r.responses.map((x) => x.status), [404, 200, 413, 200], r.responses.map((x) => x.text.slice(0, 200)).join('\n'));
+    assert.deepEqual(
+      r.responses.map((x) => x.status),
+      [404, 200, 413, 200],
+      r.responses.map((x) => x.text.slice(0, 200)).join('\n'),
+    );
     expectWireError(r.responses[0], 404, 'BLOB_UPLOAD_UNKNOWN', 'PATCH of an unknown upload');
     expectWireError(r.responses[2], 413, 'MANIFEST_INVALID', 'manifest too large');
     assert.equal(r.closed, false);
@@ -178,7 +210,11 @@ describe('pipelined requests', () => {
       ],
       { methods, halfClose: true, expect: 5 },
     );
-    assert.deepEqual(r.responses.map((x) => x.status), [201, 200, 404, 200], `rest: ${r.rest.toString().slice(0, 200)}`);
+    assert.deepEqual(
+      r.responses.map((x) => x.status),
+      [201, 200, 404, 200],
+      `rest: ${r.rest.toString().slice(0, 200)}`,
+    );
     assert.equal(r.closed, true, 'the server closes after the last answer');
     assert.equal(r.rest.length, 0);
   });
@@ -188,7 +224,11 @@ describe('pipelined requests', () => {
       methods: ['GET', 'GET', 'GET'],
       expect: 4,
     });
-    assert.deepEqual(r.responses.map((x) => x.status), [200, 200, 400], `rest: ${r.rest.toString().slice(0, 200)}`);
+    assert.deepEqual(
+      r.responses.map((x) => x.status),
+      [200, 200, 400],
+      `rest: ${r.rest.toString().slice(0, 200)}`,
+    );
     assert.equal(r.closed, true);
   });
 
@@ -199,14 +239,14 @@ describe('pipelined requests', () => {
     const path = new URL(location, wharf.url).pathname;
     const r = await exchange(
       wharf.port,
-      [
-        request('GET', `/v2/${REPO}/blobs/${d}`),
-        request('PATCH', path, { 'Transfer-Encoding': 'chunked' }),
-        '5\r\nhello\r\nzz\r\nabc\r\n',
-      ],
+      [request('GET', `/v2/${REPO}/blobs/${d}`), request('PATCH', path, { 'Transfer-Encoding': 'chunked' }), '5\r\nhello\r\nzz\r\nabc\r\n'],
       { methods: ['GET', 'PATCH'], expect: 3 },
     );
-    assert.deepEqual(r.responses.map((x) => x.status), [200, 400], `rest: ${r.rest.toString().slice(0, 200)}`);
+    assert.deepEqual(
+      r.responses.map((x) => x.status),
+      [200, 400],
+      `rest: ${r.rest.toString().slice(0, 200)}`,
+    );
     assert.ok(r.responses[0]!.body.equals(big));
     assert.equal(r.closed, true);
     assert.equal((await c.uploadStatus(location)).header('range'), '0-0', 'the refused PATCH stored nothing');
@@ -225,7 +265,11 @@ describe('pipelined requests', () => {
       ],
       { methods: ['POST', 'GET', 'CONNECT'], expect: 4 },
     );
-    assert.deepEqual(r.responses.map((x) => x.status), [201, 200, 405], `rest: ${r.rest.toString().slice(0, 200)}`);
+    assert.deepEqual(
+      r.responses.map((x) => x.status),
+      [201, 200, 405],
+      `rest: ${r.rest.toString().slice(0, 200)}`,
+    );
     assert.ok(r.responses[1]!.body.equals(data));
     assert.equal(r.closed, true);
   });
@@ -236,10 +280,17 @@ describe('pipelined requests', () => {
     for (const halfClose of [false, true]) {
       const r = await exchange(
         wharf.port,
-        [request('GET', `/v2/${REPO}/blobs/${d}`), 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n\r\nhello'],
+        [
+          request('GET', `/v2/${REPO}/blobs/${d}`),
+          'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n\r\nhello',
+        ],
         { methods: ['GET', 'CONNECT'], expect: 3, halfClose, timeoutMs: 10_000 },
       );
-      assert.deepEqual(r.responses.map((x) => x.status), [200, 405], `half-close ${halfClose}: rest ${r.rest.length} bytes`);
+      assert.deepEqual(
+        r.responses.map((x) => x.status),
+        [200, 405],
+        `half-close ${halfClose}: rest ${r.rest.length} bytes`,
+      );
       assert.ok(r.responses[0]!.body.equals(big));
       assert.equal(r.closed, true);
     }
@@ -249,13 +300,17 @@ describe('pipelined requests', () => {
     const big = randomBlob(8 * 1024 * 1024);
     const d = await c.pushBlob(REPO, big);
     for (let i = 0; i < 3; i++) {
-      await exchange(wharf.port, [request('GET', `/v2/${REPO}/blobs/${d}`), 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n'], {
-        timeoutMs: 200,
-        onSocket: (s) => {
-          s.pause();
-          setTimeout(() => s.resetAndDestroy(), 100);
+      await exchange(
+        wharf.port,
+        [request('GET', `/v2/${REPO}/blobs/${d}`), 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n'],
+        {
+          timeoutMs: 200,
+          onSocket: (s) => {
+            s.pause();
+            setTimeout(() => s.resetAndDestroy(), 100);
+          },
         },
-      });
+      );
     }
     await sleep(300);
     assert.equal(wharf.child.exitCode, null, `the server exited:\n${wharf.output().slice(-2000)}`);
@@ -263,8 +318,16 @@ describe('pipelined requests', () => {
   });
 
   it('a request asking for an upgrade (h2c) is answered as HTTP/1.1 with Connection: close, so nothing sent after it hangs', async () => {
-    const upgrade = request('GET', '/v2/', { Connection: 'Upgrade, HTTP2-Settings', Upgrade: 'h2c', 'HTTP2-Settings': 'AAMAAABkAAQCAAAAAAIAAAAA' });
-    const r = await exchange(wharf.port, [upgrade, request('GET', `/v2/${REPO}/tags/list`)], { methods: ['GET', 'GET'], gapMs: 200, timeoutMs: 5000 });
+    const upgrade = request('GET', '/v2/', {
+      Connection: 'Upgrade, HTTP2-Settings',
+      Upgrade: 'h2c',
+      'HTTP2-Settings': 'AAMAAABkAAQCAAAAAAIAAAAA',
+    });
+    const r = await exchange(wharf.port, [upgrade, request('GET', `/v2/${REPO}/tags/list`)], {
+      methods: ['GET', 'GET'],
+      gapMs: 200,
+      timeoutMs: 5000,
+    });
     assert.equal(r.responses[0]?.status, 200);
     assert.equal(r.responses[0]!.headers.connection, 'close', 'the client learns it must open a new connection');
     assert.equal(r.closed, true, 'closed, not left hanging');
@@ -273,10 +336,18 @@ describe('pipelined requests', () => {
   it('an unknown Expect is ignored: the request is served in its turn (also one asking for an upgrade)', async () => {
     const r = await exchange(
       wharf.port,
-      [request('GET', `/v2/${REPO}/tags/list`, { Expect: 'foo' }), request('GET', '/v2/', { Expect: '', Connection: 'upgrade', Upgrade: 'h2c' }), request('GET', '/v2/')],
+      [
+        request('GET', `/v2/${REPO}/tags/list`, { Expect: 'foo' }),
+        request('GET', '/v2/', { Expect: '', Connection: 'upgrade', Upgrade: 'h2c' }),
+        request('GET', '/v2/'),
+      ],
       { methods: ['GET', 'GET', 'GET'], expect: 4, timeoutMs: 5000 },
     );
-    assert.deepEqual(r.responses.map((x) => x.status), [200, 200], `rest: ${r.rest.toString().slice(0, 200)}`);
+    assert.deepEqual(
+      r.responses.map((x) => x.status),
+      [200, 200],
+      `rest: ${r.rest.toString().slice(0, 200)}`,
+    );
     assert.equal(r.responses[0]!.headers['docker-distribution-api-version'], 'registry/2.0');
     assert.equal(r.responses[1]!.headers.connection, 'close');
     assert.equal(r.closed, true, 'closed after the upgrade request, not left hanging');
@@ -290,7 +361,11 @@ describe('pipelined requests', () => {
     // up without reading: the POST's answer could never reach it.
     await exchange(
       wharf.port,
-      [request('GET', `/v2/${REPO}/blobs/${d}`), request('POST', `/v2/${REPO}/blobs/uploads/`), request('POST', `/v2/${REPO}/blobs/uploads/`)],
+      [
+        request('GET', `/v2/${REPO}/blobs/${d}`),
+        request('POST', `/v2/${REPO}/blobs/uploads/`),
+        request('POST', `/v2/${REPO}/blobs/uploads/`),
+      ],
       {
         timeoutMs: 300,
         onSocket: (s) => s.pause(),

@@ -61,7 +61,12 @@ export function analyse(samples: Sample[]): Analysis {
   const warmup = Math.max(20, Math.floor(samples.length / 4));
   const rest = samples.slice(warmup);
   if (rest.length < 30) {
-    return { warmupSamples: warmup, windows: [], slope: { rssMBPerMin: 0, heapMBPerMin: 0, fdsPerMin: 0 }, problems: [`only ${samples.length} samples: too few to judge growth`] };
+    return {
+      warmupSamples: warmup,
+      windows: [],
+      slope: { rssMBPerMin: 0, heapMBPerMin: 0, fdsPerMin: 0 },
+      problems: [`only ${samples.length} samples: too few to judge growth`],
+    };
   }
   const third = Math.floor(rest.length / 3);
   const windows = [rest.slice(0, third), rest.slice(third, 2 * third), rest.slice(2 * third)].map(stats);
@@ -69,8 +74,10 @@ export function analyse(samples: Sample[]): Analysis {
   // Noise allowances: descriptors move with the connections and uploads in
   // flight; memory with garbage collection; the loop's delay with the machine.
   if (last.fdsMax > first.fdsMax + 16) problems.push(`open descriptors grew: peak ${first.fdsMax} -> ${last.fdsMax}`);
-  if (last.rssMedianMB > first.rssMedianMB * 1.3 + 16) problems.push(`resident memory grew: median ${first.rssMedianMB} MB -> ${last.rssMedianMB} MB`);
-  if (last.heapMedianMB > first.heapMedianMB * 1.3 + 8) problems.push(`heap grew: median ${first.heapMedianMB} MB -> ${last.heapMedianMB} MB`);
+  if (last.rssMedianMB > first.rssMedianMB * 1.3 + 16)
+    problems.push(`resident memory grew: median ${first.rssMedianMB} MB -> ${last.rssMedianMB} MB`);
+  if (last.heapMedianMB > first.heapMedianMB * 1.3 + 8)
+    problems.push(`heap grew: median ${first.heapMedianMB} MB -> ${last.heapMedianMB} MB`);
   if (last.loopP99MedianMs > Math.max(first.loopP99MedianMs * 2, first.loopP99MedianMs + 25)) {
     problems.push(`event-loop delay grew: median p99 ${first.loopP99MedianMs} ms -> ${last.loopP99MedianMs} ms`);
   }

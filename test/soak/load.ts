@@ -8,7 +8,7 @@
 // response must pass (no 5xx, OCI error bodies, no internals); every
 // operation's outcome is checked against what the worker knows it did.
 import { createHash, randomBytes } from 'node:crypto';
-import { OciClient, type Resp } from '../helpers/oci-client.js';
+import type { OciClient, Resp } from '../helpers/oci-client.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
@@ -52,7 +52,10 @@ function pick<T>(items: readonly T[]): T {
 
 function weighted<T>(table: ReadonlyArray<readonly [number, T]>): T {
   let x = Math.random() * table.reduce((n, [w]) => n + w, 0);
-  for (const [w, v] of table) if ((x -= w) < 0) return v;
+  for (const [w, v] of table) {
+    x -= w;
+    if (x < 0) return v;
+  }
   return table[table.length - 1]![1];
 }
 
@@ -132,7 +135,9 @@ export class Load {
         this.fail(`worker ${w} ${op}: ${(err as Error).message ?? err}`);
       }
       this.stats.ops[op] = (this.stats.ops[op] ?? 0) + 1;
-      (this.stats.latency[op] ??= []).push(Date.now() - started);
+      const times = this.stats.latency[op] ?? [];
+      times.push(Date.now() - started);
+      this.stats.latency[op] = times;
     }
   }
 
@@ -145,10 +150,22 @@ export class Load {
     switch (op) {
       case 'push': {
         const repo = pick(repos);
-        const layers = Array.from({ length: 1 + Math.floor(Math.random() * 3) }, () => (Math.random() < 0.6 ? pick(pool) : randomBytes(layerSize())));
+        const layers = Array.from({ length: 1 + Math.floor(Math.random() * 3) }, () =>
+          Math.random() < 0.6 ? pick(pool) : randomBytes(layerSize()),
+        );
         // Tags are reused now and then: the tag moves to the new image.
         const tag = `t${n % 40}`;
-        const img = await pushImage(c, repo, tag, layers, weighted([[5, 'monolithic'], [3, 'chunked'], [2, 'streamed']] as const));
+        const img = await pushImage(
+          c,
+          repo,
+          tag,
+          layers,
+          weighted([
+            [5, 'monolithic'],
+            [3, 'chunked'],
+            [2, 'streamed'],
+          ] as const),
+        );
         this.stats.bytesUp += layers.reduce((s, l) => s + l.length, 0);
         this.live.set(`${repo}:${tag}`, img);
         return;
@@ -164,9 +181,11 @@ export class Load {
         if (!img) return;
         const byDigest = Math.random() < 0.5;
         const r = await c.deleteManifest(img.repo, byDigest ? img.digest : img.tag);
-        if (r.status !== 202) return this.fail(`delete ${img.repo}@${byDigest ? img.digest : img.tag}: ${r.status} ${r.text.slice(0, 200)}`);
+        if (r.status !== 202)
+          return this.fail(`delete ${img.repo}@${byDigest ? img.digest : img.tag}: ${r.status} ${r.text.slice(0, 200)}`);
         // By digest, every tag on that manifest goes with it.
-        for (const [k, v] of this.live) if (v.repo === img.repo && (byDigest ? v.digest === img.digest : v.tag === img.tag)) this.live.delete(k);
+        for (const [k, v] of this.live)
+          if (v.repo === img.repo && (byDigest ? v.digest === img.digest : v.tag === img.tag)) this.live.delete(k);
         return;
       }
       case 'mount': {
@@ -204,8 +223,16 @@ export class Load {
 }
 
 /** Push blobs the way clients do (HEAD, then upload what is missing), then the manifest. */
-export async function pushImage(c: OciClient, repo: string, tag: string, layers: Buffer[], style: 'monolithic' | 'chunked' | 'streamed'): Promise<Image> {
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, nonce: randomBytes(8).toString('hex') }));
+export async function pushImage(
+  c: OciClient,
+  repo: string,
+  tag: string,
+  layers: Buffer[],
+  style: 'monolithic' | 'chunked' | 'streamed',
+): Promise<Image> {
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, nonce: randomBytes(8).toString('hex') }),
+  );
   const blobs = [config, ...layers];
   for (const b of blobs) {
     const d = sha256(b);

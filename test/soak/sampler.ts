@@ -22,20 +22,23 @@ const file = process.env.WHARF_SOAK_SAMPLES;
 if (file) {
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
-  const timer = setInterval(() => {
-    const mem = process.memoryUsage();
-    const sample: Sample = {
-      t: Date.now(),
-      p50: delay.percentile(50) / 1e6,
-      p99: delay.percentile(99) / 1e6,
-      max: delay.max / 1e6,
-      rss: mem.rss,
-      heap: mem.heapUsed,
-      fds: readdirSync('/proc/self/fd').length,
-      handles: process.getActiveResourcesInfo().length,
-    };
-    delay.reset();
-    appendFileSync(file, `${JSON.stringify(sample)}\n`);
-  }, Number(process.env.WHARF_SOAK_SAMPLE_MS ?? 1000));
+  const timer = setInterval(
+    () => {
+      const mem = process.memoryUsage();
+      const sample: Sample = {
+        t: Date.now(),
+        p50: delay.percentile(50) / 1e6,
+        p99: delay.percentile(99) / 1e6,
+        max: delay.max / 1e6,
+        rss: mem.rss,
+        heap: mem.heapUsed,
+        fds: readdirSync('/proc/self/fd').length,
+        handles: process.getActiveResourcesInfo().length,
+      };
+      delay.reset();
+      appendFileSync(file, `${JSON.stringify(sample)}\n`);
+    },
+    Number(process.env.WHARF_SOAK_SAMPLE_MS ?? 1000),
+  );
   timer.unref();
 }

@@ -11,7 +11,16 @@ const SECONDS = Number(process.env.SOAK_SECONDS ?? 150);
 
 it(`soak: ${SECONDS} s of pushes, pulls, deletes, mounts, mirror pulls and prunes`, { timeout: (SECONDS + 240) * 1000 }, async (t) => {
   const report = await soak({ seconds: SECONDS, log: (l) => t.diagnostic(l) });
-  t.diagnostic(JSON.stringify({ ops: report.ops, latencyMs: report.latencyMs, windows: report.analysis.windows, slope: report.analysis.slope, prunes: report.prunes, final: report.final }));
+  t.diagnostic(
+    JSON.stringify({
+      ops: report.ops,
+      latencyMs: report.latencyMs,
+      windows: report.analysis.windows,
+      slope: report.analysis.slope,
+      prunes: report.prunes,
+      final: report.final,
+    }),
+  );
   assert.deepEqual(report.failures, [], `soak failures:\n${report.failures.join('\n')}`);
   // A soak that did little proves little.
   assert.ok((report.ops.push ?? 0) >= 50, `only ${report.ops.push ?? 0} pushes`);

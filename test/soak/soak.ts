@@ -43,7 +43,8 @@ export interface SoakReport {
 }
 
 const MIRROR = 'mirror.soak';
-const SERVER_TROUBLE_RE = /request failed|on garbage collection|Unhandled|uncaught|FATAL|out of memory|MaxListenersExceeded|prune failed|prune problem/i;
+const SERVER_TROUBLE_RE =
+  /request failed|on garbage collection|Unhandled|uncaught|FATAL|out of memory|MaxListenersExceeded|prune failed|prune problem/i;
 
 function listDir(dir: string): string[] {
   try {
@@ -86,7 +87,9 @@ function percentile(xs: number[], p: number): number {
 /** `wharf prune` against the server's store; resolves with its exit code and output. */
 function runPrune(configPath: string, args: string[] = []): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [WHARF_BIN, 'prune', '--config', configPath, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [WHARF_BIN, 'prune', '--config', configPath, '--json', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -134,7 +137,9 @@ export async function soak(opts: SoakOptions): Promise<SoakReport> {
     })();
     const progress = setInterval(() => {
       const ops = Object.values(load.stats.ops).reduce((a, b) => a + b, 0);
-      log(`soak: ${ops} operations, ${load.failures.length} failures, ${Math.round(load.stats.bytesUp / 1e6)} MB up, ${Math.round(load.stats.bytesDown / 1e6)} MB down`);
+      log(
+        `soak: ${ops} operations, ${load.failures.length} failures, ${Math.round(load.stats.bytesUp / 1e6)} MB up, ${Math.round(load.stats.bytesDown / 1e6)} MB down`,
+      );
     }, 30_000);
     const started = Date.now();
     await load.run(opts.workers ?? 4, opts.seconds * 1000);
@@ -168,7 +173,8 @@ export async function soak(opts: SoakOptions): Promise<SoakReport> {
     const tmp = listDir(join(wharf.dataDir, '_tmp'));
     if (tmp.length > 0) failures.push(`temporary files left: ${tmp.slice(0, 10).join(', ')}`);
     // And a prune with no grace broke nothing that is still wanted.
-    for (const img of load.live.values()) await pullImage(c, img, (m) => failures.push(`after prune --grace 0, ${img.repo}:${img.tag}: ${m}`));
+    for (const img of load.live.values())
+      await pullImage(c, img, (m) => failures.push(`after prune --grace 0, ${img.repo}:${img.tag}: ${m}`));
 
     const blobs = await misnamedBlobs(wharf.dataDir);
     if (blobs.bad.length > 0) failures.push(`blobs whose bytes do not hash to their name: ${blobs.bad.join(', ')}`);
@@ -176,12 +182,19 @@ export async function soak(opts: SoakOptions): Promise<SoakReport> {
     // require it to report the store clean (exit status "clean"). `wharf fsck`
     // is not on main yet; the checks above are the soak's own, not fsck's.
 
-    const trouble = wharf.output().split('\n').filter((l) => SERVER_TROUBLE_RE.test(l));
+    const trouble = wharf
+      .output()
+      .split('\n')
+      .filter((l) => SERVER_TROUBLE_RE.test(l));
     if (trouble.length > 0) failures.push(`the server logged:\n${trouble.slice(0, 10).join('\n')}`);
-    if (wharf.child.exitCode !== null || wharf.child.signalCode !== null) failures.push(`the server exited:\n${wharf.output().slice(-3000)}`);
+    if (wharf.child.exitCode !== null || wharf.child.signalCode !== null)
+      failures.push(`the server exited:\n${wharf.output().slice(-3000)}`);
 
     const samples: Sample[] = existsSync(samplesFile)
-      ? readFileSync(samplesFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Sample)
+      ? readFileSync(samplesFile, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Sample)
       : [];
     const during = samples.filter((s) => s.t >= started && s.t <= loadEnd);
     const analysis = analyse(during);
@@ -193,7 +206,9 @@ export async function soak(opts: SoakOptions): Promise<SoakReport> {
       analysis,
       samples: during.length,
       ops: load.stats.ops,
-      latencyMs: Object.fromEntries(Object.entries(load.stats.latency).map(([k, v]) => [k, { p50: percentile(v, 50), p99: percentile(v, 99) }])),
+      latencyMs: Object.fromEntries(
+        Object.entries(load.stats.latency).map(([k, v]) => [k, { p50: percentile(v, 50), p99: percentile(v, 99) }]),
+      ),
       mbUp: Math.round(load.stats.bytesUp / 1e6),
       mbDown: Math.round(load.stats.bytesDown / 1e6),
       prunes: { serve: serveRuns, cli: cliPrunes },

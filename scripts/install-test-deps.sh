@@ -33,6 +33,11 @@
 #                               drives Debian's Chromium with playwright-core
 #                               (which downloads no browser); the fonts make
 #                               its screenshots readable.
+#   mmdebstrap                  the container image test makes its Node 20 base
+#                               images from Debian packages
+#                               (scripts/make-base-images.sh).
+#   systemd                     systemd-analyze verifies the systemd unit
+#                               (packaging/systemd/).
 #
 # Env: WHARF_APT_EXTRA="pkg1 pkg2" adds packages; WHARF_APT_LOCK_TIMEOUT
 # (seconds, default 600) waits for another apt/dpkg run to finish.
@@ -62,6 +67,8 @@ PACKAGES=(
   openssl
   chromium
   fonts-dejavu-core
+  mmdebstrap
+  systemd
 )
 # shellcheck disable=SC2206
 [ -n "${WHARF_APT_EXTRA:-}" ] && PACKAGES+=(${WHARF_APT_EXTRA})
@@ -84,6 +91,8 @@ TOOLS=(
   /usr/bin/swift
   /usr/bin/openssl
   /usr/bin/chromium
+  /usr/bin/mmdebstrap
+  /usr/bin/systemd-analyze
 )
 
 die() {

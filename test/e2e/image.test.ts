@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { createContainersEnv, requireTools, type ContainersEnv, type LocalImage } from '../helpers/containers.js';
@@ -38,8 +38,10 @@ function caBundle(): string | undefined {
 /** Runs scripts/make-base-images.sh into env's storage; returns [buildBase, runtimeBase]. */
 function makeBaseImages(env: ContainersEnv): Promise<[string, string]> {
   return new Promise((resolve, reject) => {
+    // The cache is the user's (env.env points HOME into the private environment).
+    const cache = process.env.WHARF_BASE_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'wharf', 'base-images');
     const child = spawn('bash', [join(REPO_ROOT, 'scripts', 'make-base-images.sh')], {
-      env: { ...process.env, ...env.env },
+      env: { ...process.env, ...env.env, WHARF_BASE_CACHE: cache },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -38,6 +38,8 @@
 #                               (scripts/make-base-images.sh).
 #   systemd                     systemd-analyze verifies the systemd unit
 #                               (packaging/systemd/).
+#   containerd                  containerd + ctr pull through Wharf with the
+#                               sample hosts.toml (test/e2e/mirror-samples).
 #
 # Env: WHARF_APT_EXTRA="pkg1 pkg2" adds packages; WHARF_APT_LOCK_TIMEOUT
 # (seconds, default 600) waits for another apt/dpkg run to finish.
@@ -69,6 +71,7 @@ PACKAGES=(
   fonts-dejavu-core
   mmdebstrap
   systemd
+  containerd
 )
 # shellcheck disable=SC2206
 [ -n "${WHARF_APT_EXTRA:-}" ] && PACKAGES+=(${WHARF_APT_EXTRA})
@@ -93,6 +96,8 @@ TOOLS=(
   /usr/bin/chromium
   /usr/bin/mmdebstrap
   /usr/bin/systemd-analyze
+  /usr/bin/containerd
+  /usr/bin/ctr
 )
 
 die() {

@@ -105,18 +105,26 @@ describe('container image (buildah build, podman run)', { timeout: BASES_TIMEOUT
       const basesMs = Date.now() - started;
       const args = [
         'build',
-        '--format', 'docker', // keeps HEALTHCHECK
-        '--network', 'host',
+        '--format',
+        'docker', // keeps HEALTHCHECK
+        '--network',
+        'host',
         '--pull=never',
-        '--build-arg', `BUILD_BASE=${buildBase}`,
-        '--build-arg', `BASE=${runtimeBase}`,
-        '-t', IMAGE,
-        '-f', join(REPO_ROOT, 'Containerfile'),
+        '--build-arg',
+        `BUILD_BASE=${buildBase}`,
+        '--build-arg',
+        `BASE=${runtimeBase}`,
+        '-t',
+        IMAGE,
+        '-f',
+        join(REPO_ROOT, 'Containerfile'),
       ];
       const ca = caBundle();
       if (ca) args.push('--secret', `id=npm-ca,src=${ca}`);
       await env.buildah([...args, REPO_ROOT], { timeoutMs: BUILD_TIMEOUT_MS });
-      process.stderr.write(`# image test: bases ${Math.round(basesMs / 1000)} s, build ${Math.round((Date.now() - started - basesMs) / 1000)} s\n`);
+      process.stderr.write(
+        `# image test: bases ${Math.round(basesMs / 1000)} s, build ${Math.round((Date.now() - started - basesMs) / 1000)} s\n`,
+      );
       volume = env.unique('wharf-data');
       await env.podman(['volume', 'create', volume]);
       // The containers share the host's network (bridge networking leaves
@@ -155,11 +163,18 @@ describe('container image (buildah build, podman run)', { timeout: BASES_TIMEOUT
   async function run(name: string, extra: string[] = []): Promise<string> {
     containers.push(name);
     await env.podman([
-      'run', '-d', '--name', name,
-      '--network', 'host',
-      '-v', `${volume}:/data`,
-      '-v', `${configFile}:/etc/wharf/config.yml:ro`,
-      '-e', 'WHARF_NAMESPACES__DEFAULT=from-env',
+      'run',
+      '-d',
+      '--name',
+      name,
+      '--network',
+      'host',
+      '-v',
+      `${volume}:/data`,
+      '-v',
+      `${configFile}:/etc/wharf/config.yml:ro`,
+      '-e',
+      'WHARF_NAMESPACES__DEFAULT=from-env',
       ...extra,
       IMAGE,
     ]);
@@ -235,7 +250,12 @@ describe('container image (buildah build, podman run)', { timeout: BASES_TIMEOUT
     assert.match(nodeVersion!, /^v20\./);
     assert.equal(ids, `${UID}\n${UID}`);
     assert.equal(compilers, '', `the runtime image has build tools: ${compilers}`);
-    assert.deepEqual(top!.split('\n').sort(), ['README.md', 'bin', 'dist', 'healthcheck.mjs', 'native', 'node_modules', 'package.json'].concat(existsSync(join(REPO_ROOT, 'LICENSE')) ? ['LICENSE'] : []).sort());
+    assert.deepEqual(
+      top!.split('\n').sort(),
+      ['README.md', 'bin', 'dist', 'healthcheck.mjs', 'native', 'node_modules', 'package.json']
+        .concat(existsSync(join(REPO_ROOT, 'LICENSE')) ? ['LICENSE'] : [])
+        .sort(),
+    );
     assert.equal(dist, 'src', 'only dist/src ships (no dist/test, dist/bench)');
     assert.equal(release, 'wharf_sha.node');
     assert.equal(devDeps, '', 'dev dependencies in the image');

@@ -107,7 +107,10 @@ describe('npm package (npm pack, npm install -g, wharf serve)', { timeout: 3 * I
     ready();
     const r = spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    const files = r.stdout.trim().split('\n').map((f) => f.replace(/^package\//, ''));
+    const files = r.stdout
+      .trim()
+      .split('\n')
+      .map((f) => f.replace(/^package\//, ''));
     const allowed = [
       /^package\.json$/,
       /^README\.md$/,
@@ -120,7 +123,15 @@ describe('npm package (npm pack, npm install -g, wharf serve)', { timeout: 3 * I
     ];
     const unexpected = files.filter((f) => !allowed.some((re) => re.test(f)));
     assert.deepEqual(unexpected, [], 'files outside the allowed set');
-    for (const f of ['package.json', 'README.md', 'LICENSE', 'bin/wharf.js', 'dist/src/cli/main.js', 'native/binding.gyp', 'scripts/build-native.mjs']) {
+    for (const f of [
+      'package.json',
+      'README.md',
+      'LICENSE',
+      'bin/wharf.js',
+      'dist/src/cli/main.js',
+      'native/binding.gyp',
+      'scripts/build-native.mjs',
+    ]) {
       assert.ok(files.includes(f), `${f} missing from the tarball`);
     }
     // Every compiled module of src/ is there (a stale or partial dist would miss some).

@@ -3,6 +3,7 @@
 // (parsed, cross-checked, and every Wharf configuration in them loaded
 // through Wharf's own config reader).
 //   npm run build && node --test --test-concurrency=1 dist/test/unit/packaging.test.js
+// Not in test:quick: needs systemd-analyze and python3 (Debian packages systemd, python3).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -76,7 +77,9 @@ describe('systemd unit (packaging/systemd/wharf.service)', () => {
     requireTool(SYSTEMD_ANALYZE, 'systemd');
     const dir = mkdtempSync(join(tmpdir(), 'wharf-unit-'));
     try {
-      const r = spawnSync(SYSTEMD_ANALYZE, ['security', '--offline=true', '--threshold=20', '--no-pager', unitForVerify(dir)], { encoding: 'utf8' });
+      const r = spawnSync(SYSTEMD_ANALYZE, ['security', '--offline=true', '--threshold=20', '--no-pager', unitForVerify(dir)], {
+        encoding: 'utf8',
+      });
       assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
       const level = /Overall exposure level for wharf\.service: ([\d.]+)/.exec(r.stdout);
       assert.ok(level && Number(level[1]) <= 2.0, r.stdout.split('\n').slice(-3).join('\n'));

@@ -256,7 +256,7 @@ describe('container image (buildah build, podman run)', { timeout: BASES_TIMEOUT
         .concat(existsSync(join(REPO_ROOT, 'LICENSE')) ? ['LICENSE'] : [])
         .sort(),
     );
-    assert.equal(dist, 'src', 'only dist/src ships (no dist/test, dist/bench)');
+    assert.equal(dist, 'src\nui', 'only dist/src and the web UI ship (no dist/test, dist/bench)');
     assert.equal(release, 'wharf_sha.node');
     assert.equal(devDeps, '', 'dev dependencies in the image');
     assert.equal(tsFiles, '', 'TypeScript sources in the image');
@@ -285,6 +285,10 @@ describe('container image (buildah build, podman run)', { timeout: BASES_TIMEOUT
     assert.deepEqual(started.namespaces, ['from-env', 'from-file'], 'namespaces from the mounted file and WHARF_NAMESPACES__DEFAULT');
     assert.match(started.hashEngine, /^native/);
     assert.equal(started.storage, 'filesystem');
+    // The web UI ships in the image (dist/ui).
+    const ui = await fetch(`${url()}/ui/`);
+    assert.equal(ui.status, 200, await ui.text());
+    assert.match(ui.headers.get('content-type') ?? '', /^text\/html/);
 
     pushed = await env.buildImage({ format: 'oci', randomBytes: 64 * 1024 });
     await env.skopeo(['copy', '-q', `--dest-tls-verify=false`, `containers-storage:${pushed.ref}`, `docker://${host()}/e2e/app:v1`]);

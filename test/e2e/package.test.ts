@@ -103,7 +103,7 @@ describe('npm package (npm pack, npm install -g, wharf serve)', { timeout: 3 * I
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it('the tarball holds the CLI, dist/src, the addon sources, README and LICENSE — nothing test- or bench-only', () => {
+  it('the tarball holds the CLI, dist/src, the web UI, the addon sources, README and LICENSE — nothing test- or bench-only', () => {
     ready();
     const r = spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
@@ -117,6 +117,7 @@ describe('npm package (npm pack, npm install -g, wharf serve)', { timeout: 3 * I
       /^LICENSE$/,
       /^bin\/wharf\.js$/,
       /^dist\/src\/.+\.js$/,
+      /^dist\/ui\/[\w.-]+$/,
       /^native\/binding\.gyp$/,
       /^native\/src\/[\w-]+\.[ch]$/,
       /^scripts\/build-native\.mjs$/,
@@ -129,6 +130,8 @@ describe('npm package (npm pack, npm install -g, wharf serve)', { timeout: 3 * I
       'LICENSE',
       'bin/wharf.js',
       'dist/src/cli/main.js',
+      'dist/ui/index.html',
+      'dist/ui/app.js',
       'native/binding.gyp',
       'scripts/build-native.mjs',
     ]) {
@@ -175,6 +178,9 @@ describe('npm package (npm pack, npm install -g, wharf serve)', { timeout: 3 * I
       }
       const line = log.split('\n').find((l) => l.includes('"wharf listening"'))!;
       const started = JSON.parse(line);
+      // The web UI ships in the package (dist/ui).
+      const ui = await fetch(`http://127.0.0.1:${port}/ui/`);
+      assert.equal(ui.status, 200, await ui.text());
 
       const img = await containers.buildImage({ format: 'oci' });
       const ref = `127.0.0.1:${port}/pkg/app:v1`;

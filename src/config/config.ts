@@ -9,6 +9,8 @@ import { readMirrors } from './mirrors.js';
 import { ConfigError, Reader } from './reader.js';
 import { readPrune, type PruneConfig } from './prune.js';
 import { readUi, type UiConfig } from './ui.js';
+import { OPERATIONS_KEYS, readOperations, type OperationsConfig } from './operations.js';
+import { readNotifications, type NotificationsConfig } from './notifications.js';
 
 export { ConfigError } from './reader.js';
 
@@ -128,6 +130,10 @@ export interface Config {
   prune: PruneConfig;
   /** `registry.ui`: the web UI at /ui/ and its JSON endpoints under /v2/_wharf/. */
   ui: UiConfig;
+  /** Admin listener, trusted proxies, read-only mode, access log, metrics, lifecycle (operations.ts). */
+  ops: OperationsConfig;
+  /** `registry.notifications`: webhook endpoints for registry events. */
+  notifications: NotificationsConfig;
 }
 
 export const ENV_PREFIX = 'WHARF_';
@@ -407,6 +413,8 @@ export function configFromObject(doc: unknown, env: NodeJS.ProcessEnv = process.
     'service',
     'access',
     'login-throttle',
+    'notifications',
+    ...OPERATIONS_KEYS,
   ];
   applyEnv(registry, env, keys);
   const r = new Reader(registry, 'registry');
@@ -444,6 +452,8 @@ export function configFromObject(doc: unknown, env: NodeJS.ProcessEnv = process.
     logLevel: r.enumeration('log-level', ['debug', 'info', 'warn', 'error'] as const, 'info'),
     prune: readPrune(r.child('prune')),
     ui: readUi(r, registry.ui),
+    ops: readOperations(r),
+    notifications: readNotifications(r.child('notifications')),
   };
 }
 

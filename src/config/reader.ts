@@ -85,6 +85,26 @@ export class Reader {
     return this.optionalInteger(k, min, max) ?? fallback;
   }
 
+  /**
+   * A duration in seconds, returned in milliseconds: a number (decimals
+   * allowed) or a string with a unit as Distribution writes them ("500ms",
+   * "5s", "2m").
+   */
+  seconds(k: string, fallbackSeconds: number, minSeconds: number, maxSeconds: number): number {
+    const v = this.raw[k];
+    if (v === undefined || v === null) return Math.round(fallbackSeconds * 1000);
+    const m = typeof v === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(v) : null;
+    const scale = { ms: 0.001, s: 1, m: 60, h: 3600 } as const;
+    const s = typeof v === 'number' ? v : m ? Number(m[1]) * scale[(m[2] ?? 's') as keyof typeof scale] : NaN;
+    if (!Number.isFinite(s) || s < minSeconds || s > maxSeconds) {
+      this.fail(
+        k,
+        `must be a duration between ${minSeconds} and ${maxSeconds} seconds: a number of seconds or e.g. "500ms", "5s", "2m" (got ${show(v)})`,
+      );
+    }
+    return Math.round(s * 1000);
+  }
+
   boolean(k: string, fallback: boolean): boolean {
     const v = this.raw[k];
     if (v === undefined || v === null) return fallback;
@@ -107,6 +127,13 @@ export class Reader {
       this.fail(k, 'must be a mapping of strings');
     }
     return v as Record<string, string>;
+  }
+
+  /** One string or a list of strings (e.g. an HTTP header's values). */
+  stringOrList(k: string): string[] {
+    const v = this.raw[k];
+    if (typeof v === 'string' || typeof v === 'number') return [String(v)];
+    return this.stringList(k);
   }
 
   stringList(k: string): string[] {

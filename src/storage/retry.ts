@@ -21,13 +21,19 @@ export interface RetryOptions {
   baseDelayMs?: number;
   /** Cap of one backoff delay in milliseconds. Default 2000. */
   maxDelayMs?: number;
+  /** Told before each retry (the metrics count retries). */
+  onRetry?: RetryHook;
 }
+
+/** `what` is the call's description ("swift stat <key>"), `attempt` the retry's number (1 = first retry). */
+export type RetryHook = (what: string, attempt: number, err: unknown) => void;
 
 export interface RetryPolicy {
   timeoutMs: number;
   retries: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  onRetry?: RetryHook;
 }
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
@@ -38,8 +44,8 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
 };
 
 export function retryPolicy(options: RetryOptions = {}): RetryPolicy {
-  const p = { ...DEFAULT_RETRY_POLICY };
-  for (const k of Object.keys(p) as (keyof RetryPolicy)[]) {
+  const p: RetryPolicy = { ...DEFAULT_RETRY_POLICY };
+  for (const k of ['timeoutMs', 'retries', 'baseDelayMs', 'maxDelayMs'] as const) {
     const v = options[k];
     if (v !== undefined) {
       if (!Number.isFinite(v) || v < 0) throw new TypeError(`${k} must be a non-negative number (got ${v})`);
@@ -47,6 +53,7 @@ export function retryPolicy(options: RetryOptions = {}): RetryPolicy {
     }
   }
   if (p.timeoutMs <= 0) throw new TypeError('timeoutMs must be > 0');
+  if (options.onRetry) p.onRetry = options.onRetry;
   return p;
 }
 
@@ -218,7 +225,10 @@ export async function withRetries<T>(
   const attempts = opts.idempotent ? policy.retries + 1 : 1;
   let last: unknown;
   for (let attempt = 0; attempt < attempts; attempt++) {
-    if (attempt > 0) await sleep(backoffMs(policy, attempt - 1));
+    if (attempt > 0) {
+      policy.onRetry?.(what, attempt, last);
+      await sleep(backoffMs(policy, attempt - 1));
+    }
     const deadline = new IdleDeadline(policy.timeoutMs, what);
     let keep = false;
     try {

@@ -95,6 +95,9 @@ async function checkReferences(s: Scope, repo: string, parsed: ReturnType<typeof
 
 export interface PutManifestResult {
   digest: Digest;
+  /** The manifest's media type (from its body or Content-Type) and size: what a push event reports. */
+  mediaType: string;
+  size: number;
   /** Digest of the subject, when the manifest has one (OCI-Subject header). */
   subject?: Digest;
 }
@@ -153,7 +156,7 @@ export async function putManifest(
     tag,
     link: existed ? undefined : link,
   });
-  return { digest, subject: parsed.subject?.digest };
+  return { digest, mediaType: parsed.mediaType, size: body.length, subject: parsed.subject?.digest };
 }
 
 /**

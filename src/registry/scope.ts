@@ -6,6 +6,12 @@ export interface Scope {
   readonly driver: StorageDriver;
   /** Namespace name: the first component of every key the scope touches. */
   readonly ns: string;
+  /**
+   * Opaque to the registry: what the caller wants handed back to observers
+   * of work done under this scope (the HTTP layer puts its request here, so a
+   * mirror fill's event names the request that caused it).
+   */
+  readonly origin?: unknown;
 }
 
 /** Walk all entries under a prefix, page by page (bounded memory per page). */

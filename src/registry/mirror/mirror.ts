@@ -18,6 +18,7 @@ import { SingleFlight } from './singleflight.js';
 import { deleteCachedTag, isFresh, listCachedTags, readCachedTag, writeCachedTag, type CachedTag } from './tag-cache.js';
 import { mergeTagPages } from './tag-list.js';
 import { UpstreamClient, isUpstreamError } from './upstream-client.js';
+import { ObservedUpstreamClient, type MirrorObserver } from './observer.js';
 
 const DEFAULT_MANIFEST_MAX_BYTES = 4 * 1024 * 1024;
 /** Blobs fetched at once when a pushed manifest names blobs only the upstream has. */
@@ -37,8 +38,28 @@ export class Mirror {
     readonly settings: MirrorSettings,
     private readonly log?: Logger,
     private readonly manifestMaxBytes = DEFAULT_MANIFEST_MAX_BYTES,
+    private readonly observer?: MirrorObserver,
   ) {
-    this.client = new UpstreamClient(settings);
+    this.client = observer ? new ObservedUpstreamClient(settings, name, observer) : new UpstreamClient(settings);
+  }
+
+  /** Report a read answered from the namespace (hit) or not (the HTTP layer reports blob reads it serves itself). */
+  noteCache(kind: 'manifest' | 'blob', hit: boolean): void {
+    this.observer?.cache(this.name, kind, hit);
+  }
+
+  /** Fetch a manifest from the upstream into the namespace, and report the fill. */
+  private async fill(s: Scope, repo: string, reference: string): Promise<StoredManifest> {
+    const m = await fetchManifest(this.client, s, repo, reference, this.manifestMaxBytes);
+    this.observer?.filled(this.name, {
+      scope: s,
+      repo,
+      kind: 'manifest',
+      digest: m.digest.text,
+      mediaType: m.mediaType,
+      size: m.body.length,
+    });
+    return m;
   }
 
   close(): void {
@@ -71,18 +92,24 @@ export class Mirror {
     if (isDigestReference(reference)) {
       const d = parseDigest(reference);
       const held = await this.local(s, repo, d);
+      this.noteCache('manifest', held !== null);
       if (held) return held;
-      return this.flights.run(`manifest ${s.ns} ${repo} ${d.text}`, () =>
-        fetchManifest(this.client, s, repo, d.text, this.manifestMaxBytes),
-      ).result;
+      return this.flights.run(`manifest ${s.ns} ${repo} ${d.text}`, () => this.fill(s, repo, d.text)).result;
     }
     validateTag(reference);
-    if (await readTag(s, repo, reference)) return getManifest(s, repo, reference); // pushed: shadows upstream
+    if (await readTag(s, repo, reference)) {
+      this.noteCache('manifest', true);
+      return getManifest(s, repo, reference); // pushed: shadows upstream
+    }
     const cached = await readCachedTag(s, repo, reference);
     if (cached && isFresh(cached, this.settings.tagTtlMs)) {
       const held = await this.local(s, repo, parseDigest(cached.digest));
-      if (held) return held;
+      if (held) {
+        this.noteCache('manifest', true);
+        return held;
+      }
     }
+    this.noteCache('manifest', false);
     return this.flights.run(`tag ${s.ns} ${repo} ${reference}`, () => this.refreshTag(s, repo, reference, cached)).result;
   }
 
@@ -97,7 +124,7 @@ export class Mirror {
           return held;
         }
       }
-      const m = await fetchManifest(this.client, s, repo, tag, this.manifestMaxBytes);
+      const m = await this.fill(s, repo, tag);
       await writeCachedTag(s, repo, tag, { digest: m.digest.text, fetched: Date.now() });
       return m;
     } catch (err) {
@@ -154,7 +181,11 @@ export class Mirror {
       if (!(await isBlobLinked(s, repo, d))) await this.confirmAndLink(s, repo, d);
       return false;
     }
-    const { leader, result } = this.flights.run(`blob ${s.ns} ${d.text}`, () => fetchBlob(this.client, s, repo, d, tap));
+    const { leader, result } = this.flights.run(`blob ${s.ns} ${d.text}`, async () => {
+      const info = await fetchBlob(this.client, s, repo, d, tap);
+      this.observer?.filled(this.name, { scope: s, repo, kind: 'blob', digest: d.text, size: info.size });
+      return info;
+    });
     await result;
     if (!leader && !(await isBlobLinked(s, repo, d))) await this.confirmAndLink(s, repo, d);
     return leader && tap !== undefined;
@@ -235,8 +266,9 @@ export function createMirrors(
   settings: Record<string, MirrorSettings> | undefined,
   log?: Logger,
   manifestMaxBytes?: number,
+  observer?: MirrorObserver,
 ): Map<string, Mirror> {
   const out = new Map<string, Mirror>();
-  for (const [name, s] of Object.entries(settings ?? {})) out.set(name, new Mirror(name, s, log, manifestMaxBytes));
+  for (const [name, s] of Object.entries(settings ?? {})) out.set(name, new Mirror(name, s, log, manifestMaxBytes, observer));
   return out;
 }

@@ -16,17 +16,30 @@ export interface PruneSchedule {
   stop(): Promise<void>;
 }
 
+export interface ScheduleHooks {
+  /** A run failed as a whole (after `ms`). */
+  onFailure?(err: unknown, ms: number): void;
+  /** True while runs must not happen (read-only mode): a due run is skipped. */
+  paused?(): boolean;
+}
+
 export function schedulePrune(
   driver: StorageDriver,
   intervalSeconds: number,
   options: Omit<PruneOptions, 'onProgress' | 'dryRun'>,
   log: ScheduleLogger,
   onReport?: (r: PruneReport) => void,
+  hooks: ScheduleHooks = {},
 ): PruneSchedule {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   const runOnce = async () => {
+    if (hooks.paused?.()) {
+      log.info('prune skipped: the registry is read-only');
+      return;
+    }
+    const started = Date.now();
     try {
       const r = await prune(driver, options);
       const t = totals(r);
@@ -44,6 +57,7 @@ export function schedulePrune(
       onReport?.(r);
     } catch (err) {
       log.error('prune failed', { err: err instanceof Error ? err.message : String(err) });
+      hooks.onFailure?.(err, Date.now() - started);
     }
   };
   const next = () => {

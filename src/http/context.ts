@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { Scope } from '../registry/scope.js';
 import type { Authorization } from './auth/index.js';
+import type { Notifier } from '../events/notifier.js';
 
 export interface Context {
   req: IncomingMessage;
@@ -17,6 +18,8 @@ export interface Context {
   pathPrefix?: string;
   /** The caller's authorization (absent when authentication is off): e.g. the catalog shows only what it may pull. */
   auth?: Authorization;
+  /** Webhook events (notify.ts). */
+  events?: Notifier;
 }
 
 /** A path on this registry, keeping the `ns` parameter so follow-up requests stay in the namespace. */

@@ -1,10 +1,9 @@
-// The request handler: common headers, namespace selection, routing, and the
-// one place where errors become OCI error responses.
+// The request handler: request id and client address, common headers, the
+// admin endpoints (unless on their own listener), namespace selection,
+// read-only mode, routing, and the one place where errors become OCI error
+// responses. When the response ends: the access log line and the metrics.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Config } from '../config/config.js';
-import type { Logger } from '../log/logger.js';
 import { RegistryError } from '../registry/errors.js';
-import type { StorageDriver } from '../storage/driver.js';
 import type { Context } from './context.js';
 import { sendJson } from './context.js';
 import { describeError, HttpError, sendError } from './errors.js';
@@ -16,9 +15,16 @@ import { parseTarget, type Route } from './router.js';
 import { checkTransferCoding, drainOrClose } from './headers.js';
 import { mirrorHandler, selectTarget, type Target } from './handlers/mirror.js';
 import { createMirrors } from '../registry/mirror/mirror.js';
-import { createAuth, TOKEN_PATH, type Auth } from './auth/index.js';
 import { resolveNamespace } from '../registry/namespaces.js';
 import { createUi } from './ui/index.js';
+import type { MirrorObserver } from '../registry/mirror/observer.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { TOKEN_PATH } from './auth/index.js';
+import { requestEnded, type RequestFacts } from './access-log.js';
+import { ADMIN_PATHS, serveAdmin } from './admin.js';
+import { notifyBlob, notifyManifest } from './notify.js';
+import { attachRequestInfo, requestIdFrom, type RequestInfo } from './request-info.js';
+import type { Runtime } from './runtime.js';
 
 type Handler = (ctx: Context) => Promise<void>;
 
@@ -69,46 +75,104 @@ function handlerFor(method: string, r: Route): Handler {
 
 export type Dispatcher = (req: IncomingMessage, res: ServerResponse) => void;
 
-export function createDispatcher(config: Config, driver: StorageDriver, log: Logger, auth?: Auth): Dispatcher {
-  // Access control (auth/): startServer builds it first to fail fast; otherwise it is built here.
-  const authReady: Promise<Auth> = auth ? Promise.resolve(auth) : createAuth(config, log);
-  authReady.catch(() => undefined);
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** The route kind as a metrics label (both upload routes are "upload"). */
+function routeLabel(r: Route): string {
+  return r.kind === 'uploads' ? 'upload' : r.kind;
+}
+
+/** Where the request went, for the access log. */
+function describeRoute(r: Route, facts: RequestFacts): void {
+  facts.route = routeLabel(r);
+  if ('repo' in r) facts.repository = r.repo;
+  if (r.kind === 'manifest') facts.reference = r.reference;
+  else if (r.kind === 'blob' || r.kind === 'referrers') facts.digest = r.digest;
+  else if (r.kind === 'upload') facts.upload = r.id;
+}
+
+/** Upload counters from a finished upload request. */
+function countUpload(metrics: Metrics, method: string, url: URL | undefined, status: number): void {
+  if (method === 'POST' && status === 202) metrics.uploadStarted();
+  else if (status === 201 && method === 'POST' && url?.searchParams.has('mount')) metrics.blobMounted();
+  else if (status === 201) {
+    if (method === 'POST') metrics.uploadStarted(); // monolithic: started and finished at once
+    metrics.uploadCompleted();
+  }
+}
+
+/** The mirror observer: metrics, and `mirror` events named after the request that led the fill. */
+function mirrorObserver(rt: Runtime): MirrorObserver {
+  return {
+    upstream: (ns, kind, outcome, failure) => rt.metrics?.mirror.upstream(ns, kind, outcome, failure),
+    cache: (ns, kind, hit) => rt.metrics?.mirror.cache(ns, kind, hit),
+    filled: (ns, fill) => {
+      rt.metrics?.mirror.filled(ns, fill);
+      const ctx = fill.scope.origin as Context | undefined;
+      if (!ctx) return;
+      if (fill.kind === 'manifest')
+        notifyManifest(ctx, 'mirror', fill.repo, { digest: fill.digest, mediaType: fill.mediaType ?? '', size: fill.size });
+      else notifyBlob(ctx, 'mirror', fill.repo, fill.digest, fill.size);
+    },
+  };
+}
+
+export function createDispatcher(rt: Runtime): Dispatcher {
   // Mirror namespaces (src/registry/mirror/): one upstream client and fetch table each, per process.
-  const mirrors = createMirrors(config.namespaces.mirrors, log, config.limits.manifestMaxBytes);
+  const mirrors = createMirrors(rt.config.namespaces.mirrors, rt.log, rt.config.limits.manifestMaxBytes, mirrorObserver(rt));
   // The web UI (src/http/ui/): its files, and JSON endpoints authorized like the API routes they stand for.
-  const ui = createUi(config, driver, log);
+  const ui = createUi(rt.config, rt.driver, rt.log);
+  const log = rt.log;
   return (req, res) => {
-    const started = process.hrtime.bigint();
-    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    const facts: RequestFacts = { started: process.hrtime.bigint(), route: 'unknown', namespace: rt.config.namespaces.default };
+    const info: RequestInfo = { id: requestIdFrom(req.headers['x-request-id']), client: rt.clients.of(req) };
+    attachRequestInfo(req, info);
+    // One configuration for the whole request, even if a SIGHUP swaps it meanwhile.
+    const { config, auth, notifier, metrics } = { config: rt.config, auth: rt.auth, notifier: rt.notifier, metrics: rt.metrics };
     const method = req.method ?? 'GET';
-    let url: URL;
+    let url: URL | undefined;
+    let uploadBody = false;
+    rt.requestStarted();
+    metrics?.requestStarted();
+    res.once('close', () => {
+      rt.requestEnded();
+      if (metrics && uploadBody) {
+        metrics.uploadBody(-1);
+        countUpload(metrics, method, url, res.statusCode);
+      }
+      requestEnded(rt, req, res, facts);
+    });
+    res.setHeader('X-Request-Id', info.id);
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    // Draining (SIGTERM): each connection ends after its current response.
+    if (rt.health.isDraining) res.setHeader('Connection', 'close');
     const fail = (err: unknown) => {
       const clientGone = (req.destroyed && !req.complete) || !res.socket || res.socket.destroyed;
       if (res.headersSent || res.destroyed || clientGone) {
         // The client went away (or the response was already streaming): there
         // is no one to answer; a dropped client is not a server fault.
-        log.debug('request aborted', { method, url: req.url, err: String(err) });
+        log.debug('request aborted', { id: info.id, method, url: req.url, err: String(err) });
         res.destroy();
         return;
       }
       const reply = describeError(err);
-      if (reply.internal) log.error('request failed', { method, url: req.url, err: String((err as Error)?.stack ?? err) });
+      info.error = reply.code;
+      if (reply.internal) log.error('request failed', { id: info.id, method, url: req.url, err: String((err as Error)?.stack ?? err) });
       if (!req.complete) drainOrClose(req, res); // so that a client still sending sees this answer
       sendError(res, reply, method);
     };
     try {
       checkTransferCoding(req); // 501 for codings Node leaves undecoded, before any body is read
       url = parseTarget(req.url ?? '/');
-      const done = () => {
-        if (log.enabled('debug')) {
-          const ms = Number(process.hrtime.bigint() - started) / 1e6;
-          log.debug('request', { method, url: req.url, status: res.statusCode, ms: Math.round(ms * 10) / 10 });
-        }
-      };
+      if (rt.adminOnMain && ADMIN_PATHS.has(url.pathname) && (url.pathname !== '/metrics' || metrics)) {
+        facts.route = url.pathname === '/metrics' ? 'metrics' : 'health';
+        void serveAdmin(rt, req, res, url.pathname);
+        return;
+      }
       const uiTarget = ui?.target(method, url);
       if (uiTarget?.kind === 'files') {
+        facts.route = 'ui';
         uiTarget.files.serve(req, res, url);
-        done();
         return;
       }
       // ?ns=, the Host map, else the default — or a mirror named by the path's first component.
@@ -118,13 +182,30 @@ export function createDispatcher(config: Config, driver: StorageDriver, log: Log
           ? { ns: resolveNamespace(config.namespaces, req.headers.host, url.searchParams.get('ns')), route: uiTarget.route }
           : selectTarget(config.namespaces, req.headers.host, url);
       const { ns, route: r, prefix, outerNs } = target;
+      facts.namespace = ns;
       if (url.pathname === TOKEN_PATH) {
-        authReady.then((a) => a.token(req, res, url, ns)).then(done, fail);
+        facts.route = 'token';
+        auth.token(req, res, url, ns).then(undefined, fail);
         return;
       }
+      describeRoute(r, facts);
+      if (uiTarget?.kind === 'api') facts.route = 'ui';
+      if (config.ops.readOnly && WRITE_METHODS.has(method) && r.kind !== 'unknown') {
+        throw new HttpError('UNSUPPORTED', 'the registry is read-only for now (registry.read-only): pulls work, pushes and deletes do not', undefined, {
+          headers: { Allow: 'GET, HEAD' },
+        });
+      }
+      if ((r.kind === 'upload' || r.kind === 'uploads') && (method === 'POST' || method === 'PATCH' || method === 'PUT')) {
+        uploadBody = true;
+        metrics?.uploadBody(1);
+      }
+      // Read-only: mirror namespaces serve what they hold and fetch nothing (a fill writes to the store).
       const handler =
-        (uiTarget?.kind === 'api' ? uiTarget.handler : undefined) ?? mirrorHandler(method, r, mirrors.get(ns)) ?? handlerFor(method, r);
-      const ctx: Context = { req, res, url, scope: { driver, ns }, config, log, pathPrefix: prefix };
+        (uiTarget?.kind === 'api' ? uiTarget.handler : undefined) ??
+        (config.ops.readOnly ? undefined : mirrorHandler(method, r, mirrors.get(ns))) ??
+        handlerFor(method, r);
+      const ctx: Context = { req, res, url, scope: { driver: rt.driver, ns }, config, log, pathPrefix: prefix, events: notifier };
+      ctx.scope = { driver: rt.driver, ns, origin: ctx };
       // Every route is authorized before its handler runs (and before any body is read).
       // A mirror reached by path prefix is authorized as the client sees it:
       // `<prefix>/<repo>` in the namespace it addressed. That is the scope a
@@ -135,18 +216,19 @@ export function createDispatcher(config: Config, driver: StorageDriver, log: Log
       const from = authUrl.searchParams.get('from');
       if (outer && from !== null) authUrl.searchParams.set('from', `${prefix}/${from}`);
       const authRoute: Route = outer && 'repo' in r ? { ...r, repo: `${prefix}/${r.repo}` } : r;
-      authReady
-        .then((a) => a.authorize(req, authUrl, outer ? outerNs! : ns, authRoute, method))
+      const reqUrl = url;
+      auth
+        .authorize(req, authUrl, outer ? outerNs! : ns, authRoute, method)
         .then((authz) => {
           if (outer && !authUrl.searchParams.has('mount')) {
             // The authorizer turned a mount it may not do into a plain upload.
-            url.searchParams.delete('mount');
-            url.searchParams.delete('from');
+            reqUrl.searchParams.delete('mount');
+            reqUrl.searchParams.delete('from');
           }
           ctx.auth = authz;
           return handler(ctx);
         })
-        .then(done, fail);
+        .then(undefined, fail);
     } catch (err) {
       fail(err);
     }

@@ -1,21 +1,33 @@
-// The listening server: HTTP or HTTPS (certificate reloaded on SIGHUP), with
-// timeouts that keep slow or idle clients from holding sockets.
+// The listening servers: the registry (HTTP or HTTPS, certificate reloaded on
+// SIGHUP, timeouts that keep slow or idle clients from holding sockets) and,
+// when configured, the admin listener (/healthz, /readyz, /metrics). Also the
+// steps of a graceful stop, which cli/serve.ts runs in order.
 import { createServer as createHttpServer, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/config.js';
-import type { Logger } from '../log/logger.js';
-import type { StorageDriver } from '../storage/driver.js';
+import { adminHandler } from './admin.js';
 import { createDispatcher } from './dispatch.js';
 import { inOrderPerConnection } from './pipelining.js';
-import { createAuth } from './auth/index.js';
+import type { Runtime } from './runtime.js';
 
 export interface WharfServer {
   server: Server;
   url: string;
-  /** Re-read TLS certificate and key (no-op without TLS). */
-  reloadTls(): void;
+  /** The main listener's port (the configured one, or the one the system chose for 0). */
+  port: number;
+  /** The admin listener's URL, when `registry.admin` is set. */
+  adminUrl?: string;
+  /** Re-read the TLS certificate and key of `config` (no-op without TLS). Throws when they are unusable. */
+  reloadTls(config: Config): void;
+  /** Stop accepting connections; idle keep-alive connections are closed. Requests in flight go on. */
+  stopAccepting(): void;
+  /** Close every connection now (the end of the shutdown timeout). */
+  closeConnections(): void;
+  /** Close the admin listener. */
+  closeAdmin(): Promise<void>;
+  /** stopAccepting + wait for the connections to end, then close the admin listener (tests, simple stops). */
   close(): Promise<void>;
 }
 
@@ -23,9 +35,24 @@ function readTls(config: Config) {
   return { cert: readFileSync(config.tlsCert!), key: readFileSync(config.tlsKey!) };
 }
 
-export async function startServer(config: Config, driver: StorageDriver, log: Logger): Promise<WharfServer> {
-  // Users, keys and password hashes are checked before listening: a bad entry stops the start.
-  const dispatch = createDispatcher(config, driver, log, await createAuth(config, log));
+function listen(server: Server, port: number, address: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, address, () => {
+      server.off('error', reject);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    });
+  });
+}
+
+function hostPart(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+export async function startServer(rt: Runtime): Promise<WharfServer> {
+  const config = rt.config;
+  const dispatch = createDispatcher(rt);
   const inOrder = inOrderPerConnection(dispatch);
   const options = {
     maxHeaderSize: config.limits.maxHeaderBytes,
@@ -77,27 +104,46 @@ export async function startServer(config: Config, driver: StorageDriver, log: Lo
     socket.resume(); // read and drop what follows, so that a client's FIN is seen
     inOrder.refuse(socket, 'HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.address, () => {
-      server.off('error', reject);
-      resolve();
+  const port = await listen(server, config.port, config.address);
+  let admin: Server | undefined;
+  let adminUrl: string | undefined;
+  if (config.ops.admin) {
+    admin = createHttpServer({ headersTimeout: 10_000, requestTimeout: 10_000, keepAliveTimeout: 5_000 }, adminHandler(rt));
+    try {
+      const adminPort = await listen(admin, config.ops.admin.port, config.ops.admin.address);
+      adminUrl = `http://${hostPart(config.ops.admin.address)}:${adminPort}`;
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+  }
+  const closeAdmin = () =>
+    new Promise<void>((resolve) => {
+      if (!admin?.listening) return resolve();
+      admin.close(() => resolve());
+      admin.closeAllConnections();
     });
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : config.port;
-  const host = config.address.includes(':') ? `[${config.address}]` : config.address;
+  let closed: Promise<void> | undefined;
+  const stopAccepting = () => {
+    closed ??= new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+  };
   return {
     server,
-    url: `${tls ? 'https' : 'http'}://${host}:${port}`,
-    reloadTls() {
+    port,
+    url: `${tls ? 'https' : 'http'}://${hostPart(config.address)}:${port}`,
+    adminUrl,
+    reloadTls(next: Config) {
       if (!tls) return;
-      (server as unknown as import('node:tls').Server).setSecureContext(readTls(config));
+      (server as unknown as import('node:tls').Server).setSecureContext(readTls(next));
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
+    stopAccepting,
+    closeConnections: () => server.closeAllConnections(),
+    closeAdmin,
+    close: async () => {
+      stopAccepting();
+      await closed;
+      await closeAdmin();
+    },
   };
 }

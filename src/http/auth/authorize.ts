@@ -15,6 +15,7 @@ import { bearerChallenge, realmFor, type ChallengeOptions } from './challenge.js
 import type { AuthCore } from './core.js';
 import { formatScope } from './scopes.js';
 import { TokenError, type AccessToken } from './tokens.js';
+import { clientAddress, noteUser } from '../request-info.js';
 
 export type Need = { kind: 'login' } | { kind: 'catalog' } | { kind: 'repository'; repo: string; action: Action };
 
@@ -101,14 +102,17 @@ export class Authorizer {
     if (scheme === 'basic') {
       const creds = parseBasic(header);
       if (!creds) throw this.unauthorized(req, ns, need, 'malformed Basic credentials');
-      const r = await this.core.users.login(creds.user, creds.pass, req.socket.remoteAddress ?? '');
+      const address = clientAddress(req);
+      const r = await this.core.users.login(creds.user, creds.pass, address);
       if (!r.ok) {
         if (r.reason === 'throttled') {
+          this.core.observer?.throttled();
           throw new HttpError('TOOMANYREQUESTS', 'too many failed logins; retry later', undefined, {
             headers: { 'Retry-After': String(r.retryAfterSeconds) },
           });
         }
-        this.core.log.info('failed login', { user: creds.user.slice(0, 100), address: req.socket.remoteAddress });
+        this.core.observer?.failedLogin();
+        this.core.log.info('failed login', { user: creds.user.slice(0, 100), address });
         throw this.unauthorized(req, ns, need, 'invalid username or password');
       }
       return { via: 'basic', subject: this.core.policy.subject(r.user.name) };
@@ -155,6 +159,7 @@ export class Authorizer {
   async authorize(req: IncomingMessage, url: URL, ns: string, route: Route, method: string): Promise<Authorization> {
     const need = needFor(route, method);
     const caller = await this.identify(req, ns, need);
+    noteUser(req, caller.subject.name);
     const allowedByRules = (repo: string, action: Action) => this.core.policy.can(caller.subject, ns, repo, action);
     const deny = (message: string, detail: Record<string, string>): never => {
       // Anonymous callers (with or without an anonymous token), and tokens that

@@ -7,18 +7,25 @@ import { expandActions, type ResourceScope } from './scopes.js';
 import { TokenService } from './tokens.js';
 import { UserStore } from './users.js';
 
+/** Told about failed and throttled logins (the metrics count them). */
+export interface AuthObserver {
+  failedLogin(): void;
+  throttled(): void;
+}
+
 export interface AuthCore {
   config: Config;
   log: Logger;
+  observer?: AuthObserver;
   users: UserStore;
   tokens: TokenService;
   policy: AccessPolicy;
 }
 
-export async function createAuthCore(config: Config, log: Logger): Promise<AuthCore> {
+export async function createAuthCore(config: Config, log: Logger, observer?: AuthObserver): Promise<AuthCore> {
   const users = await UserStore.create(config, log);
   const tokens = new TokenService(config, log);
-  return { config, log, users, tokens, policy: AccessPolicy.fromConfig(config) };
+  return { config, log, observer, users, tokens, policy: AccessPolicy.fromConfig(config) };
 }
 
 /** The part of each requested scope that `s` may have in namespace `ns` (empty grants are left out). */

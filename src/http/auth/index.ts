@@ -7,11 +7,12 @@ import type { Logger } from '../../log/logger.js';
 import { HttpError } from '../errors.js';
 import type { Route } from '../router.js';
 import { Authorizer, type Authorization } from './authorize.js';
-import { createAuthCore } from './core.js';
+import { createAuthCore, type AuthObserver } from './core.js';
 import { handleTokenRequest } from './token-endpoint.js';
 
 export { TOKEN_PATH } from './challenge.js';
 export type { Authorization } from './authorize.js';
+export type { AuthObserver } from './core.js';
 
 export interface Auth {
   /** False when no users are configured: no checks at all. */
@@ -22,7 +23,7 @@ export interface Auth {
   token(req: IncomingMessage, res: ServerResponse, url: URL, ns: string): Promise<void>;
 }
 
-export async function createAuth(config: Config, log: Logger): Promise<Auth> {
+export async function createAuth(config: Config, log: Logger, observer?: AuthObserver): Promise<Auth> {
   if (config.users.length === 0) {
     if (config.auth.rules.length > 0) log.warn('`access` rules are ignored: no users are configured, the registry is open');
     return {
@@ -34,7 +35,7 @@ export async function createAuth(config: Config, log: Logger): Promise<Auth> {
       },
     };
   }
-  const core = await createAuthCore(config, log);
+  const core = await createAuthCore(config, log, observer);
   const authorizer = new Authorizer(core);
   log.info('authentication enabled', {
     users: config.users.length,

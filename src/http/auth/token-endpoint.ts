@@ -11,6 +11,7 @@ import { authScheme, parseBasic } from './basic.js';
 import { grant, type AuthCore } from './core.js';
 import { parseScopes } from './scopes.js';
 import { TokenError } from './tokens.js';
+import { clientAddress, noteUser } from '../request-info.js';
 
 const MAX_FORM_BYTES = 64 * 1024;
 
@@ -41,10 +42,18 @@ function throttled(retryAfterSeconds: number): HttpError {
   });
 }
 
-async function login(core: AuthCore, user: string, pass: string, address: string): Promise<Subject & { pass: string }> {
+async function login(core: AuthCore, t: TokenRequest, user: string, pass: string): Promise<Subject & { pass: string }> {
+  const address = clientAddress(t.req);
   const r = await core.users.login(user, pass, address);
-  if (r.ok) return { ...core.policy.subject(r.user.name), pass: r.user.pass };
-  if (r.reason === 'throttled') throw throttled(r.retryAfterSeconds);
+  if (r.ok) {
+    noteUser(t.req, r.user.name);
+    return { ...core.policy.subject(r.user.name), pass: r.user.pass };
+  }
+  if (r.reason === 'throttled') {
+    core.observer?.throttled();
+    throw throttled(r.retryAfterSeconds);
+  }
+  core.observer?.failedLogin();
   core.log.info('failed login', { user: user.slice(0, 100), address });
   throw unauthorized('invalid username or password');
 }
@@ -77,7 +86,6 @@ async function issue(core: AuthCore, t: TokenRequest, who: Subject & { pass?: st
 
 export async function handleTokenRequest(core: AuthCore, t: TokenRequest): Promise<void> {
   const method = t.req.method ?? 'GET';
-  const address = t.req.socket.remoteAddress ?? '';
   if (method === 'GET') {
     t.req.resume();
     const q = t.url.searchParams;
@@ -87,7 +95,7 @@ export async function handleTokenRequest(core: AuthCore, t: TokenRequest): Promi
       if (authScheme(header) !== 'basic') throw unauthorized('the token endpoint takes Basic credentials');
       const creds = parseBasic(header);
       if (!creds) throw unauthorized('malformed Basic credentials');
-      who = await login(core, creds.user, creds.pass, address);
+      who = await login(core, t, creds.user, creds.pass);
     }
     await issue(core, t, who, q.getAll('scope'), q.get('offline_token') === 'true');
     return;
@@ -106,7 +114,7 @@ export async function handleTokenRequest(core: AuthCore, t: TokenRequest): Promi
         const user = form.get('username');
         const pass = form.get('password');
         if (!user || pass === null) throw badTokenRequest('username and password are required');
-        const who = await login(core, user, pass, address);
+        const who = await login(core, t, user, pass);
         await issue(core, t, who, scopes, form.get('access_type') === 'offline');
         return;
       }
@@ -120,6 +128,7 @@ export async function handleTokenRequest(core: AuthCore, t: TokenRequest): Promi
           // A removed user, or a changed password, ends the refresh token.
           if (!user || core.tokens.passwordFingerprint(user.pass) !== r.pwf) throw new TokenError('refresh token revoked');
           sub = user.name;
+          noteUser(t.req, sub);
         } catch (err) {
           if (err instanceof TokenError) throw unauthorized(err.message);
           throw err;

@@ -5,6 +5,7 @@ import { parseDigest } from '../../registry/names.js';
 import { HttpError } from '../errors.js';
 import { send, type Context } from '../context.js';
 import { parseRange } from '../headers.js';
+import { notifyBlob, notifyDeleteDigest } from '../notify.js';
 
 const REDIRECT_SECONDS = 20 * 60;
 
@@ -26,11 +27,13 @@ export async function getBlob(ctx: Context, repo: string, digestText: string): P
     const url = await presignBlob(ctx.scope, digest, REDIRECT_SECONDS);
     if (url) {
       send(ctx, 307, { ...common, Location: url });
+      notifyBlob(ctx, 'pull', repo, digest.text, size);
       return;
     }
   }
   if (size === 0) {
     send(ctx, 200, { ...common, 'Content-Type': 'application/octet-stream' }, Buffer.alloc(0));
+    notifyBlob(ctx, 'pull', repo, digest.text, size);
     return;
   }
   const stream = await readBlob(ctx.scope, digest, range ?? undefined);
@@ -45,6 +48,7 @@ export async function getBlob(ctx: Context, repo: string, digestText: string): P
     res.setHeader('Content-Length', size);
   }
   await pipeline(stream, res);
+  if (!range) notifyBlob(ctx, 'pull', repo, digest.text, size);
 }
 
 export async function deleteBlob(ctx: Context, repo: string, digestText: string): Promise<void> {
@@ -52,4 +56,5 @@ export async function deleteBlob(ctx: Context, repo: string, digestText: string)
   const digest = parseDigest(digestText);
   await unlinkBlob(ctx.scope, repo, digest);
   send(ctx, 202, {});
+  notifyDeleteDigest(ctx, repo, digest.text);
 }

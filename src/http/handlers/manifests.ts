@@ -6,6 +6,8 @@ import { parseDigest } from '../../registry/names.js';
 import { HttpError } from '../errors.js';
 import { location, send, type Context } from '../context.js';
 import { readSmallBody } from '../headers.js';
+import { notifyDeleteDigest, notifyDeleteTag, notifyManifest } from '../notify.js';
+import { isDigestReference } from '../../registry/names.js';
 
 /** Media types listed in Accept; null when the client accepts anything. */
 export function acceptedTypes(header: string | string[] | undefined): Set<string> | null {
@@ -64,6 +66,17 @@ export async function getManifestHandler(ctx: Context, repo: string, reference: 
   }
   const m = await negotiate(ctx, repo, await getManifest(ctx.scope, repo, reference), accepted);
   send(ctx, 200, manifestHeaders(m, m.body.length), m.body);
+  if (ctx.req.method === 'GET') notifyPull(ctx, repo, reference, m);
+}
+
+/** A manifest GET answered: a pull event (opt-in). */
+export function notifyPull(ctx: Context, repo: string, reference: string, m: StoredManifest): void {
+  notifyManifest(ctx, 'pull', repo, {
+    digest: m.digest.text,
+    mediaType: m.mediaType,
+    size: m.body.length,
+    ...(isDigestReference(reference) ? {} : { tag: reference }),
+  });
 }
 
 export async function putManifestHandler(ctx: Context, repo: string, reference: string): Promise<void> {
@@ -74,10 +87,28 @@ export async function putManifestHandler(ctx: Context, repo: string, reference: 
     'Docker-Content-Digest': result.digest.text,
     ...(result.subject ? { 'OCI-Subject': result.subject.text } : {}),
   });
+  notifyPush(ctx, repo, reference, result);
+}
+
+/** A manifest stored: the push event. */
+export function notifyPush(
+  ctx: Context,
+  repo: string,
+  reference: string,
+  r: { digest: { text: string }; mediaType: string; size: number },
+): void {
+  notifyManifest(ctx, 'push', repo, {
+    digest: r.digest.text,
+    mediaType: r.mediaType,
+    size: r.size,
+    ...(isDigestReference(reference) ? {} : { tag: reference }),
+  });
 }
 
 export async function deleteManifestHandler(ctx: Context, repo: string, reference: string): Promise<void> {
   if (!ctx.config.deleteEnabled) throw new HttpError('UNSUPPORTED', 'deletes are disabled on this registry');
   await deleteManifest(ctx.scope, repo, reference);
   send(ctx, 202, {});
+  if (isDigestReference(reference)) notifyDeleteDigest(ctx, repo, reference);
+  else notifyDeleteTag(ctx, repo, reference);
 }

@@ -19,7 +19,8 @@ import { HttpError } from '../errors.js';
 import { pagination, readSmallBody } from '../headers.js';
 import { route, type Route } from '../router.js';
 import { getBlob } from './blobs.js';
-import { acceptedTypes, manifestHeaders, negotiate } from './manifests.js';
+import { acceptedTypes, manifestHeaders, negotiate, notifyPull, notifyPush } from './manifests.js';
+import { notifyBlob } from '../notify.js';
 
 type Handler = (ctx: Context) => Promise<void>;
 
@@ -93,6 +94,7 @@ async function getManifestThrough(ctx: Context, mirror: Mirror, repo: string, re
   const m = await mirror.getManifest(ctx.scope, repo, reference);
   const out = await negotiate(ctx, repo, m, accepted, (s, r, ref) => mirror.getManifest(s, r, ref));
   send(ctx, 200, manifestHeaders(out, out.body.length), out.body);
+  if (ctx.req.method === 'GET') notifyPull(ctx, repo, reference, out);
 }
 
 async function putManifestInMirror(ctx: Context, mirror: Mirror, repo: string, reference: string): Promise<void> {
@@ -112,6 +114,7 @@ async function putManifestInMirror(ctx: Context, mirror: Mirror, repo: string, r
     'Docker-Content-Digest': result.digest.text,
     ...(result.subject ? { 'OCI-Subject': result.subject.text } : {}),
   });
+  notifyPush(ctx, repo, reference, result);
 }
 
 function blobHeaders(digest: Digest): Record<string, string> {
@@ -179,6 +182,7 @@ async function getBlobThrough(ctx: Context, mirror: Mirror, repo: string, digest
     if (!isRegistryError(err) || err.code !== 'BLOB_UNKNOWN') throw err;
     held = false;
   }
+  mirror.noteCache('blob', held);
   if (held) return getBlob(ctx, repo, digestText);
   if (ctx.req.method === 'HEAD') {
     const info = await mirror.headBlob(ctx.scope, repo, digest);
@@ -200,6 +204,7 @@ async function getBlobThrough(ctx: Context, mirror: Mirror, repo: string, digest
     throw err;
   }
   if (!served) await getBlob(ctx, repo, digestText);
+  else notifyBlob(ctx, 'pull', repo, digest.text, undefined);
 }
 
 async function tagsThrough(ctx: Context, mirror: Mirror, repo: string): Promise<void> {

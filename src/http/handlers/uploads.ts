@@ -15,6 +15,7 @@ import {
 } from '../../registry/uploads.js';
 import { location, send, type Context } from '../context.js';
 import { contentLength, discardBody, hasBody, parseContentRange } from '../headers.js';
+import { notifyBlob } from '../notify.js';
 
 function chunkHeaders(ctx: Context): ChunkHeaders {
   return { range: parseContentRange(ctx.req.headers['content-range']), length: contentLength(ctx.req) };
@@ -46,6 +47,7 @@ export async function postUpload(ctx: Context, repo: string): Promise<void> {
     const mounted = await mountBlob(ctx.scope, repo, digest, from ?? undefined);
     if (mounted) {
       created(ctx, repo, digest.text);
+      notifyBlob(ctx, 'mount', repo, digest.text, mounted.size, from ?? undefined);
       return;
     }
     // Not mountable: the spec says to start an ordinary upload instead.
@@ -54,6 +56,7 @@ export async function postUpload(ctx: Context, repo: string): Promise<void> {
     const digest = parseDigest(digestParam);
     const info = await uploadWhole(ctx.scope, repo, digest, ctx.req, chunkHeaders(ctx));
     created(ctx, repo, info.digest.text);
+    notifyBlob(ctx, 'push', repo, info.digest.text, info.size);
     return;
   }
   const st = await startUpload(ctx.scope, repo);
@@ -85,6 +88,7 @@ export async function putUpload(ctx: Context, repo: string, id: string): Promise
   if (!body) ctx.req.resume();
   const info = await finishUpload(ctx.scope, repo, id, digest, body, chunkHeaders(ctx));
   created(ctx, repo, info.digest.text);
+  notifyBlob(ctx, 'push', repo, info.digest.text, info.size);
 }
 
 export async function deleteUpload(ctx: Context, repo: string, id: string): Promise<void> {

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../config/config.js';
 import { SERVE_HELP, serve } from './serve.js';
 import { pruneCommand } from './prune.js';
 import { HASH_PASSWORD_HELP, hashPasswordCommand } from './hash-password.js';
+import { checkConfigCommand } from './check-config.js';
 
 const MAIN_HELP = `Usage: wharf <command> [options]
 
@@ -12,6 +13,7 @@ Wharf is an OCI Distribution registry (push/pull of images and artifacts).
 Commands:
   prune          Remove stale uploads, expired manifests and unreferenced blobs (see: wharf prune --help)
   serve          Run the registry server (see: wharf serve --help)
+  check-config   Validate a configuration, print it (secrets redacted), check the store answers
   hash-password  Print a bcrypt hash of a password read from stdin or a prompt
 
 Options:
@@ -52,13 +54,14 @@ async function main(argv: string[]): Promise<void> {
         return;
       }
       let config;
+      const path = values.config ?? process.env.WHARF_CONFIG;
       try {
-        config = loadConfig(values.config ?? process.env.WHARF_CONFIG);
+        config = loadConfig(path);
       } catch (err) {
         if (err instanceof ConfigError) fail(`invalid configuration: ${err.message}`);
         throw err;
       }
-      await serve(config);
+      await serve(config, path);
       return;
     }
     case 'hash-password': {
@@ -84,6 +87,9 @@ async function main(argv: string[]): Promise<void> {
     case 'prune':
       process.exitCode = await pruneCommand(rest);
       return;
+    case 'check-config':
+      // Exit at once: a store client may keep sockets open.
+      process.exit(await checkConfigCommand(rest));
     default:
       fail(`unknown command "${command}"\n${MAIN_HELP}`);
   }

@@ -3,8 +3,14 @@
 import { resolve } from 'node:path';
 import type { StorageConfig } from '../config/config.js';
 import type { StorageDriver } from '../storage/driver.js';
+import type { RetryHook } from '../storage/retry.js';
 
-export async function openStorage(cfg: StorageConfig): Promise<StorageDriver> {
+export interface StorageHooks {
+  /** Told about each retried backend call (Swift, S3). */
+  onRetry?: RetryHook;
+}
+
+export async function openStorage(cfg: StorageConfig, hooks: StorageHooks = {}): Promise<StorageDriver> {
   switch (cfg.driver) {
     case 'filesystem': {
       const { FilesystemDriver } = await import('../storage/fs.js');
@@ -33,6 +39,7 @@ export async function openStorage(cfg: StorageConfig): Promise<StorageDriver> {
         cloud: cfg.cloud,
         tempUrlKey: cfg.tempUrlKey,
         timeoutMs: cfg.timeoutMs,
+        onRetry: hooks.onRetry,
       });
     }
     case 's3': {
@@ -45,6 +52,7 @@ export async function openStorage(cfg: StorageConfig): Promise<StorageDriver> {
         secretKey: cfg.secretKey,
         forcePathStyle: cfg.forcePathStyle,
         timeoutMs: cfg.timeoutMs,
+        onRetry: hooks.onRetry,
       });
     }
   }

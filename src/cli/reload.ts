@@ -68,10 +68,15 @@ export async function reload(
     merged = reloadedConfig(current, next);
     if (merged.tlsCert !== undefined) {
       // Check the pair loads before anything changes.
-      createSecureContext({ cert: readFileSync(merged.tlsCert), key: readFileSync(merged.tlsKey!) });
+      try {
+        createSecureContext({ cert: readFileSync(merged.tlsCert), key: readFileSync(merged.tlsKey!) });
+      } catch (err) {
+        throw new Error(`TLS reload failed; keeping the old certificate: ${err instanceof Error ? err.message : String(err)}`);
+      }
     }
     parts = await Runtime.reloadable(merged, log, metrics);
     const restart = restartKeys(current, next);
+    if (merged.tlsCert !== undefined) log.info('TLS certificate reloaded', { cert: merged.tlsCert });
     server.reloadTls(merged);
     rt.replace(parts);
     log.setLevel(merged.logLevel);

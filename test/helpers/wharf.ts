@@ -18,6 +18,8 @@ export interface WharfProcess {
   port: number;
   /** Storage root (filesystem driver) when the helper made one. */
   dataDir: string;
+  /** The generated wharf.yaml (tests rewrite it and send SIGHUP). */
+  configPath: string;
   child: ChildProcess;
   /** Output so far (stdout+stderr), for failure messages. */
   output(): string;
@@ -114,6 +116,7 @@ export async function startWharf(opts: StartOptions = {}): Promise<WharfProcess>
     host: `127.0.0.1:${port}`,
     port,
     dataDir,
+    configPath,
     child,
     output: () => out,
     stop: () => waitExit('SIGTERM'),

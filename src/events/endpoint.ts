@@ -46,7 +46,7 @@ export class EventEndpoint {
     return this.config.name;
   }
 
-  /** Events waiting (the one being delivered included). */
+  /** Events not delivered yet: the queue and the one being delivered. */
   get length(): number {
     return this.queue.length - this.head;
   }
@@ -70,7 +70,8 @@ export class EventEndpoint {
       this.observer?.dropped(this.name, 'shutdown');
       return;
     }
-    if (this.length >= this.config.queueSize) {
+    // The event being delivered does not take a place in the queue.
+    if (this.length - (this.running ? 1 : 0) >= this.config.queueSize) {
       this.observer?.dropped(this.name, 'queue-full');
       this.droppedSinceLog++;
       const now = Date.now();

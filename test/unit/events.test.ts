@@ -105,7 +105,7 @@ describe('webhook endpoints', () => {
     const obs = counter();
     const ep = new EventEndpoint(endpoint(rx.url, { headers: { Authorization: ['Bearer t0k'], 'X-Multi': ['1', '2'] } }), quiet, obs);
     for (let i = 0; i < 20; i++) ep.publish(event(i));
-    await until(() => rx.got.length === 20);
+    await until(() => rx.got.length === 20 && obs.counts.delivered === 20);
     assert.deepEqual(
       rx.got.map((g) => g.body.events[0]!.request.id),
       Array.from({ length: 20 }, (_, i) => `req-${i}`),
@@ -178,14 +178,15 @@ describe('webhook endpoints', () => {
     const ep = new EventEndpoint(endpoint(rx.url, { timeoutMs: 200, retries: 0, queueSize: 5 }), quiet, obs);
     // publish is synchronous: nothing to await, whatever the receiver does.
     for (let i = 0; i < 50; i++) assert.equal(ep.publish(event(i)) as unknown, undefined);
-    assert.equal(obs.counts['dropped:queue-full'], 45);
-    assert.equal(ep.length, 5);
+    // One in delivery, five waiting.
+    assert.equal(obs.counts['dropped:queue-full'], 44);
+    assert.equal(ep.length, 6);
     await until(() => obs.counts.failed === 1, 5000);
     assert.ok(rx.got.length >= 1);
     await ep.close(0);
     assert.equal(
       (obs.counts['dropped:shutdown'] ?? 0) + (obs.counts.failed ?? 0) + (obs.counts.delivered ?? 0),
-      5,
+      6,
       JSON.stringify(obs.counts),
     );
   });

@@ -33,6 +33,8 @@ export class EventEndpoint {
   private droppedSinceLog = 0;
   /** Resolves the current backoff wait early (close). */
   private wake: (() => void) | undefined;
+  /** Aborts the delivery attempt in flight (close). */
+  private attempt: AbortController | undefined;
   private idle: Promise<void> = Promise.resolve();
   private markIdle: (() => void) | undefined;
 
@@ -124,7 +126,11 @@ export class EventEndpoint {
         this.observer?.delivered(this.name);
         return;
       }
-      if (attempt >= this.config.retries || this.stopped) {
+      if (this.stopped) {
+        this.observer?.dropped(this.name, 'shutdown');
+        return;
+      }
+      if (attempt >= this.config.retries) {
         this.observer?.failed(this.name);
         this.log.warn('event not delivered; given up', {
           endpoint: this.name,
@@ -140,6 +146,10 @@ export class EventEndpoint {
       this.observer?.retried(this.name);
       this.log.debug('event delivery failed; retrying', { endpoint: this.name, attempt: attempt + 1, problem });
       await this.sleep(Math.min(MAX_BACKOFF_MS, this.config.backoffMs * 2 ** attempt));
+      if (this.stopped) {
+        this.observer?.dropped(this.name, 'shutdown');
+        return;
+      }
     }
   }
 
@@ -148,20 +158,25 @@ export class EventEndpoint {
     const headers = new Headers();
     for (const [k, values] of Object.entries(this.config.headers)) for (const v of values) headers.append(k, v);
     headers.set('Content-Type', EVENTS_MEDIA_TYPE);
+    const attempt = new AbortController();
+    this.attempt = attempt;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      attempt.abort();
+    }, this.config.timeoutMs);
     try {
-      const res = await fetch(this.config.url, {
-        method: 'POST',
-        headers,
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.config.timeoutMs),
-      });
+      const res = await fetch(this.config.url, { method: 'POST', headers, body, redirect: 'manual', signal: attempt.signal });
       await res.body?.cancel().catch(() => undefined);
       return res.status >= 200 && res.status < 400 ? null : `answered ${res.status}`;
     } catch (err) {
       const e = err as Error & { cause?: { code?: string; message?: string } };
-      if (e.name === 'TimeoutError') return `no answer within ${this.config.timeoutMs} ms`;
+      if (timedOut) return `no answer within ${this.config.timeoutMs} ms`;
+      if (this.stopped) return 'stopped (the process is exiting)';
       return e.cause?.code ?? e.cause?.message ?? e.message;
+    } finally {
+      clearTimeout(timer);
+      this.attempt = undefined;
     }
   }
 
@@ -188,10 +203,10 @@ export class EventEndpoint {
     clearTimeout(timer);
     this.stopped = true;
     this.wake?.();
+    this.attempt?.abort();
     const left = this.length - (this.running ? 1 : 0);
     for (let i = 0; i < left; i++) this.observer?.dropped(this.name, 'shutdown');
     if (left > 0) this.log.warn('events not delivered before the exit', { endpoint: this.name, dropped: left });
-    // Let an attempt in flight finish (it is bounded by the endpoint's timeout).
     this.queue.length = this.head + (this.running ? 1 : 0);
     await this.idle;
   }

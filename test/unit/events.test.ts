@@ -191,6 +191,21 @@ describe('webhook endpoints', () => {
     );
   });
 
+  it('closing does not wait for a delivery in flight to time out: it is cut and counted as dropped at shutdown', async () => {
+    const rx = await receiver(() => undefined);
+    closers.push(rx.close);
+    const obs = counter();
+    const ep = new EventEndpoint(endpoint(rx.url, { timeoutMs: 60_000 }), quiet, obs);
+    ep.publish(event(1));
+    ep.publish(event(2));
+    await until(() => rx.got.length === 1);
+    const closed = ep.close(100).then(() => 'closed');
+    const stuck = new Promise((r) => setTimeout(() => r('still waiting after 10 s'), 10_000).unref());
+    assert.equal(await Promise.race([closed, stuck]), 'closed');
+    assert.equal(obs.counts['dropped:shutdown'], 2, JSON.stringify(obs.counts));
+    assert.equal(obs.counts.failed, undefined);
+  });
+
   it('a receiver that is not there (connection refused) counts as a failed attempt', async () => {
     const rx = await receiver();
     const url = rx.url;

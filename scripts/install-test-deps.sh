@@ -40,6 +40,9 @@
 #                               (packaging/systemd/).
 #   containerd                  containerd + ctr pull through Wharf with the
 #                               sample hosts.toml (test/e2e/mirror-samples).
+#   prometheus                  the metrics e2e test: a real Prometheus scrapes
+#                               Wharf (test/e2e/prometheus.test.ts); promtool
+#                               comes with it.
 #
 # Env: WHARF_APT_EXTRA="pkg1 pkg2" adds packages; WHARF_APT_LOCK_TIMEOUT
 # (seconds, default 600) waits for another apt/dpkg run to finish.
@@ -72,6 +75,7 @@ PACKAGES=(
   mmdebstrap
   systemd
   containerd
+  prometheus
 )
 # shellcheck disable=SC2206
 [ -n "${WHARF_APT_EXTRA:-}" ] && PACKAGES+=(${WHARF_APT_EXTRA})
@@ -98,6 +102,8 @@ TOOLS=(
   /usr/bin/systemd-analyze
   /usr/bin/containerd
   /usr/bin/ctr
+  /usr/bin/prometheus
+  /usr/bin/promtool
 )
 
 die() {

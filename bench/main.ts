@@ -2,7 +2,7 @@
 //
 //   npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE]
 //                    [--profile DIR] [--mib N] [--seconds N] [--small N]
-//                    [--label TEXT] [--snapshot] [--list]
+//                    [--label TEXT] [--snapshot] [--list] [--against distribution|quiet]
 //
 // For every scenario, interleaved A/B rounds: each round prepares the data
 // once, then starts a fresh Wharf, runs the scenario, stops it, starts a
@@ -18,6 +18,10 @@
 // --snapshot benchmarks the committed HEAD: it is exported to a temp
 // directory and built there (native addon and tsc), so that rebuilds of the
 // working tree during a long run cannot change the server under test.
+// --against quiet compares Wharf as configured by default (access log and
+// metrics on) with Wharf with both off, in the same interleaved rounds,
+// instead of Distribution: the cost of logs and metrics (budget: 5 % on the
+// small HEAD/GET scenario, `--only conc`).
 import { execFileSync, execSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -25,6 +29,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DISTRIBUTION_BIN } from '../test/helpers/registries.js';
 import {
+  DISTRIBUTION_LABELS,
   markdownTable,
   orientedRatio,
   summarize,
@@ -32,6 +37,7 @@ import {
   workloadList,
   type RoundResult,
   type ScenarioResult,
+  type SideLabels,
   type SideResult,
 } from './report.js';
 import { sizesFor, type Scenario } from './scenario.js';
@@ -41,7 +47,7 @@ import { latency } from './scenarios/latency.js';
 import { pull } from './scenarios/pull.js';
 import { smallPull } from './scenarios/small-pull.js';
 import { smallPush } from './scenarios/small-push.js';
-import { SERVER_KINDS, startBenchServer, type ServerKind } from './servers.js';
+import { startBenchServer, type ServerKind } from './servers.js';
 import { MiB } from './stats.js';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -61,6 +67,7 @@ const { values } = parseArgs({
     small: { type: 'string' },
     label: { type: 'string' },
     snapshot: { type: 'boolean', default: false },
+    against: { type: 'string', default: 'distribution' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -90,6 +97,7 @@ function runSnapshot(): number {
         '--out',
         outFileFor(
           values.quick ||
+            values.against === 'quiet' ||
             values.only !== undefined ||
             values.mib !== undefined ||
             values.seconds !== undefined ||
@@ -110,11 +118,25 @@ function outFileFor(partial: boolean): string {
 
 if (values.help || values.list) {
   console.log(
-    'npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT] [--snapshot]\n\nScenarios:',
+    'npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT] [--snapshot] [--against distribution|quiet]\n\nScenarios:',
   );
   const s = sizesFor(values.quick);
   for (const sc of SCENARIOS) console.log(`  ${sc.name.padEnd(8)} ${sc.title}: ${sc.describe(s)}`);
   process.exit(0);
+}
+
+if (values.against !== 'distribution' && values.against !== 'quiet') throw new Error('--against must be distribution or quiet');
+const againstQuiet = values.against === 'quiet';
+/** The second side of every round. */
+const OTHER: ServerKind = againstQuiet ? 'wharf-quiet' : 'distribution';
+const LABELS: SideLabels = againstQuiet ? { a: 'Wharf', b: 'Wharf quiet' } : DISTRIBUTION_LABELS;
+if (againstQuiet) {
+  // The targets are against Distribution; against itself the budget is what counts:
+  // logs + metrics may cost at most 5 % of the small HEAD/GET throughput.
+  for (const sc of SCENARIOS) {
+    for (const m of sc.metrics) delete m.target;
+    if (sc.name === 'conc') sc.metrics[0]!.target = { kind: 'ratio', value: 0.95, text: '≥ 0.95× (cost ≤ 5 %)' };
+  }
 }
 
 const rounds = Number(values.rounds);
@@ -136,7 +158,8 @@ if (values.mib !== undefined) {
 }
 if (values.seconds !== undefined) sizes.concSeconds = Number(values.seconds);
 if (values.small !== undefined) sizes.smallCount = Number(values.small);
-const full = !values.quick && !only && values.mib === undefined && values.seconds === undefined && values.small === undefined;
+const full =
+  !againstQuiet && !values.quick && !only && values.mib === undefined && values.seconds === undefined && values.small === undefined;
 const outFile = values.out !== undefined ? resolve(values.out) : outFileFor(!full);
 const wharfEnv: Record<string, string> = {};
 if (values.profile) {
@@ -169,7 +192,7 @@ function brief(sc: Scenario, r: SideResult): string {
 async function runSide(kind: ServerKind, sc: Scenario, data: unknown): Promise<{ result: SideResult; info: string; pid?: number }> {
   let server;
   try {
-    server = await startBenchServer(kind, { wharfEnv: kind === 'wharf' ? wharfEnv : {} });
+    server = await startBenchServer(kind, { wharfEnv: kind !== 'distribution' ? wharfEnv : {} });
   } catch (err) {
     return { result: { error: `start: ${String((err as Error)?.message ?? err)}` }, info: '' };
   }
@@ -222,12 +245,13 @@ for (const sc of selected) {
   const rs: RoundResult[] = [];
   for (let round = 1; round <= rounds; round++) {
     const data = await sc.prepare(sizes);
-    const sides = {} as Record<ServerKind, SideResult>;
-    for (const kind of SERVER_KINDS) {
+    // The second side's results sit in the `distribution` slot (with --against quiet: Wharf quiet).
+    const sides = {} as Record<'wharf' | 'distribution', SideResult>;
+    for (const kind of ['wharf', OTHER] as const) {
       const { result, info, pid } = await runSide(kind, sc, data);
       if (kind === 'wharf' && info) env.wharfHashEngine = info;
       if (result.error) failures++;
-      sides[kind] = result;
+      sides[kind === 'wharf' ? 'wharf' : 'distribution'] = result;
       log(`[${sc.name}] round ${round}/${rounds} ${kind.padEnd(12)} ${brief(sc, result)}${values.profile && pid ? ` pid ${pid}` : ''}`);
     }
     const ratios: Record<string, number> = {};
@@ -246,6 +270,8 @@ const report = {
   finishedAt: finishedAt.toISOString(),
   minutes: (finishedAt.getTime() - startedAt.getTime()) / 60000,
   command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+  /** The second side: `distribution` (its results are under `distribution`), or `quiet` (Wharf without access log and metrics, also under `distribution`). */
+  against: values.against,
   rounds,
   quick: sizes.quick,
   env,
@@ -255,11 +281,14 @@ const report = {
 mkdirSync(dirname(outFile), { recursive: true });
 writeFileSync(outFile, JSON.stringify(report, null, 2) + '\n');
 
-const header = `Wharf vs CNCF Distribution — ${rounds} interleaved round(s) per scenario, medians; ratio = median of per-round ratios, > 1 means Wharf is better. ${env.cpus} × ${env.cpuModel}, Node ${env.node}, Wharf ${env.source} (${env.wharfHashEngine}), ${env.distribution}. MB = 10^6 bytes; CPU = server user+system seconds in the measured window; RSS = server peak resident memory.`;
+const versus = againstQuiet
+  ? 'Wharf (access log + metrics on, the defaults) vs Wharf quiet (access-log: false, metrics: false)'
+  : 'Wharf vs CNCF Distribution';
+const header = `${versus} — ${rounds} interleaved round(s) per scenario, medians; ratio = median of per-round ratios, > 1 means ${LABELS.a} is better. ${env.cpus} × ${env.cpuModel}, Node ${env.node}, Wharf ${env.source} (${env.wharfHashEngine})${againstQuiet ? '' : `, ${env.distribution}`}. MB = 10^6 bytes; CPU = server user+system seconds in the measured window; RSS = server peak resident memory.`;
 console.log(`\n${header}\n`);
-console.log(textTable(results));
+console.log(textTable(results, LABELS));
 console.log(`\nWorkloads:\n${workloadList(results)}`);
-console.log(`\nMarkdown:\n\n${markdownTable(results)}\n\n${workloadList(results)}\n`);
+console.log(`\nMarkdown:\n\n${markdownTable(results, LABELS)}\n\n${workloadList(results)}\n`);
 console.log(
   `Raw results: ${outFile} (${report.minutes.toFixed(1)} min; 1-min load average ${env.loadAverageAtStart[0]!.toFixed(1)} at start, ${env.loadAverageAtEnd[0]!.toFixed(1)} at end)`,
 );

@@ -3,7 +3,10 @@
 // Wharf is better) — with each side's server CPU seconds and peak RSS for the
 // scenario (medians over rounds), as plain text and as Markdown.
 import type { Metric, Target } from './scenario.js';
-import type { ServerKind, ServerWindow } from './servers.js';
+import type { ServerWindow } from './servers.js';
+
+/** The two sides of a round: Wharf, and the registry it is compared with (Distribution, or Wharf quiet). */
+type Side = 'wharf' | 'distribution';
 import { median } from './stats.js';
 
 export interface SideResult {
@@ -35,10 +38,10 @@ export interface ScenarioResult {
   metrics: Metric[];
   rounds: RoundResult[];
   summary: Record<string, MetricSummary>;
-  cpuSeconds: Record<ServerKind, number>;
-  peakRssMB: Record<ServerKind, number>;
-  clientCpuSeconds: Record<ServerKind, number>;
-  wallSeconds: Record<ServerKind, number>;
+  cpuSeconds: Record<Side, number>;
+  peakRssMB: Record<Side, number>;
+  clientCpuSeconds: Record<Side, number>;
+  wallSeconds: Record<Side, number>;
 }
 
 export function orientedRatio(m: Metric, wharf: number, dist: number): number {
@@ -46,7 +49,7 @@ export function orientedRatio(m: Metric, wharf: number, dist: number): number {
 }
 
 export function summarize(name: string, title: string, description: string, metrics: Metric[], rounds: RoundResult[]): ScenarioResult {
-  const side = (k: ServerKind) => rounds.map((r) => r[k]).filter((x) => x.metrics);
+  const side = (k: Side) => rounds.map((r) => r[k]).filter((x) => x.metrics);
   const summary: Record<string, MetricSummary> = {};
   for (const m of metrics) {
     const w = median(side('wharf').map((x) => x.metrics![m.key]!));
@@ -59,7 +62,7 @@ export function summarize(name: string, title: string, description: string, metr
     }
     summary[m.key] = s;
   }
-  const win = (k: ServerKind, f: keyof ServerWindow) => median(side(k).map((x) => x.window![f]));
+  const win = (k: Side, f: keyof ServerWindow) => median(side(k).map((x) => x.window![f]));
   return {
     name,
     title,
@@ -79,7 +82,27 @@ function num(x: number, digits = 0): string {
   return x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-const HEAD = ['#', 'Scenario', 'Metric', 'Wharf', 'Distribution', 'Wharf/Distribution', 'Target', 'CPU s W / D', 'Peak RSS MB W / D'];
+/** Column names of the two sides: Wharf against Distribution, or (`--against quiet`) against itself with logs and metrics off. */
+export interface SideLabels {
+  a: string;
+  b: string;
+}
+export const DISTRIBUTION_LABELS: SideLabels = { a: 'Wharf', b: 'Distribution' };
+
+function head(l: SideLabels): string[] {
+  const short = (s: string) => s[0]!.toUpperCase() + (s.includes('quiet') ? 'q' : '');
+  return [
+    '#',
+    'Scenario',
+    'Metric',
+    l.a,
+    l.b,
+    `${l.a}/${l.b}`,
+    'Target',
+    `CPU s ${short(l.a)} / ${short(l.b)}`,
+    `Peak RSS MB ${short(l.a)} / ${short(l.b)}`,
+  ];
+}
 
 function rows(results: ScenarioResult[]): string[][] {
   const out: string[][] = [];
@@ -103,7 +126,8 @@ function rows(results: ScenarioResult[]): string[][] {
   return out;
 }
 
-export function textTable(results: ScenarioResult[]): string {
+export function textTable(results: ScenarioResult[], labels: SideLabels = DISTRIBUTION_LABELS): string {
+  const HEAD = head(labels);
   const all = [HEAD, ...rows(results)];
   const w = HEAD.map((_, c) => Math.max(...all.map((r) => [...r[c]!].length)));
   const line = (r: string[]) =>
@@ -114,7 +138,8 @@ export function textTable(results: ScenarioResult[]): string {
   return [line(HEAD), w.map((n) => '-'.repeat(n)).join('  '), ...rows(results).map(line)].join('\n');
 }
 
-export function markdownTable(results: ScenarioResult[]): string {
+export function markdownTable(results: ScenarioResult[], labels: SideLabels = DISTRIBUTION_LABELS): string {
+  const HEAD = head(labels);
   const esc = (s: string) => s.replaceAll('|', '\\|');
   const out = [`| ${HEAD.join(' | ')} |`, `|${HEAD.map((_, c) => (c >= 3 && c <= 5 ? '---:' : '---')).join('|')}|`];
   for (const r of rows(results)) out.push(`| ${r.map(esc).join(' | ')} |`);

@@ -8,7 +8,8 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { startDistribution, startWharfRegistry, type RunningRegistry } from '../test/helpers/registries.js';
 
-export type ServerKind = 'wharf' | 'distribution';
+/** 'wharf-quiet': Wharf with the access log and metrics off (`npm run bench -- --against quiet`). */
+export type ServerKind = 'wharf' | 'distribution' | 'wharf-quiet';
 export const SERVER_KINDS: readonly ServerKind[] = ['wharf', 'distribution'];
 
 const CLK_TCK = 100; // getconf CLK_TCK on Linux/x86-64
@@ -111,16 +112,18 @@ function resetPeak(pid: number): boolean {
 export async function startBenchServer(kind: ServerKind, opts: ServerOptions = {}): Promise<BenchServer> {
   const before = childPids();
   let reg: RunningRegistry;
-  if (kind === 'wharf') {
+  if (kind === 'wharf' || kind === 'wharf-quiet') {
+    // 'wharf' runs as configured by default: access log (info) and metrics on.
+    const quiet = kind === 'wharf-quiet' ? { 'access-log': false, metrics: false } : {};
     reg = await startWharfRegistry({
-      registry: { 'log-level': 'info', delete: true },
+      registry: { 'log-level': 'info', delete: true, ...quiet },
       env: { WHARF_HASH_ENGINE: 'auto', ...opts.wharfEnv },
     });
   } else {
     reg = await startDistribution({ logLevel: 'warn' });
   }
   const fresh = [...childPids()].filter((p) => !before.has(p));
-  const want = kind === 'wharf' ? 'wharf' : 'docker-registry';
+  const want = kind === 'distribution' ? 'docker-registry' : 'wharf';
   const pid = fresh.find((p) => {
     try {
       return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(want);
@@ -133,7 +136,7 @@ export async function startBenchServer(kind: ServerKind, opts: ServerOptions = {
     throw new Error(`could not find the ${kind} server process among ${[...fresh].join(', ') || 'no new children'}`);
   }
   let info = '';
-  if (kind === 'wharf') {
+  if (kind !== 'distribution') {
     const m = /"hashEngine":"([^"]+)"/.exec(reg.output());
     info = m ? `hash engine: ${m[1]}` : '';
   } else {

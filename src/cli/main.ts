@@ -90,6 +90,7 @@ async function main(argv: string[]): Promise<void> {
     case 'check-config':
       // Exit at once: a store client may keep sockets open.
       process.exit(await checkConfigCommand(rest));
+      break;
     default:
       fail(`unknown command "${command}"\n${MAIN_HELP}`);
   }

@@ -191,9 +191,14 @@ export function createDispatcher(rt: Runtime): Dispatcher {
       describeRoute(r, facts);
       if (uiTarget?.kind === 'api') facts.route = 'ui';
       if (config.ops.readOnly && WRITE_METHODS.has(method) && r.kind !== 'unknown') {
-        throw new HttpError('UNSUPPORTED', 'the registry is read-only for now (registry.read-only): pulls work, pushes and deletes do not', undefined, {
-          headers: { Allow: 'GET, HEAD' },
-        });
+        throw new HttpError(
+          'UNSUPPORTED',
+          'the registry is read-only for now (registry.read-only): pulls work, pushes and deletes do not',
+          undefined,
+          {
+            headers: { Allow: 'GET, HEAD' },
+          },
+        );
       }
       if ((r.kind === 'upload' || r.kind === 'uploads') && (method === 'POST' || method === 'PATCH' || method === 'PUT')) {
         uploadBody = true;

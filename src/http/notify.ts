@@ -29,7 +29,7 @@ function contentUrl(ctx: Context, path: string): string {
 
 function publish(ctx: Context, action: EventAction, target: Omit<EventTarget, 'namespace'>): void {
   const n = ctx.events;
-  if (!n || !n.wants(action)) return;
+  if (!n?.wants(action)) return;
   const user = requestInfo(ctx.req)?.user;
   n.publish(newEvent(action, { ...target, namespace: ctx.scope.ns }, requestRecord(ctx.req), user ? { name: user } : {}, n.source));
 }

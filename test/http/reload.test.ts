@@ -23,7 +23,7 @@ async function status(url: string, init: RequestInit = {}): Promise<number> {
 const docs = new WeakMap<WharfProcess, { registry: Record<string, any> }>();
 
 /** Rewrite the process's config file (`change` edits `registry:`) and send SIGHUP; wait for the outcome in the log. */
-async function reloadWith(w: WharfProcess, change: (registry: Record<string, any>) => void | string): Promise<Record<string, any>> {
+async function reloadWith(w: WharfProcess, change: (registry: Record<string, any>) => unknown): Promise<Record<string, any>> {
   const before = logLines(w.output()).length;
   // Edits apply to the last valid document (the file may hold a broken one from the previous step).
   const doc = docs.get(w) ?? (parse(readFileSync(w.configPath, 'utf8')) as { registry: Record<string, any> });

@@ -153,7 +153,7 @@ describe('webhook endpoints', () => {
   });
 
   it('gives an event up after the configured retries (counted) and goes on with the next', async () => {
-    const rx = await receiver((n, req, res) => {
+    const rx = await receiver((n, _req, res) => {
       res.statusCode = n < 3 ? 503 : 200;
       res.end();
     });

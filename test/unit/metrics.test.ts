@@ -18,7 +18,12 @@ import { sample } from '../helpers/ops.js';
 describe('storage instrumentation', () => {
   it('reports each call with its operation and outcome, and passes results and errors through', async () => {
     const calls: [StorageOperation, StorageOutcome][] = [];
-    const d = instrumentDriver(new MemoryDriver(), { call: (_d, op, s, outcome) => (assert.ok(s >= 0), calls.push([op, outcome])) });
+    const d = instrumentDriver(new MemoryDriver(), {
+      call: (_d, op, s, outcome) => {
+        assert.ok(s >= 0);
+        calls.push([op, outcome]);
+      },
+    });
     await d.put('ns/a', Buffer.from('x'));
     assert.equal((await d.get('ns/a'))!.toString(), 'x');
     assert.equal(await d.stat('ns/missing'), null);

@@ -3,7 +3,7 @@
 // while the store is stopped, and 200 again once it is back. /healthz stays
 // 200 all along (the process is fine). The store is a PRIVATE Swift
 // all-in-one, so stopping it disturbs no other test.
-//   npm run build && node --test --test-concurrency=1 dist/test/http/readiness-outage.test.js
+//   npm run build && node --test --test-concurrency=1 dist/test/objectstores/readiness-outage.test.js
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { objectStore, startPrivateSwift, type PrivateSwift } from '../helpers/objectstores.js';

@@ -128,7 +128,10 @@ export function createDispatcher(rt: Runtime): Dispatcher {
     const info: RequestInfo = { id: requestIdFrom(req.headers['x-request-id']), client: rt.clients.of(req) };
     attachRequestInfo(req, info);
     // One configuration for the whole request, even if a SIGHUP swaps it meanwhile.
-    const { config, auth, notifier, metrics } = { config: rt.config, auth: rt.auth, notifier: rt.notifier, metrics: rt.metrics };
+    const config = rt.config;
+    const auth = rt.auth;
+    const notifier = rt.notifier;
+    const metrics = rt.metrics;
     const method = req.method ?? 'GET';
     let url: URL | undefined;
     let uploadBody = false;

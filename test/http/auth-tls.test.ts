@@ -92,6 +92,8 @@ describe('auth: TLS', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(name, 'wharf-two');
+    // The log is written asynchronously: the line may reach the pipe after the new certificate is served.
+    while (!/TLS certificate reloaded/.test(w.output()) && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 50));
     assert.match(w.output(), /TLS certificate reloaded/);
     assert.equal((await raw(w.url, 'GET', '/v2/', { ca })).status, 401);
   });

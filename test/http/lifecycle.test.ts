@@ -37,6 +37,8 @@ function openRequest(
       res.on('error', (err) => resolve({ status: res.statusCode, error: String(err) }));
     });
     req.on('error', (err) => resolve({ error: (err as NodeJS.ErrnoException).code ?? String(err) }));
+    // A connection closed without an answer or an error event still settles.
+    req.on('close', () => resolve({ error: 'closed' }));
   });
   return { req, done };
 }
@@ -71,7 +73,14 @@ describe('graceful stop (SIGTERM) during a large push', { timeout: 120_000 }, ()
     let trickling = true;
     const trickle = (async () => {
       for (let off = MiB; off < data.length && trickling; off += 256 * 1024) {
-        if (!big.req.write(data.subarray(off, off + 256 * 1024))) await new Promise((r) => big.req.once('drain', r));
+        if (big.req.destroyed) break;
+        if (!big.req.write(data.subarray(off, off + 256 * 1024))) {
+          // The server may close the connection while this waits: 'close' ends the wait too.
+          await new Promise((r) => {
+            big.req.once('drain', r);
+            big.req.once('close', r);
+          });
+        }
         await sleep(100);
       }
     })().catch(() => undefined);

@@ -14,6 +14,8 @@ import { instrumentDriver, operationOf, type StorageOperation, type StorageOutco
 import { NotFoundError } from '../../src/storage/errors.js';
 import { retryPolicy, withRetries } from '../../src/storage/retry.js';
 import { sample } from '../helpers/ops.js';
+import { schedulePrune } from '../../src/registry/prune/schedule.js';
+import type { PruneReport } from '../../src/registry/prune/index.js';
 
 describe('storage instrumentation', () => {
   it('reports each call with its operation and outcome, and passes results and errors through', async () => {
@@ -125,5 +127,45 @@ describe('exposition', () => {
     const chunks: Buffer[] = [];
     for await (const c of await d.read('ns/s', { start: 1 })) chunks.push(c as Buffer);
     assert.equal(Buffer.concat(chunks).toString(), 'bcd');
+  });
+});
+
+describe('prune runs in the metrics', () => {
+  it('a scheduled run is counted with what it removed; a paused schedule (read-only) skips runs; a failure is counted', async () => {
+    const m = new Metrics({ namespaces: ['default'], version: 'x' });
+    const driver = new MemoryDriver();
+    await driver.put('default/blobs/sha256/' + 'a'.repeat(64), Buffer.alloc(10)); // unreferenced: swept with grace 0
+    const logs: string[] = [];
+    const log = { info: (x: string) => logs.push(x), warn: (x: string) => logs.push(x), error: (x: string) => logs.push(x) };
+    let paused = true;
+    const reports: PruneReport[] = [];
+    const s = schedulePrune(
+      driver,
+      1,
+      { graceSeconds: 0, now: () => Date.now() + 10_000 },
+      log,
+      (r) => {
+        reports.push(r);
+        m.pruneFinished(r);
+      },
+      {
+        paused: () => paused,
+        onFailure: (_e, ms) => m.pruneFailed(ms),
+      },
+    );
+    await new Promise((r) => setTimeout(r, 1300));
+    assert.ok(logs.includes('prune skipped: the registry is read-only'), JSON.stringify(logs));
+    assert.equal(reports.length, 0);
+    paused = false;
+    await new Promise((r) => setTimeout(r, 1300));
+    await s.stop();
+    assert.ok(reports.length >= 1, JSON.stringify(logs));
+    const text = await m.text();
+    assert.equal(sample(text, 'wharf_prune_runs_total', { outcome: 'ok' }), reports.length);
+    assert.ok((sample(text, 'wharf_prune_reclaimed_bytes_total') ?? 0) >= 10);
+    assert.ok((sample(text, 'wharf_prune_reclaimed_objects_total') ?? 0) >= 1);
+    assert.ok((sample(text, 'wharf_prune_last_success_timestamp_seconds') ?? 0) > 0);
+    m.pruneFailed(1500);
+    assert.equal(sample(await m.text(), 'wharf_prune_runs_total', { outcome: 'failed' }), 1);
   });
 });

@@ -10,7 +10,9 @@ import type { Config } from '../config/config.js';
 import { adminHandler } from './admin.js';
 import { createDispatcher } from './dispatch.js';
 import { inOrderPerConnection } from './pipelining.js';
-import type { Runtime } from './runtime.js';
+import type { Logger } from '../log/logger.js';
+import type { StorageDriver } from '../storage/driver.js';
+import { Runtime } from './runtime.js';
 
 export interface WharfServer {
   server: Server;
@@ -50,7 +52,13 @@ function hostPart(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
 
-export async function startServer(rt: Runtime): Promise<WharfServer> {
+/**
+ * Listen with a runtime (`wharf serve` builds one with metrics and events),
+ * or — for in-process use, e.g. tests — with a configuration, a driver and a
+ * logger (no metrics).
+ */
+export async function startServer(rtOrConfig: Runtime | Config, driver?: StorageDriver, log?: Logger): Promise<WharfServer> {
+  const rt = rtOrConfig instanceof Runtime ? rtOrConfig : await Runtime.create(rtOrConfig, driver!, log!);
   const config = rt.config;
   const dispatch = createDispatcher(rt);
   const inOrder = inOrderPerConnection(dispatch);

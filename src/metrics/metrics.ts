@@ -7,6 +7,7 @@
 // storage decorator, the retry hook, the mirror, the auth core, the event
 // endpoints, the prune schedule) and is fed each request by the dispatcher.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CheapCounter, CheapHistogram } from './cheap.js';
 import type { AuthObserver } from '../http/auth/index.js';
 import type { EventsObserver } from '../events/endpoint.js';
 import type { MirrorFill, MirrorObserver, UpstreamKind } from '../registry/mirror/observer.js';
@@ -47,17 +48,18 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly namespaces: Set<string>;
 
-  private readonly requests;
-  private readonly duration;
-  private readonly received;
-  private readonly sent;
-  private readonly inFlight: Gauge;
-  private readonly uploadsInProgress: Gauge;
+  // The per-request series are cheap ones (cheap.ts): updated on every request and store call.
+  private readonly requests: CheapCounter;
+  private readonly duration: CheapHistogram;
+  private readonly received: CheapCounter;
+  private readonly sent: CheapCounter;
+  private inFlight = 0;
+  private uploadsInProgress = 0;
   private readonly uploadsStarted: Counter;
   private readonly uploadsCompleted: Counter;
   private readonly mounts: Counter;
-  private readonly storageCalls;
-  private readonly storageSeconds;
+  private readonly storageCalls: CheapCounter;
+  private readonly storageSeconds: CheapHistogram;
   private readonly storageRetries;
   private readonly upstream;
   private readonly cacheReads;
@@ -96,40 +98,47 @@ export class Metrics {
       registers,
     }).set({ version: options.version }, 1);
 
-    const requests = new Counter({
-      name: 'wharf_http_requests_total',
-      help: 'HTTP requests answered, by method, route kind, status class and namespace',
-      labelNames: ['method', 'route', 'status', 'namespace'],
+    this.requests = new CheapCounter(
+      'wharf_http_requests_total',
+      'HTTP requests answered, by method, route kind, status class and namespace',
+      ['method', 'route', 'status', 'namespace'],
+      this.registry,
+    );
+    this.duration = new CheapHistogram(
+      'wharf_http_request_duration_seconds',
+      'Time from the request headers to the end of the response, by method and route kind',
+      ['method', 'route'],
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      this.registry,
+    );
+    this.received = new CheapCounter(
+      'wharf_http_received_bytes_total',
+      'Bytes the connections carried from clients for requests (headers and bodies), by route kind',
+      ['route'],
+      this.registry,
+    );
+    this.sent = new CheapCounter(
+      'wharf_http_sent_bytes_total',
+      'Bytes the connections carried to clients for requests (headers and bodies), by route kind',
+      ['route'],
+      this.registry,
+    );
+    const self = this;
+    new Gauge({
+      name: 'wharf_http_requests_in_flight',
+      help: 'Requests being served now',
       registers,
+      collect() {
+        this.set(self.inFlight);
+      },
     });
-    this.requests = children((m, r, s, n) => requests.labels(m!, r!, s!, n!));
-    const duration = new Histogram({
-      name: 'wharf_http_request_duration_seconds',
-      help: 'Time from the request headers to the end of the response, by method and route kind',
-      labelNames: ['method', 'route'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-      registers,
-    });
-    this.duration = children((m, r) => duration.labels(m!, r!));
-    const received = new Counter({
-      name: 'wharf_http_received_bytes_total',
-      help: 'Bytes read from clients during requests (bodies, mostly), by route kind',
-      labelNames: ['route'],
-      registers,
-    });
-    this.received = children((r) => received.labels(r!));
-    const sent = new Counter({
-      name: 'wharf_http_sent_bytes_total',
-      help: 'Bytes written to clients (headers and bodies), by route kind',
-      labelNames: ['route'],
-      registers,
-    });
-    this.sent = children((r) => sent.labels(r!));
-    this.inFlight = new Gauge({ name: 'wharf_http_requests_in_flight', help: 'Requests being served now', registers });
-    this.uploadsInProgress = new Gauge({
+    new Gauge({
       name: 'wharf_uploads_in_progress',
       help: 'Upload requests (POST, PATCH, PUT of blob data) being received now',
       registers,
+      collect() {
+        this.set(self.uploadsInProgress);
+      },
     });
     this.uploadsStarted = new Counter({
       name: 'wharf_uploads_started_total',
@@ -143,21 +152,19 @@ export class Metrics {
     });
     this.mounts = new Counter({ name: 'wharf_blob_mounts_total', help: 'Blobs mounted from another repository (201)', registers });
 
-    const storageCalls = new Counter({
-      name: 'wharf_storage_operations_total',
-      help: 'Storage driver calls by driver, operation and outcome (ok, not_found, invalid_range, error)',
-      labelNames: ['driver', 'operation', 'outcome'],
-      registers,
-    });
-    this.storageCalls = children((d, o, r) => storageCalls.labels(d!, o!, r!));
-    const storageSeconds = new Histogram({
-      name: 'wharf_storage_operation_duration_seconds',
-      help: 'Storage driver call latency (read: until the stream opens), by driver and operation',
-      labelNames: ['driver', 'operation'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    });
-    this.storageSeconds = children((d, o) => storageSeconds.labels(d!, o!));
+    this.storageCalls = new CheapCounter(
+      'wharf_storage_operations_total',
+      'Storage driver calls by driver, operation and outcome (ok, not_found, invalid_range, error)',
+      ['driver', 'operation', 'outcome'],
+      this.registry,
+    );
+    this.storageSeconds = new CheapHistogram(
+      'wharf_storage_operation_duration_seconds',
+      'Storage driver call latency (read: until the stream opens), by driver and operation',
+      ['driver', 'operation'],
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      this.registry,
+    );
     const storageRetries = new Counter({
       name: 'wharf_storage_retries_total',
       help: 'Backend calls retried after a transient failure, by driver and operation',
@@ -295,21 +302,21 @@ export class Metrics {
   // ---------------------------------------------------------------- HTTP
 
   requestStarted(): void {
-    this.inFlight.inc();
+    this.inFlight++;
   }
 
   request(o: RequestObservation): void {
-    this.inFlight.dec();
+    this.inFlight--;
     const method = KNOWN_METHODS.has(o.method) ? o.method : 'other';
     const status = STATUS_CLASSES[Math.floor(o.status / 100) - 1] ?? 'other';
-    this.requests(method, o.route, status, this.namespaceLabel(o.namespace)).inc();
-    this.duration(method, o.route).observe(o.seconds);
-    if (o.bytesIn > 0) this.received(o.route).inc(o.bytesIn);
-    if (o.bytesOut > 0) this.sent(o.route).inc(o.bytesOut);
+    this.requests.cell(method, o.route, status, this.namespaceLabel(o.namespace)).value++;
+    this.duration.observe(this.duration.cell(method, o.route), o.seconds);
+    if (o.bytesIn > 0) this.received.cell(o.route).value += o.bytesIn;
+    if (o.bytesOut > 0) this.sent.cell(o.route).value += o.bytesOut;
   }
 
   uploadBody(delta: 1 | -1): void {
-    this.uploadsInProgress.inc(delta);
+    this.uploadsInProgress += delta;
   }
 
   uploadStarted(): void {
@@ -329,8 +336,8 @@ export class Metrics {
   /** The storage decorator's observer (storage/instrumented.ts). */
   readonly storage: StorageObserver = {
     call: (driver, operation, seconds, outcome) => {
-      this.storageCalls(driver, operation, outcome).inc();
-      this.storageSeconds(driver, operation).observe(seconds);
+      this.storageCalls.cell(driver, operation, outcome).value++;
+      this.storageSeconds.observe(this.storageSeconds.cell(driver, operation), seconds);
     },
   };
 

@@ -129,8 +129,11 @@ describe('trusted proxies and the login throttle', () => {
     // The same for the token endpoint.
     const tok = await call(`${w.url}/auth/token?service=wharf`, { headers: fwdBy('198.51.100.1') });
     assert.equal(tok.status, 429);
-    const failed = logLines(w.output(), 'failed login').map((l) => l.address);
-    assert.ok(failed.includes('198.51.100.1') && failed.includes('198.51.100.2'), JSON.stringify(failed));
+    // Failed logins are logged with that address (the log is written asynchronously: wait for it).
+    await waitFor('failed-login lines for both clients', () => {
+      const failed = logLines(w.output(), 'failed login').map((l) => l.address);
+      return failed.includes('198.51.100.1') && failed.includes('198.51.100.2');
+    });
     const text = await (await fetch(`${w.url}/metrics`)).text();
     assert.equal(sample(text, 'wharf_auth_failed_logins_total'), 3);
     assert.equal(sample(text, 'wharf_auth_throttled_requests_total'), 2);

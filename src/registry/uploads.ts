@@ -168,6 +168,12 @@ class HashingCounter extends Transform {
  * 503 (or 4xx) it is owed; the http layer drains or closes it after answering.
  */
 function feed(src: Readable, dst: Writable): Promise<void> {
+  // The client may have gone while the upload record was read: its 'close'
+  // has passed and will not come again (waiting for it held the chunk's file
+  // open for good). The caller destroys `dst` on the rejection.
+  if (src.destroyed && !src.readableEnded) {
+    return Promise.reject(Object.assign(new Error('request body ended early (client went away)'), { code: 'ECONNRESET' }));
+  }
   return new Promise<void>((resolve, reject) => {
     const done = (err?: Error) => {
       src.off('error', done);

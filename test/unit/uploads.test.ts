@@ -3,7 +3,7 @@
 // publish exactly the recorded bytes.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -17,6 +17,20 @@ import { MemoryDriver } from '../../src/storage/memory.js';
 
 const digestOf = (text: string) => parseDigest(`sha256:${createHash('sha256').update(text).digest('hex')}`);
 const body = (...parts: string[]) => Readable.from(parts.map((p) => Buffer.from(p)));
+
+/** Files under `root` this process holds open (Linux /proc). */
+function filesOpenUnder(root: string): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(`${root}/`)) out.push(target);
+    } catch {
+      /* closed while listing */
+    }
+  }
+  return out;
+}
 
 const roots: string[] = [];
 after(() => {
@@ -63,6 +77,35 @@ for (const [name, make] of drivers()) {
       const info = await finishUpload(s, 'r', id, digestOf('abcdef'), null, {});
       assert.equal(info.size, 6);
       assert.equal((await driver.get(layout.blob('default', digestOf('abcdef'))))!.toString(), 'abcdef');
+    });
+
+    it('a body already gone when its chunk is stored (the client left meanwhile) fails at once, holds no file, changes nothing', async () => {
+      const { driver, root } = make();
+      const s = { driver, ns: 'default' };
+      const { id } = await startUpload(s, 'r');
+      await appendChunk(s, 'r', id, body('abc'), {});
+      // A request body whose client went away: destroyed before anyone read it, its 'close' already past.
+      const gone = new Readable({ read() {} });
+      gone.push('xyz');
+      gone.destroy();
+      await new Promise((r) => gone.once('close', r));
+      // Before the fix this never settled (the chunk's file stayed open): a deadline turns a hang into a failure.
+      let timer: NodeJS.Timeout | undefined;
+      const hung = new Promise((r) => (timer = setTimeout(() => r('still waiting after 10 s'), 10_000)));
+      const outcome = await Promise.race([
+        appendChunk(s, 'r', id, gone, {}).then(
+          () => 'appended',
+          (e: NodeJS.ErrnoException) => e.code,
+        ),
+        hung,
+      ]);
+      clearTimeout(timer);
+      assert.equal(outcome, 'ECONNRESET');
+      if (root) assert.deepEqual(filesOpenUnder(root), [], 'no file of the store left open');
+      assert.equal((await uploadStatus(s, 'r', id)).offset, 3);
+      await appendChunk(s, 'r', id, body('def'), {});
+      const info = await finishUpload(s, 'r', id, digestOf('abcdef'), null, {});
+      assert.equal(info.size, 6);
     });
   });
 }

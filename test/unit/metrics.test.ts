@@ -165,7 +165,14 @@ describe('prune runs in the metrics', () => {
     assert.ok((sample(text, 'wharf_prune_reclaimed_bytes_total') ?? 0) >= 10);
     assert.ok((sample(text, 'wharf_prune_reclaimed_objects_total') ?? 0) >= 1);
     assert.ok((sample(text, 'wharf_prune_last_success_timestamp_seconds') ?? 0) > 0);
+    assert.equal(sample(text, 'wharf_prune_duration_seconds_count'), reports.length);
+    const ranMs = reports.reduce((n, r) => n + r.durationMs, 0);
+    assert.ok(Math.abs((sample(text, 'wharf_prune_duration_seconds_sum') ?? -1) - ranMs / 1000) < 1e-6);
     m.pruneFailed(1500);
-    assert.equal(sample(await m.text(), 'wharf_prune_runs_total', { outcome: 'failed' }), 1);
+    const after = await m.text();
+    assert.equal(sample(after, 'wharf_prune_runs_total', { outcome: 'failed' }), 1);
+    // A failed run's time counts too (a slow failing store shows in the histogram).
+    assert.equal(sample(after, 'wharf_prune_duration_seconds_count'), reports.length + 1);
+    assert.ok(Math.abs((sample(after, 'wharf_prune_duration_seconds_sum') ?? -1) - (ranMs + 1500) / 1000) < 1e-6);
   });
 });

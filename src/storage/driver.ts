@@ -94,14 +94,21 @@ export interface StorageDriver {
    * NotFoundError when offset > 0 and the object is missing or shorter.
    * Backends that can append cheaply (filesystem) offer it so that finishing
    * a chunked upload needs no copy; the others store one object per chunk.
+   * A driver that offers append must also make `move` an atomic rename that
+   * fails with NotFoundError when `from` is gone, even between processes:
+   * the upload logic gives each request sole ownership of an upload's file
+   * by moving it to a name of its own (src/registry/upload-claim.ts).
    */
   append?(key: string, offset: number, body: Readable): Promise<ObjectInfo>;
 
   /** Delete an object; resolves to false when it did not exist. */
   delete(key: string): Promise<boolean>;
 
-  /** Rename an object (replacing `to`). Rejects with NotFoundError when `from` is missing. */
-  move(from: string, to: string): Promise<void>;
+  /**
+   * Rename an object (replacing `to`). Rejects with NotFoundError when `from`
+   * is missing. `durable: false` as for put (upload data only).
+   */
+  move(from: string, to: string, options?: PutOptions): Promise<void>;
 
   /**
    * Publish the concatenation of `sources` (in order) at `to`, atomically and

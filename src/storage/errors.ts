@@ -42,6 +42,17 @@ export class StorageUnavailableError extends Error {
   }
 }
 
+/**
+ * The backend has no space (or quota) left for a write (ENOSPC, EDQUOT).
+ * The write left nothing partial behind; it may succeed once space is freed.
+ */
+export class StorageFullError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageFullError';
+  }
+}
+
 export function isNotFound(err: unknown): err is NotFoundError {
   return err instanceof NotFoundError;
 }

@@ -9,6 +9,11 @@
 // against a process crash); concat and move always sync. Deletes are not
 // synced (a delete lost to a power cut only brings back an object).
 //
+// A full filesystem (ENOSPC, or EDQUOT for a quota) makes a write fail with
+// StorageFullError, after the write has removed what it had begun (temp
+// file, appended tail): the http layer answers 507, and the same write
+// succeeds once space is freed.
+//
 // Limits of the mapping (Wharf's storage layout never needs these):
 // - An object and a "directory" cannot share a name: keys "a/b" and "a/b/c"
 //   cannot both exist (the second put fails with ENOTDIR / the first with EISDIR).
@@ -21,7 +26,7 @@ import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ByteRange, ListEntry, ListOptions, ListPage, ObjectInfo, PutOptions, StorageDriver } from './driver.js';
-import { InvalidKeyError, NotFoundError } from './errors.js';
+import { InvalidKeyError, NotFoundError, StorageFullError } from './errors.js';
 import { checkKey, checkPrefix, compareKeys, listLimit, resolveRange } from './keys.js';
 
 /** Stream buffer size: 1 MiB is ~2x faster than Node's 64 KiB default. */
@@ -64,6 +69,18 @@ interface DirSnapshot {
 
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
+}
+
+/** ENOSPC or EDQUOT: no space (or quota) left. */
+function isFull(err: unknown): boolean {
+  const c = errno(err);
+  return c === 'ENOSPC' || c === 'EDQUOT';
+}
+
+/** Rethrow a full-filesystem error as StorageFullError, anything else as it is. */
+function rethrowFull(err: unknown): never {
+  if (isFull(err)) throw new StorageFullError(`filesystem full (${errno(err)})`, { cause: err });
+  throw err;
 }
 
 /** Errors that mean "no object at this path". */
@@ -248,7 +265,11 @@ export class FilesystemDriver implements StorageDriver {
 
   // ---- writes ----
 
-  async put(key: string, body: Uint8Array | Readable, options?: PutOptions): Promise<ObjectInfo> {
+  put(key: string, body: Uint8Array | Readable, options?: PutOptions): Promise<ObjectInfo> {
+    return this.putFile(key, body, options).catch(rethrowFull);
+  }
+
+  private async putFile(key: string, body: Uint8Array | Readable, options?: PutOptions): Promise<ObjectInfo> {
     const file = this.path(key);
     // durable:false (upload chunks, records): atomic and crash-safe, no fsync;
     // concat makes the data durable when the blob is published.
@@ -290,7 +311,11 @@ export class FilesystemDriver implements StorageDriver {
    * crash mid-chunk) leaves no stray tail. Not fsynced: concat makes the
    * data durable when the blob is published.
    */
-  async append(key: string, offset: number, body: Readable): Promise<ObjectInfo> {
+  append(key: string, offset: number, body: Readable): Promise<ObjectInfo> {
+    return this.appendFile(key, offset, body).catch(rethrowFull);
+  }
+
+  private async appendFile(key: string, offset: number, body: Readable): Promise<ObjectInfo> {
     const file = this.path(key);
     const open = async (): Promise<FileHandle> => {
       if (offset > 0) {
@@ -305,7 +330,9 @@ export class FilesystemDriver implements StorageDriver {
         } catch (err) {
           if (!isMissing(err) || attempt >= 20) throw err;
           // A racing delete may remove the fresh directory again: go round.
-          await fsp.mkdir(path.dirname(file), { recursive: true }).catch(() => undefined);
+          await fsp.mkdir(path.dirname(file), { recursive: true }).catch((e: unknown) => {
+            if (isFull(e)) throw e;
+          });
         }
       }
     };
@@ -343,9 +370,15 @@ export class FilesystemDriver implements StorageDriver {
     return true;
   }
 
-  async move(from: string, to: string): Promise<void> {
+  move(from: string, to: string, options?: PutOptions): Promise<void> {
+    return this.moveFile(from, to, options).catch(rethrowFull);
+  }
+
+  private async moveFile(from: string, to: string, options?: PutOptions): Promise<void> {
     const src = this.path(from);
     const dst = this.path(to);
+    // durable:false (upload data changing hands): an atomic rename, no directory fsync.
+    const sync = this.fsync && (options?.durable ?? true);
     const st = await fsp.lstat(src).catch((err: unknown) => {
       if (isMissing(err)) return null;
       throw err;
@@ -353,12 +386,16 @@ export class FilesystemDriver implements StorageDriver {
     // A directory is not an object (and renaming one would move a subtree).
     if (!st?.isFile()) throw new NotFoundError(from);
     if (src === dst) return;
-    await this.publish(src, dst, this.fsync, from);
-    if (this.fsync && path.dirname(src) !== path.dirname(dst)) await this.syncDir(path.dirname(src));
+    await this.publish(src, dst, sync, from);
+    if (sync && path.dirname(src) !== path.dirname(dst)) await this.syncDir(path.dirname(src));
     await this.pruneDirs(path.dirname(src));
   }
 
-  async concat(to: string, sources: string[]): Promise<ObjectInfo> {
+  concat(to: string, sources: string[]): Promise<ObjectInfo> {
+    return this.concatFiles(to, sources).catch(rethrowFull);
+  }
+
+  private async concatFiles(to: string, sources: string[]): Promise<ObjectInfo> {
     const dst = this.path(to);
     const srcs = sources.map((s) => this.path(s));
     // Every source must exist before anything is built or published.
@@ -371,7 +408,7 @@ export class FilesystemDriver implements StorageDriver {
     stats.forEach((st, i) => {
       if (!st?.isFile()) throw new NotFoundError(sources[i]!);
     });
-    if (srcs.length === 0) return this.put(to, new Uint8Array(0));
+    if (srcs.length === 0) return this.putFile(to, new Uint8Array(0));
 
     const tmp = await this.tempFile();
     try {
@@ -424,7 +461,7 @@ export class FilesystemDriver implements StorageDriver {
       await fsp.link(src, tmp);
       return true;
     } catch (err) {
-      if (isMissing(err)) throw err;
+      if (isMissing(err) || isFull(err)) throw err;
       return false; // EXDEV, EPERM, ENOTSUP, EMLINK, ...
     }
   }

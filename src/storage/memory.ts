@@ -121,7 +121,7 @@ export class MemoryDriver implements StorageDriver {
     return true;
   }
 
-  async move(from: string, to: string): Promise<void> {
+  async move(from: string, to: string, _options?: PutOptions): Promise<void> {
     checkKey(from);
     checkKey(to);
     const obj = this.objects.get(from);

@@ -4,7 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import { CATALOGUE, type ErrorCode } from '../errors/catalogue.js';
 import { RegistryError } from '../registry/errors.js';
-import { InvalidKeyError, RangeNotSatisfiableError, StorageUnavailableError } from '../storage/errors.js';
+import { InvalidKeyError, RangeNotSatisfiableError, StorageFullError, StorageUnavailableError } from '../storage/errors.js';
 
 export interface HttpErrorOptions {
   /** Response headers the error needs (WWW-Authenticate, Retry-After, Allow, Content-Range). */
@@ -52,6 +52,13 @@ export function describeError(err: unknown): ErrorReply {
   // Storage keys are built from what the client named: a key the store
   // refuses is a name that cannot be stored (the key itself stays private).
   if (err instanceof InvalidKeyError) return reply('NAME_INVALID', CATALOGUE.NAME_INVALID.message, undefined);
+  if (err instanceof StorageFullError) {
+    // UNAVAILABLE (retry later), but 507 Insufficient Storage (RFC 4918)
+    // rather than 503: the operator must free space. The write left nothing
+    // behind; an upload keeps its last recorded offset and resumes after.
+    const full = reply('UNAVAILABLE', 'storage is full; retry once space has been freed', undefined, { 'Retry-After': '60' }, true);
+    return { ...full, status: 507 };
+  }
   if (err instanceof StorageUnavailableError) {
     return reply('UNAVAILABLE', 'storage backend unavailable; retry later', undefined, { 'Retry-After': '5' }, true);
   }

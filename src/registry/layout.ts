@@ -2,7 +2,10 @@
 //
 //   <ns>/blobs/<alg>/<hex>                      content-addressed bytes (layers, configs, manifests)
 //   <ns>/uploads/<id>/record                    upload record (JSON), rewritten after every chunk
-//   <ns>/uploads/<id>/<offset, 16 digits>       one chunk, named by its start offset
+//   <ns>/uploads/<id>/<offset, 16 digits>-<random>   upload data: one chunk object, or (filesystem)
+//                                               the upload's one growing file; named by its start
+//                                               offset and a random part, so no two requests ever
+//                                               write one name (src/registry/upload-record.ts)
 //   <ns>/repos/<repo>/_blobs/<alg>:<hex>        link: the repository may serve that blob
 //   <ns>/repos/<repo>/_manifests/<alg>:<hex>    link: manifest in the repository (JSON metadata)
 //   <ns>/repos/<repo>/_tags/<tag>               tag -> manifest digest (one object per tag)
@@ -27,7 +30,8 @@ export const layout = {
   uploadsRoot: (ns: string) => `${ns}/uploads/`,
   uploadDir: (ns: string, id: string) => `${ns}/uploads/${id}/`,
   uploadRecord: (ns: string, id: string) => `${ns}/uploads/${id}/record`,
-  uploadChunk: (ns: string, id: string, offset: number) => `${ns}/uploads/${id}/${String(offset).padStart(16, '0')}`,
+  /** An object of the upload, by its name inside the upload's directory (see upload-record.ts). */
+  uploadPart: (ns: string, id: string, name: string) => `${ns}/uploads/${id}/${name}`,
   repo: (ns: string, repo: string) => `${ns}/repos/${repo}/`,
   repoBlobLinks: (ns: string, repo: string) => `${ns}/repos/${repo}/_blobs/`,
   repoBlobLink: (ns: string, repo: string, d: Digest) => `${ns}/repos/${repo}/_blobs/${d.text}`,

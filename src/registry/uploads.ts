@@ -1,32 +1,45 @@
 // Blob uploads. Each chunk is stored as it arrives and the upload record —
-// chunk list, offset and the saved hash state — is written back to storage
-// after every chunk, so the next chunk (or the final PUT) can be handled by
-// any process. No process ever re-reads an upload to learn its digest, except
+// its parts, offset and the saved hash state (upload-record.ts) — is written
+// back after every chunk, so the next chunk (or the final PUT) can be handled
+// by any process. No process re-reads an upload to learn its digest, except
 // when the client finishes with an algorithm other than the one hashed.
-import { randomUUID } from 'node:crypto';
-import { Readable, Transform, type Writable } from 'node:stream';
-import { createHash, restoreHash, type HashAlgorithm, type ResumableHash } from '../digest/index.js';
-import { blobExists, linkBlob, type BlobInfo } from './blobs.js';
+//
+// Integrity by construction (docs/uploads.md has the whole argument):
+//   - A request writes only objects no one else can write: a new chunk
+//     object under a unique name (object stores, memory), or the upload's
+//     file after claiming it by an atomic rename (filesystem, upload-claim.ts).
+//   - It commits only if the record is still the one it loaded (else 416, or
+//     404 when the upload is gone), and only after its writes are closed.
+//   - A record therefore names only closed, immutable bytes, and its hash
+//     state is the hash of exactly those bytes; the final PUT checks the
+//     client's digest against it, then publishes exactly those bytes.
+//   - Every failure undoes what the request did: a claimed file goes back
+//     under its recorded name, cut to the recorded size; new objects go.
+import { Readable } from 'node:stream';
+import { createHash, type HashAlgorithm } from '../digest/index.js';
+import type { ObjectInfo } from '../storage/driver.js';
+import { isNotFound, StorageUnavailableError } from '../storage/errors.js';
+import { linkBlob, type BlobInfo } from './blobs.js';
 import { RegistryError } from './errors.js';
 import { layout } from './layout.js';
-import { validateUploadId, type Digest } from './names.js';
-import type { Scope } from './scope.js';
+import type { Digest } from './names.js';
+import { quarantineBlob } from './quarantine.js';
+import { listAll, type Scope } from './scope.js';
+import { claimFile, releaseClaim, type Claim } from './upload-claim.js';
+import { bodyGone, endedEarly, feed, HashingCounter } from './upload-body.js';
+import {
+  assertUnchanged,
+  createUpload,
+  loadUpload,
+  newPartName,
+  partKey,
+  saveRecord,
+  UploadMovedOn,
+  type LoadedUpload,
+  type UploadPart,
+} from './upload-record.js';
 
-export const UPLOAD_RECORD_VERSION = 1;
-
-export interface UploadRecord {
-  v: number;
-  id: string;
-  repo: string;
-  /** ms since epoch */
-  started: number;
-  updated: number;
-  /** Bytes received so far. */
-  offset: number;
-  /** Start offsets of the stored chunks, in order (each chunk's key derives from it). */
-  chunks: number[];
-  hash: { algorithm: HashAlgorithm; state: string };
-}
+export { UPLOAD_RECORD_VERSION, parseUploadRecord, type UploadRecord } from './upload-record.js';
 
 export interface UploadStatus {
   id: string;
@@ -41,169 +54,20 @@ export interface ChunkHeaders {
   length?: number;
 }
 
-const DEFAULT_ALGORITHM: HashAlgorithm = 'sha256';
-
-function unknownUpload(id: string): RegistryError {
-  return new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { uuid: id });
-}
-
-/** A record with its hash state restored (once per request). */
-interface Loaded {
-  rec: UploadRecord;
-  hash: ResumableHash;
-}
-
-async function loadRecord(s: Scope, repo: string, id: string): Promise<Loaded> {
-  validateUploadId(id);
-  const raw = await s.driver.get(layout.uploadRecord(s.ns, id));
-  if (!raw) throw unknownUpload(id);
-  let rec: UploadRecord;
-  try {
-    rec = JSON.parse(raw.toString('utf8')) as UploadRecord;
-  } catch {
-    throw unknownUpload(id);
-  }
-  // An upload belongs to one repository: its id is no capability elsewhere.
-  if (rec?.v !== UPLOAD_RECORD_VERSION || rec.id !== id || rec.repo !== repo) throw unknownUpload(id);
-  if (!Number.isSafeInteger(rec.offset) || !Array.isArray(rec.chunks) || typeof rec.hash?.state !== 'string') {
-    throw new RegistryError('BLOB_UPLOAD_INVALID', 'upload record is damaged; start the upload again', { uuid: id });
-  }
-  try {
-    return { rec, hash: restoreHash(rec.hash.algorithm, rec.hash.state) };
-  } catch {
-    throw new RegistryError('BLOB_UPLOAD_INVALID', 'upload record is damaged; start the upload again', { uuid: id });
-  }
-}
-
-async function saveRecord(s: Scope, rec: UploadRecord): Promise<void> {
-  rec.updated = Date.now();
-  // Not fsynced: a record survives a process crash; after a power loss the
-  // client's final digest check catches any lost chunk. The blob is made
-  // durable once, when concat publishes it.
-  await s.driver.put(layout.uploadRecord(s.ns, rec.id), Buffer.from(JSON.stringify(rec)), { durable: false });
-}
-
-async function createRecord(s: Scope, repo: string): Promise<Loaded> {
-  const now = Date.now();
-  const hash = createHash(DEFAULT_ALGORITHM);
-  const rec: UploadRecord = {
-    v: UPLOAD_RECORD_VERSION,
-    id: randomUUID(),
-    repo,
-    started: now,
-    updated: now,
-    offset: 0,
-    chunks: [],
-    hash: { algorithm: DEFAULT_ALGORITHM, state: hash.exportState() },
-  };
-  await saveRecord(s, rec);
-  return { rec, hash };
-}
-
 export async function startUpload(s: Scope, repo: string): Promise<UploadStatus> {
-  const { rec } = await createRecord(s, repo);
+  const { rec } = await createUpload(s, repo);
   return { id: rec.id, offset: 0 };
 }
 
 export async function uploadStatus(s: Scope, repo: string, id: string): Promise<UploadStatus> {
-  const { rec } = await loadRecord(s, repo, id);
+  const { rec } = await loadUpload(s, repo, id);
   return { id, offset: rec.offset };
 }
 
-/** Bytes gathered before one hash step runs on the thread pool. */
-const HASH_BATCH = 1 << 20;
-
-/**
- * Feeds every byte that passes to the hash, and counts them. Bytes go on to
- * storage at once; hashing runs on libuv's pool in 1 MiB batches (when the
- * engine can), at most one batch behind, so a big upload does not hold the
- * event loop that small requests need. `_flush` waits for the last batch.
- */
-class HashingCounter extends Transform {
-  bytes = 0;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private hashing: Promise<void> = Promise.resolve();
-  constructor(private readonly hash: ResumableHash) {
-    super({ highWaterMark: 1 << 20 });
-  }
-
-  /** Queue the gathered bytes for hashing; resolves when the previous batch is done. */
-  private step(): Promise<void> {
-    const batch = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
-    const previous = this.hashing;
-    this.hashing = previous.then(() => this.hash.updateAsync!(batch));
-    this.hashing.catch(() => undefined); // awaited in _flush or by the next step
-    return previous;
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void) {
-    this.bytes += chunk.length;
-    if (!this.hash.updateAsync) {
-      this.hash.update(chunk);
-      done(null, chunk);
-      return;
-    }
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    if (this.pendingBytes < HASH_BATCH) {
-      done(null, chunk);
-      return;
-    }
-    this.step().then(() => done(null, chunk), done);
-  }
-
-  override _flush(done: (err?: Error | null) => void) {
-    if (this.pendingBytes > 0) void this.step();
-    this.hashing.then(() => done(), done);
-  }
-}
-
-/**
- * Pipe a request body into `dst`. Unlike stream.pipeline, a failure on the
- * storage side leaves the body alone (only unpiped): destroying a request
- * destroys its socket, and the client would get a reset instead of the
- * 503 (or 4xx) it is owed; the http layer drains or closes it after answering.
- */
-function feed(src: Readable, dst: Writable): Promise<void> {
-  // The client may have gone while the upload record was read: its 'close'
-  // has passed and will not come again (waiting for it held the chunk's file
-  // open for good). The caller destroys `dst` on the rejection.
-  if (src.destroyed && !src.readableEnded) {
-    return Promise.reject(Object.assign(new Error('request body ended early (client went away)'), { code: 'ECONNRESET' }));
-  }
-  return new Promise<void>((resolve, reject) => {
-    const done = (err?: Error) => {
-      src.off('error', done);
-      src.off('close', closed);
-      dst.off('error', done);
-      dst.off('finish', finished);
-      if (err) {
-        src.unpipe(dst);
-        reject(err);
-      } else resolve();
-    };
-    const finished = () => done();
-    const closed = () => {
-      if (!src.readableEnded) {
-        dst.destroy(new Error('request body ended early (client went away)'));
-        done(Object.assign(new Error('request body ended early (client went away)'), { code: 'ECONNRESET' }));
-      }
-    };
-    src.on('error', done);
-    src.on('close', closed);
-    dst.on('error', done);
-    dst.on('finish', finished);
-    src.pipe(dst);
-  });
-}
-
-function checkChunkHeaders(rec: UploadRecord, h: ChunkHeaders): void {
+function checkChunkHeaders(offset: number, h: ChunkHeaders): void {
   if (h.range) {
-    if (h.range.start !== rec.offset) {
-      throw new RegistryError('RANGE_INVALID', 'chunk out of order', { offset: rec.offset, start: h.range.start });
+    if (h.range.start !== offset) {
+      throw new RegistryError('RANGE_INVALID', 'chunk out of order', { offset, start: h.range.start });
     }
     if (h.length !== undefined && h.range.end - h.range.start + 1 !== h.length) {
       throw new RegistryError('BLOB_UPLOAD_INVALID', 'Content-Range does not match Content-Length', {
@@ -215,88 +79,215 @@ function checkChunkHeaders(rec: UploadRecord, h: ChunkHeaders): void {
 }
 
 /**
- * Store one chunk, feeding `hash`, and (when `save`) write the record back.
- * The stored record is untouched if the chunk fails (the in-memory hash is
- * then spent: the request fails with it).
+ * The bytes one request works on: the upload's parts as the record names
+ * them, with whatever this request writes or publishes under names of its
+ * own. Private to the request until it commits.
  */
-async function appendToRecord(s: Scope, { rec, hash }: Loaded, body: Readable, h: ChunkHeaders, save: boolean): Promise<void> {
-  checkChunkHeaders(rec, h);
+interface Working {
+  loaded: LoadedUpload;
+  /** The upload grows one file (filesystem): appended to, published by a hard link. */
+  appending: boolean;
+  parts: UploadPart[];
+  /** The upload's file, claimed (appending, once the upload has bytes). */
+  claim?: Claim;
+  /** Objects this request created. */
+  created: string[];
+}
+
+async function begin(s: Scope, loaded: LoadedUpload, body: Readable | null): Promise<Working> {
+  // A body that already failed (client gone, malformed chunked encoding) touches nothing.
+  if (bodyGone(body)) throw endedEarly();
+  const appending = s.driver.append !== undefined && loaded.rec.parts.length <= 1;
+  const w: Working = { loaded, appending, parts: [...loaded.rec.parts], created: [] };
+  if (appending && loaded.rec.parts.length === 1) {
+    w.claim = await claimFile(s, loaded, body);
+    w.parts = [{ name: w.claim.to, size: w.claim.size }];
+  }
+  return w;
+}
+
+/**
+ * Store one chunk, feeding the upload's hash. Returns the bytes received.
+ * On failure the caller undoes it (`abandon`); the in-memory hash is then spent.
+ */
+async function writeChunk(s: Scope, w: Working, body: Readable, h: ChunkHeaders): Promise<number> {
+  const { rec, hash } = w.loaded;
   const counter = new HashingCounter(hash);
-  // Where the driver can append (filesystem), the whole upload grows in one
-  // object — the chunk at offset 0 — so finishing needs no copy. Otherwise
-  // each chunk is an object of its own, concatenated at the end.
-  const append = s.driver.append && (rec.chunks.length === 0 || (rec.chunks.length === 1 && rec.chunks[0] === 0));
-  const start = append ? 0 : rec.offset;
-  const key = layout.uploadChunk(s.ns, rec.id, start);
-  const write = append ? s.driver.append!(key, rec.offset, counter) : s.driver.put(key, counter, { durable: false });
-  // Bytes that are not recorded are never read: a later append cuts them
-  // off; a separate chunk object (or an appended object nothing was recorded
-  // in yet) is removed.
-  const discard = () => (append && rec.offset > 0 ? Promise.resolve(false) : s.driver.delete(key).catch(() => false));
-  await Promise.all([feed(body, counter), write]).catch(async (err) => {
+  let name: string;
+  let write: Promise<ObjectInfo>;
+  if (w.appending) {
+    name = w.parts[0]?.name ?? newPartName(0);
+    if (w.parts.length === 0) w.created.push(name);
+    write = s.driver.append!(partKey(s, rec.id, name), rec.offset, counter);
+  } else {
+    name = newPartName(rec.offset);
+    w.created.push(name);
+    write = s.driver.put(partKey(s, rec.id, name), counter, { durable: false });
+  }
+  let stored: ObjectInfo;
+  const fed = feed(body, counter);
+  try {
+    [, stored] = await Promise.all([fed, write]);
+  } catch (err) {
     counter.destroy();
-    await write.catch(() => undefined);
-    await discard();
-    throw err;
-  });
+    const writeError: unknown = await write.then(() => undefined, (e: unknown) => e);
+    const bodyError: unknown = await fed.then(() => undefined, (e: unknown) => e);
+    await counter.settled();
+    // Say what failed first: the client's body, or else the store's own
+    // error (a full disk is a 507), not the stream error it caused.
+    throw (bodyGone(body) ? bodyError : writeError) ?? err;
+  }
+  const n = counter.bytes;
   const declared = h.range ? h.range.end - h.range.start + 1 : h.length;
-  if (declared !== undefined && counter.bytes !== declared) {
-    await discard();
-    throw new RegistryError('SIZE_INVALID', 'body length does not match the declared length', {
-      declared,
-      received: counter.bytes,
-    });
+  if (declared !== undefined && n !== declared) {
+    throw new RegistryError('SIZE_INVALID', 'body length does not match the declared length', { declared, received: n });
   }
-  if (counter.bytes === 0) {
-    await discard();
-    return;
+  // What the store holds must be what was counted (and hashed).
+  const expected = w.appending ? rec.offset + n : n;
+  if (stored.size !== expected) {
+    throw new StorageUnavailableError(`stored ${stored.size} bytes where ${expected} were written (${stored.key})`);
   }
-  if (!(append && rec.chunks.length === 1)) rec.chunks.push(start);
-  rec.offset += counter.bytes;
-  if (save) {
-    rec.hash.state = hash.exportState();
-    await saveRecord(s, rec);
+  if (n > 0) w.parts = w.appending ? [{ name, size: rec.offset + n }] : [...w.parts, { name, size: n }];
+  return n;
+}
+
+/** What to undo after a failure. */
+type Undo =
+  /** Put the upload back as its record describes it (claimed file back, new objects gone). */
+  | 'release'
+  /** The record moved on: everything this request holds is named by nothing; remove it. */
+  | 'discard'
+  /** A record write may have happened after all (object stores): keep the new objects. */
+  | 'keep';
+
+async function abandon(s: Scope, w: Working, undo: Undo): Promise<void> {
+  const id = w.loaded.rec.id;
+  const { claim, created } = w;
+  // Whatever happens next, this request holds nothing any more.
+  w.claim = undefined;
+  w.created = [];
+  if (undo === 'keep') return;
+  if (claim) {
+    if (undo === 'release') await releaseClaim(s, id, claim).catch(() => undefined);
+    else await s.driver.delete(partKey(s, id, claim.to)).catch(() => false);
+  }
+  await Promise.all(created.map((n) => s.driver.delete(partKey(s, id, n)).catch(() => false)));
+}
+
+/**
+ * The error to answer and the undo, for an error thrown while the request
+ * still only held private bytes. Its own objects vanishing means a cancel or
+ * prune removed the upload under it: 404, as for any upload that is gone.
+ */
+function failure(err: unknown, id: string): { error: unknown; undo: Undo } {
+  if (err instanceof UploadMovedOn) return { error: err, undo: 'discard' };
+  if (isNotFound(err)) return { error: new UploadMovedOn('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry (removed meanwhile)', { uuid: id }), undo: 'discard' };
+  return { error: err, undo: 'release' };
+}
+
+export async function appendChunk(
+  s: Scope,
+  repo: string,
+  id: string,
+  body: Readable,
+  headers: ChunkHeaders,
+): Promise<UploadStatus> {
+  const loaded = await loadUpload(s, repo, id);
+  const { rec, hash } = loaded;
+  checkChunkHeaders(rec.offset, headers);
+  const w = await begin(s, loaded, body);
+  let saving = false;
+  try {
+    const n = await writeChunk(s, w, body, headers);
+    if (n === 0) {
+      await abandon(s, w, 'release');
+      return { id, offset: rec.offset };
+    }
+    await assertUnchanged(s, loaded);
+    saving = true;
+    await saveRecord(s, { ...rec, parts: w.parts, offset: rec.offset + n, hash: { ...rec.hash, state: hash.exportState() } });
+    return { id, offset: rec.offset + n };
+  } catch (err) {
+    // A failed record write on the filesystem changed nothing (an atomic
+    // rename that did not happen); on an object store it may have landed.
+    if (saving) {
+      await abandon(s, w, s.driver.append ? 'release' : 'keep');
+      throw err;
+    }
+    const { error, undo } = failure(err, id);
+    await abandon(s, w, undo);
+    throw error;
+  }
+}
+
+/** Digest of the working bytes with `algorithm` (the hash fed on the way in, or a read-back). */
+async function digestOfWork(s: Scope, w: Working, algorithm: HashAlgorithm): Promise<string> {
+  if (algorithm === w.loaded.rec.hash.algorithm) return w.loaded.hash.digestHex();
+  // The client chose another algorithm than the one hashed on the way in: read it back once.
+  const hash = createHash(algorithm);
+  for (const p of w.parts) {
+    for await (const piece of await s.driver.read(partKey(s, w.loaded.rec.id, p.name))) hash.update(piece as Buffer);
+  }
+  return hash.digestHex();
+}
+
+/**
+ * A claimed file without a last chunk: it must hold exactly the recorded
+ * bytes (a version 1 upload's file may carry a stray tail past them).
+ */
+async function checkClaimedSize(s: Scope, w: Working): Promise<void> {
+  const { rec } = w.loaded;
+  const key = partKey(s, rec.id, w.claim!.to);
+  const st = await s.driver.stat(key);
+  if (st && st.size > rec.offset) await s.driver.append!(key, rec.offset, Readable.from([]));
+  else if (!st || st.size < rec.offset) {
+    throw new RegistryError('BLOB_UPLOAD_INVALID', "the upload's stored data is incomplete; start the upload again", { uuid: rec.id });
   }
 }
 
 /**
- * An appended upload's object may hold a stray tail past the recorded offset
- * (a chunk cut short by a crash); cut it before the data is read or published.
+ * Put the verified bytes at the blob's name (atomically: a failure publishes
+ * nothing). When the blob already exists (an earlier push) it is kept if its
+ * stored size is right — null is returned; otherwise it is moved to the
+ * quarantine and the verified upload takes its place.
  */
-async function trimToRecord(s: Scope, rec: UploadRecord): Promise<void> {
-  if (!s.driver.append || rec.chunks.length !== 1 || rec.chunks[0] !== 0) return;
-  const key = layout.uploadChunk(s.ns, rec.id, 0);
-  const st = await s.driver.stat(key);
-  if (st && st.size !== rec.offset) await s.driver.append(key, rec.offset, Readable.from([]));
+async function publishBlob(s: Scope, digest: Digest, keys: string[], size: number): Promise<ObjectInfo | null> {
+  const blobKey = layout.blob(s.ns, digest);
+  const existing = await s.driver.stat(blobKey);
+  if (existing && existing.size === size) return null;
+  if (existing) {
+    await quarantineBlob(s, digest, { reason: 'size mismatch', by: 'upload', size: existing.size, detail: { expected: size } });
+  }
+  return keys.length === 0 ? s.driver.put(blobKey, Buffer.alloc(0)) : s.driver.concat(blobKey, keys);
 }
 
-export async function appendChunk(s: Scope, repo: string, id: string, body: Readable, headers: ChunkHeaders): Promise<UploadStatus> {
-  const loaded = await loadRecord(s, repo, id);
-  await appendToRecord(s, loaded, body, headers, true);
-  return { id, offset: loaded.rec.offset };
+/**
+ * Remove every object of an upload. `blobKey`: the blob these objects may be
+ * the parts of — on a backend whose published blobs keep using their sources
+ * (Swift), they go through deleteConcatSources, which keeps what that blob
+ * uses. `recordFirst`: make every request still working on the upload fail
+ * at its commit (cancel, a failed finish); otherwise the record goes last,
+ * so that a crash half way leaves an upload prune can still recognise.
+ */
+async function removeUploadObjects(s: Scope, id: string, blobKey: string, recordFirst: boolean): Promise<void> {
+  const recordKey = layout.uploadRecord(s.ns, id);
+  if (recordFirst) await s.driver.delete(recordKey);
+  const objects: string[] = [];
+  for await (const e of listAll(s.driver, layout.uploadDir(s.ns, id), { delimiter: '/' })) {
+    if (!e.prefix && e.key !== recordKey) objects.push(e.key);
+  }
+  if (objects.length > 0) await s.driver.deleteConcatSources(blobKey, objects);
+  if (!recordFirst) await s.driver.delete(recordKey);
 }
 
-async function deleteUploadObjects(s: Scope, rec: UploadRecord): Promise<void> {
-  // Chunks first, the record last: an upload directory without a record is
-  // either finished (its chunks may be parts of a published object) or gone.
-  await Promise.all(rec.chunks.map((o) => s.driver.delete(layout.uploadChunk(s.ns, rec.id, o))));
-  await s.driver.delete(layout.uploadRecord(s.ns, rec.id));
+function blobKeyOf(s: Scope, algorithm: HashAlgorithm, hex: string): string {
+  return layout.blob(s.ns, { algorithm, hex, text: `${algorithm}:${hex}` });
 }
 
 export async function cancelUpload(s: Scope, repo: string, id: string): Promise<void> {
-  const { rec } = await loadRecord(s, repo, id);
-  await deleteUploadObjects(s, rec);
-}
-
-async function digestOfUpload(s: Scope, rec: UploadRecord, algorithm: HashAlgorithm, fed: ResumableHash): Promise<string> {
-  if (algorithm === rec.hash.algorithm) return fed.digestHex();
-  // The client chose another algorithm than the one hashed on the way in: read it back once.
-  const hash = createHash(algorithm);
-  for (const o of rec.chunks) {
-    const stream = await s.driver.read(layout.uploadChunk(s.ns, rec.id, o));
-    for await (const piece of stream) hash.update(piece as Buffer);
-  }
-  return hash.digestHex();
+  const { rec, hash } = await loadUpload(s, repo, id);
+  // The blob a bodiless finish racing this cancel would publish from these parts.
+  await removeUploadObjects(s, id, blobKeyOf(s, rec.hash.algorithm, hash.digestHex()), true);
 }
 
 /**
@@ -312,59 +303,76 @@ export async function finishUpload(
   body: Readable | null,
   headers: ChunkHeaders,
 ): Promise<BlobInfo> {
-  return finishLoaded(s, repo, await loadRecord(s, repo, id), digest, body, headers);
+  const loaded = await loadUpload(s, repo, id);
+  if (body) checkChunkHeaders(loaded.rec.offset, headers);
+  return finishLoaded(s, repo, loaded, digest, body, headers);
 }
 
 async function finishLoaded(
   s: Scope,
   repo: string,
-  loaded: Loaded,
+  loaded: LoadedUpload,
   digest: Digest,
   body: Readable | null,
   headers: ChunkHeaders,
 ): Promise<BlobInfo> {
-  const { rec, hash } = loaded;
-  // The last chunk's record write is skipped: the upload ends here either way.
-  const before = rec.offset;
-  if (body) await appendToRecord(s, loaded, body, headers, false);
-  // A chunk appended just now ends exactly at the offset; otherwise check.
-  if (rec.offset === before) await trimToRecord(s, rec);
-  const actual = await digestOfUpload(s, rec, digest.algorithm, hash);
-  if (actual !== digest.hex) {
-    await deleteUploadObjects(s, rec);
-    throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', {
-      digest: digest.text,
-      actual: `${digest.algorithm}:${actual}`,
-    });
+  const { rec } = loaded;
+  const w = await begin(s, loaded, body);
+  let size = rec.offset;
+  let published: ObjectInfo | null;
+  try {
+    if (body) {
+      size += await writeChunk(s, w, body, headers);
+    } else if (w.claim) {
+      await checkClaimedSize(s, w);
+    }
+    const actual = await digestOfWork(s, w, digest.algorithm);
+    if (actual !== digest.hex) {
+      // Nothing published; the upload is removed (unless another request changed it meanwhile).
+      await assertUnchanged(s, loaded);
+      await abandon(s, w, 'discard');
+      await removeUploadObjects(s, rec.id, blobKeyOf(s, digest.algorithm, actual), true);
+      throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', {
+        digest: digest.text,
+        actual: `${digest.algorithm}:${actual}`,
+      });
+    }
+    await assertUnchanged(s, loaded);
+    published = await publishBlob(s, digest, w.parts.map((p) => partKey(s, rec.id, p.name)), size);
+  } catch (err) {
+    const { error, undo } = failure(err, rec.id);
+    await abandon(s, w, undo);
+    throw error;
   }
-  const blobKey = layout.blob(s.ns, digest);
-  const chunkKeys = rec.chunks.map((o) => layout.uploadChunk(s.ns, rec.id, o));
-  const existing = await blobExists(s, digest);
-  if (existing) {
-    // Already stored by an earlier push: keep the published copy.
-    await Promise.all(chunkKeys.map((k) => s.driver.delete(k)));
-  } else if (chunkKeys.length === 0) {
-    await s.driver.put(blobKey, Buffer.alloc(0));
-  } else {
-    await s.driver.concat(blobKey, chunkKeys);
-    await s.driver.deleteConcatSources(blobKey, chunkKeys);
+  // From here the working bytes are published (on the filesystem, the very
+  // file, hard-linked): they are never given back to the upload.
+  if (published && published.size !== size) {
+    // The store published something else than it was given: never serve it.
+    await quarantineBlob(s, digest, { reason: 'size mismatch after publishing', by: 'upload', size: published.size, detail: { expected: size } });
+    throw new StorageUnavailableError(`published ${published.size} bytes where ${size} were uploaded (${published.key})`);
   }
   await linkBlob(s, repo, digest);
-  await s.driver.delete(layout.uploadRecord(s.ns, rec.id));
-  return { digest, size: rec.offset };
+  await removeUploadObjects(s, rec.id, layout.blob(s.ns, digest), false);
+  return { digest, size };
 }
 
 /** Monolithic upload (POST with ?digest=): a one-chunk upload finished at once. */
-export async function uploadWhole(s: Scope, repo: string, digest: Digest, body: Readable, headers: ChunkHeaders): Promise<BlobInfo> {
+export async function uploadWhole(
+  s: Scope,
+  repo: string,
+  digest: Digest,
+  body: Readable,
+  headers: ChunkHeaders,
+): Promise<BlobInfo> {
   // The record is written so that prune can clean up after a crash; it is
   // not read back: this request holds it.
-  const loaded = await createRecord(s, repo);
+  const loaded = await createUpload(s, repo);
   try {
     return await finishLoaded(s, repo, loaded, digest, body, headers);
   } catch (err) {
-    // The client never learnt this upload's id: leave no record or chunk behind
-    // (a short body, a length mismatch, a storage fault).
-    await deleteUploadObjects(s, loaded.rec).catch(() => undefined);
+    // The client never learnt this upload's id: leave no record or part behind
+    // (a short or broken body, a length mismatch, a storage fault, a full disk).
+    await removeUploadObjects(s, loaded.rec.id, layout.blob(s.ns, digest), true).catch(() => undefined);
     throw err;
   }
 }

@@ -15,6 +15,7 @@ import { prune } from '../../src/registry/prune/index.js';
 import type { Scope } from '../../src/registry/scope.js';
 import { listTags, readTag, setTag } from '../../src/registry/tags.js';
 import { appendChunk, startUpload } from '../../src/registry/uploads.js';
+import { newPartName, parseUploadRecord } from '../../src/registry/upload-record.js';
 import {
   HOUR,
   HookDriver,
@@ -154,7 +155,7 @@ export function pruneSafetySuite(dc: DriverCase): void {
       const stale = await startUpload(s, 'app');
       await appendChunk(s, 'app', stale.id, Readable.from([randomBytes(1000)]), {});
       const fresh = await startUpload(s, 'app');
-      const orphan = layout.uploadChunk('default', '00000000-0000-4000-8000-000000000000', 0);
+      const orphan = layout.uploadPart('default', '00000000-0000-4000-8000-000000000000', newPartName(0));
       await driver.put(orphan, randomBytes(10));
       const staleRecord = layout.uploadRecord('default', stale.id);
       const rec = JSON.parse((await driver.get(staleRecord))!.toString('utf8')) as { updated: number };
@@ -184,11 +185,12 @@ export function pruneSafetySuite(dc: DriverCase): void {
         const part2 = randomBytes(2000);
         const up = await startUpload(s, 'app');
         await appendChunk(s, 'app', up.id, Readable.from([part1]), {});
-        let parts = [layout.uploadChunk('default', up.id, 0)];
+        const recorded = parseUploadRecord((await driver.get(layout.uploadRecord('default', up.id)))!)!;
+        let parts = recorded.parts.map((p) => layout.uploadPart('default', up.id, p.name));
         let all = part1;
         if (variant !== 'recorded chunks') {
           // finishUpload stores the final chunk without writing the record.
-          const last = layout.uploadChunk('default', up.id, part1.length);
+          const last = layout.uploadPart('default', up.id, newPartName(part1.length));
           await driver.put(last, part2);
           parts = [...parts, last];
           all = Buffer.concat([part1, part2]);

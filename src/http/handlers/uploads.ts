@@ -68,15 +68,17 @@ export async function getUpload(ctx: Context, repo: string, id: string): Promise
   send(ctx, 204, uploadHeaders(ctx, repo, st));
 }
 
+/** A chunk out of order, or a request another one overtook: tell the client where the upload really is. */
+async function withRealOffset(ctx: Context, repo: string, id: string, err: unknown): Promise<never> {
+  if (err instanceof RegistryError && err.code === 'RANGE_INVALID') {
+    const current = await uploadStatus(ctx.scope, repo, id).catch(() => null);
+    if (current) for (const [k, v] of Object.entries(uploadHeaders(ctx, repo, current))) ctx.res.setHeader(k, v);
+  }
+  throw err;
+}
+
 export async function patchUpload(ctx: Context, repo: string, id: string): Promise<void> {
-  const st = await appendChunk(ctx.scope, repo, id, ctx.req, chunkHeaders(ctx)).catch(async (err: unknown) => {
-    // Out of order: tell the client where the upload really is.
-    if (err instanceof RegistryError && err.code === 'RANGE_INVALID') {
-      const current = await uploadStatus(ctx.scope, repo, id).catch(() => null);
-      if (current) for (const [k, v] of Object.entries(uploadHeaders(ctx, repo, current))) ctx.res.setHeader(k, v);
-    }
-    throw err;
-  });
+  const st = await appendChunk(ctx.scope, repo, id, ctx.req, chunkHeaders(ctx)).catch((err: unknown) => withRealOffset(ctx, repo, id, err));
   send(ctx, 202, uploadHeaders(ctx, repo, st));
 }
 
@@ -86,7 +88,9 @@ export async function putUpload(ctx: Context, repo: string, id: string): Promise
   const digest = parseDigest(digestParam);
   const body = hasBody(ctx.req) ? ctx.req : null;
   if (!body) ctx.req.resume();
-  const info = await finishUpload(ctx.scope, repo, id, digest, body, chunkHeaders(ctx));
+  const info = await finishUpload(ctx.scope, repo, id, digest, body, chunkHeaders(ctx)).catch((err: unknown) =>
+    withRealOffset(ctx, repo, id, err),
+  );
   created(ctx, repo, info.digest.text);
   notifyBlob(ctx, 'push', repo, info.digest.text, info.size);
 }

@@ -16,8 +16,11 @@ export interface UploadItem {
   /** Seconds since the upload's last chunk. */
   idleSeconds: number;
   bytes: number;
-  /** "stale": abandoned; "finished": the blob was published, only leftovers went. */
-  reason: 'stale' | 'finished' | 'corrupt-record';
+  /**
+   * "stale": abandoned; "finished": the blob was published, only leftovers
+   * went; "no-record": leftovers in a directory without a record.
+   */
+  reason: 'stale' | 'finished' | 'corrupt-record' | 'no-record';
 }
 
 export interface TagItem {
@@ -67,7 +70,7 @@ export interface PruneReport {
   };
   kept: {
     uploads: Counter;
-    /** Upload directories without a record (left alone: may hold parts of published blobs). */
+    /** Upload directories without a record left alone (young, or on Swift: may hold parts of published blobs). */
     orphanUploadDirs: number;
     tags: number;
     manifests: Counter;

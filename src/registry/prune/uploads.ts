@@ -1,5 +1,7 @@
 // Stale uploads: an upload whose record was last written more than
-// `upload-age` ago is abandoned; its chunks and record go.
+// `upload-age` ago is abandoned; its record and every object in its
+// directory go (recorded parts, and leftovers: chunks of requests that lost
+// a race or died, a claimed file whose holder died).
 //
 // Care is needed for uploads that were in fact finished: finishUpload
 // concatenates the chunks into the blob, then removes the chunks
@@ -10,42 +12,35 @@
 // only its leftovers go, through deleteConcatSources, which keeps what the
 // published object still needs.
 //
-// An upload directory without a record is left alone (counted): it is not an
-// upload in progress, and on a backend that keeps concat sources its objects
-// may be parts of a published blob.
+// An upload directory without a record is not an upload in progress: no
+// request commits or publishes once the record it loaded is gone. Its
+// objects are removed once all are older than `upload-age` — except on a
+// backend that keeps concat sources (Swift), where they may be parts of a
+// published blob; there it is left alone (counted).
 import { HASH_ALGORITHMS, createHash, restoreHash, type HashAlgorithm } from '../../digest/index.js';
 import { layout } from '../layout.js';
 import type { Digest } from '../names.js';
 import { listAll } from '../scope.js';
-import type { UploadRecord } from '../uploads.js';
+import { parseUploadRecord, partStart, type UploadRecord } from '../upload-record.js';
 import { errorText, problem, type NsContext } from './context.js';
 
 interface Listed {
   key: string;
   size: number;
+  modified?: number;
 }
 
 function digestOf(algorithm: HashAlgorithm, hex: string): Digest {
   return { algorithm, hex, text: `${algorithm}:${hex}` };
 }
 
-function readRecord(raw: Buffer): UploadRecord | null {
-  try {
-    const r = JSON.parse(raw.toString('utf8')) as UploadRecord;
-    if (typeof r !== 'object' || r === null || typeof r.updated !== 'number' || !Array.isArray(r.chunks)) return null;
-    if (!r.hash || !HASH_ALGORITHMS.includes(r.hash.algorithm) || typeof r.hash.state !== 'string') return null;
-    return r;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * The blob this upload's chunks were published as, if it exists. First the
  * digest from the saved hash state. On a backend that keeps concat sources
  * (where a wrong guess would break a published blob) also: the state plus
- * the final chunk (finishUpload stores the last chunk without writing the
- * record), and the other algorithms (a client may finish with another
+ * a final chunk (finishUpload stores the last chunk without writing the
+ * record: an object starting at the recorded offset that the record does
+ * not name), and the other algorithms (a client may finish with another
  * algorithm than the one hashed on the way in) — reading those chunks once.
  */
 async function publishedAs(ctx: NsContext, rec: UploadRecord, id: string, present: Set<string>): Promise<Digest | null> {
@@ -57,10 +52,10 @@ async function publishedAs(ctx: NsContext, rec: UploadRecord, id: string, presen
   const feed = async (h: ReturnType<typeof createHash>, key: string) => {
     for await (const piece of await driver.read(key)) h.update(piece as Buffer);
   };
-  const recorded = rec.chunks.map((o) => layout.uploadChunk(ns, id, o));
-  const last = layout.uploadChunk(ns, id, rec.offset);
-  const final = present.has(last) && !recorded.includes(last) ? [last] : [];
-  if (final.length > 0) {
+  const recorded = rec.parts.map((p) => layout.uploadPart(ns, id, p.name));
+  const dir = layout.uploadDir(ns, id);
+  const finals = [...present].filter((k) => !recorded.includes(k) && partStart(k.slice(dir.length)) === rec.offset);
+  for (const last of finals) {
     const h = restoreHash(rec.hash.algorithm, rec.hash.state);
     await feed(h, last);
     const d = digestOf(rec.hash.algorithm, h.digestHex());
@@ -68,7 +63,7 @@ async function publishedAs(ctx: NsContext, rec: UploadRecord, id: string, presen
   }
   for (const alg of HASH_ALGORITHMS) {
     if (alg === rec.hash.algorithm) continue;
-    for (const parts of final.length > 0 ? [recorded, [...recorded, ...final]] : [recorded]) {
+    for (const parts of [recorded, ...finals.map((f) => [...recorded, f])]) {
       if (parts.length === 0) continue;
       const h = createHash(alg);
       for (const k of parts) await feed(h, k);
@@ -88,16 +83,16 @@ async function pruneUpload(ctx: NsContext, id: string): Promise<void> {
   for await (const e of listAll(driver, dir, { delimiter: '/' })) {
     if (e.prefix) continue;
     if (e.key === recordKey) recordModified = e.modified?.getTime();
-    else objects.push({ key: e.key, size: e.size ?? 0 });
+    else objects.push({ key: e.key, size: e.size ?? 0, modified: e.modified?.getTime() });
   }
   const bytes = objects.reduce((n, o) => n + o.size, 0);
   const raw = await driver.get(recordKey);
   if (raw === null) {
-    // No record: finished or cancelled meanwhile, or a record-less directory (left alone).
-    if (recordModified === undefined && objects.length > 0) report.kept.orphanUploadDirs++;
+    // No record: finished or cancelled meanwhile, or a record-less directory.
+    if (recordModified === undefined && objects.length > 0) await pruneRecordless(ctx, id, objects);
     return;
   }
-  const rec = readRecord(raw);
+  const rec = parseUploadRecord(raw);
   // The record's own clock (written by the registry at every chunk); the object's time if unreadable.
   const last = rec?.updated ?? recordModified ?? ctx.now();
   const idle = ctx.now() - last;
@@ -165,6 +160,22 @@ async function pruneUpload(ctx: NsContext, id: string): Promise<void> {
   }
   report.removed.uploads.objects++;
   report.removed.uploads.bytes += item.bytes;
+  report.items.uploads.push(item);
+}
+
+/** Objects of an upload directory without a record (see the top of this file). */
+async function pruneRecordless(ctx: NsContext, id: string, objects: Listed[]): Promise<void> {
+  const { driver, report } = ctx;
+  const newest = Math.max(...objects.map((o) => o.modified ?? ctx.now()));
+  if (driver.concatKeepsSources || ctx.now() - newest < ctx.settings.uploadAgeMs) {
+    report.kept.orphanUploadDirs++;
+    return;
+  }
+  const bytes = objects.reduce((n, o) => n + o.size, 0);
+  const item = { namespace: ctx.ns, id, idleSeconds: Math.round((ctx.now() - newest) / 1000), bytes, reason: 'no-record' } as const;
+  if (!ctx.settings.dryRun) for (const o of objects) await driver.delete(o.key);
+  report.removed.uploads.objects++;
+  report.removed.uploads.bytes += bytes;
   report.items.uploads.push(item);
 }
 

@@ -90,11 +90,13 @@ async function recover(s: Scope, { rec }: LoadedUpload): Promise<string> {
     const hash = createHash(rec.hash.algorithm);
     const counter = new HashingCounter(hash);
     let verified = false;
+    let src: Readable | undefined;
     try {
-      const src = await s.driver.read(partKey(s, rec.id, name), { start: 0, end: rec.offset - 1 });
+      src = await s.driver.read(partKey(s, rec.id, name), { start: 0, end: rec.offset - 1 });
       await Promise.all([feed(src, counter), s.driver.append!(partKey(s, rec.id, to), 0, counter)]);
       verified = counter.bytes === rec.offset && hash.exportState() === rec.hash.state;
     } catch (err) {
+      src?.destroy(); // feed leaves its source open when the write fails
       // A candidate that vanished or shrank meanwhile is just not the one.
       if (!isNotFound(err) && !(err instanceof RangeNotSatisfiableError)) {
         await counter.settled();

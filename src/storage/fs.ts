@@ -387,7 +387,9 @@ export class FilesystemDriver implements StorageDriver {
     if (!st?.isFile()) throw new NotFoundError(from);
     if (src === dst) return;
     await this.publish(src, dst, sync, from);
-    if (sync && path.dirname(src) !== path.dirname(dst)) await this.syncDir(path.dirname(src));
+    // A rename within one directory leaves it no emptier.
+    if (path.dirname(src) === path.dirname(dst)) return;
+    if (sync) await this.syncDir(path.dirname(src));
     await this.pruneDirs(path.dirname(src));
   }
 

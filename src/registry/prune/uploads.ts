@@ -166,7 +166,8 @@ async function pruneUpload(ctx: NsContext, id: string): Promise<void> {
 /** Objects of an upload directory without a record (see the top of this file). */
 async function pruneRecordless(ctx: NsContext, id: string, objects: Listed[]): Promise<void> {
   const { driver, report } = ctx;
-  const newest = Math.max(...objects.map((o) => o.modified ?? ctx.now()));
+  // Objects without a time (never on the built-in drivers) count as new.
+  const newest = objects.reduce((t, o) => Math.max(t, o.modified ?? ctx.now()), 0);
   if (driver.concatKeepsSources || ctx.now() - newest < ctx.settings.uploadAgeMs) {
     report.kept.orphanUploadDirs++;
     return;

@@ -68,7 +68,7 @@ export function endedEarly(): Error {
 
 /** True when a body failed or was cut off: reading it can only fail. */
 export function bodyGone(body: Readable | null): boolean {
-  return body !== null && body.destroyed && !body.readableEnded;
+  return body?.destroyed === true && !body.readableEnded;
 }
 
 /**

@@ -113,7 +113,13 @@ export function parseUploadRecord(raw: Buffer | string): UploadRecord | null {
   if (v === 1) parts = partsFromV1((r as { chunks?: unknown }).chunks, offset);
   else if (v === UPLOAD_RECORD_VERSION && Array.isArray(r.parts)) {
     parts = (r.parts as unknown[]).every(
-      (p) => typeof p === 'object' && p !== null && typeof (p as UploadPart).name === 'string' && PART_NAME.test((p as UploadPart).name) && isCount((p as UploadPart).size) && (p as UploadPart).size > 0,
+      (p) =>
+        typeof p === 'object' &&
+        p !== null &&
+        typeof (p as UploadPart).name === 'string' &&
+        PART_NAME.test((p as UploadPart).name) &&
+        isCount((p as UploadPart).size) &&
+        (p as UploadPart).size > 0,
     )
       ? (r.parts as UploadPart[]).map((p) => ({ name: p.name, size: p.size }))
       : null;
@@ -197,7 +203,8 @@ export class UploadMovedOn extends RegistryError {
 }
 
 export function movedOn(id: string, current: Buffer | null): UploadMovedOn {
-  if (current === null) return new UploadMovedOn('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry (finished or cancelled meanwhile)', { uuid: id });
+  if (current === null)
+    return new UploadMovedOn('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry (finished or cancelled meanwhile)', { uuid: id });
   const now = parseUploadRecord(current);
   return new UploadMovedOn('RANGE_INVALID', 'another request changed the upload first; ask for its state and resend from there', {
     uuid: id,

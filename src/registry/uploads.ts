@@ -130,8 +130,14 @@ async function writeChunk(s: Scope, w: Working, body: Readable, h: ChunkHeaders)
     [, stored] = await Promise.all([fed, write]);
   } catch (err) {
     counter.destroy();
-    const writeError: unknown = await write.then(() => undefined, (e: unknown) => e);
-    const bodyError: unknown = await fed.then(() => undefined, (e: unknown) => e);
+    const writeError: unknown = await write.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const bodyError: unknown = await fed.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await counter.settled();
     // Say what failed first: the client's body, or else the store's own
     // error (a full disk is a 507), not the stream error it caused.
@@ -181,17 +187,15 @@ async function abandon(s: Scope, w: Working, undo: Undo): Promise<void> {
  */
 function failure(err: unknown, id: string): { error: unknown; undo: Undo } {
   if (err instanceof UploadMovedOn) return { error: err, undo: 'discard' };
-  if (isNotFound(err)) return { error: new UploadMovedOn('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry (removed meanwhile)', { uuid: id }), undo: 'discard' };
+  if (isNotFound(err))
+    return {
+      error: new UploadMovedOn('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry (removed meanwhile)', { uuid: id }),
+      undo: 'discard',
+    };
   return { error: err, undo: 'release' };
 }
 
-export async function appendChunk(
-  s: Scope,
-  repo: string,
-  id: string,
-  body: Readable,
-  headers: ChunkHeaders,
-): Promise<UploadStatus> {
+export async function appendChunk(s: Scope, repo: string, id: string, body: Readable, headers: ChunkHeaders): Promise<UploadStatus> {
   const loaded = await loadUpload(s, repo, id);
   const { rec, hash } = loaded;
   checkChunkHeaders(rec.offset, headers);
@@ -338,7 +342,12 @@ async function finishLoaded(
       });
     }
     await assertUnchanged(s, loaded);
-    published = await publishBlob(s, digest, w.parts.map((p) => partKey(s, rec.id, p.name)), size);
+    published = await publishBlob(
+      s,
+      digest,
+      w.parts.map((p) => partKey(s, rec.id, p.name)),
+      size,
+    );
   } catch (err) {
     const { error, undo } = failure(err, rec.id);
     await abandon(s, w, undo);
@@ -348,7 +357,12 @@ async function finishLoaded(
   // file, hard-linked): they are never given back to the upload.
   if (published && published.size !== size) {
     // The store published something else than it was given: never serve it.
-    await quarantineBlob(s, digest, { reason: 'size mismatch after publishing', by: 'upload', size: published.size, detail: { expected: size } });
+    await quarantineBlob(s, digest, {
+      reason: 'size mismatch after publishing',
+      by: 'upload',
+      size: published.size,
+      detail: { expected: size },
+    });
     throw new StorageUnavailableError(`published ${published.size} bytes where ${size} were uploaded (${published.key})`);
   }
   await linkBlob(s, repo, digest);
@@ -357,13 +371,7 @@ async function finishLoaded(
 }
 
 /** Monolithic upload (POST with ?digest=): a one-chunk upload finished at once. */
-export async function uploadWhole(
-  s: Scope,
-  repo: string,
-  digest: Digest,
-  body: Readable,
-  headers: ChunkHeaders,
-): Promise<BlobInfo> {
+export async function uploadWhole(s: Scope, repo: string, digest: Digest, body: Readable, headers: ChunkHeaders): Promise<BlobInfo> {
   // The record is written so that prune can clean up after a crash; it is
   // not read back: this request holds it.
   const loaded = await createUpload(s, repo);

@@ -20,13 +20,7 @@ export interface PausedRequest {
   answered(): boolean;
 }
 
-export function pausedRequest(
-  url: string,
-  method: string,
-  headers: Record<string, string>,
-  body: Buffer,
-  first: number,
-): PausedRequest {
+export function pausedRequest(url: string, method: string, headers: Record<string, string>, body: Buffer, first: number): PausedRequest {
   let done = false;
   let resumeBody = () => {};
   const response = new Promise<Answer>((resolve, reject) => {

@@ -10,9 +10,7 @@ import { S3Driver } from '../../src/storage/s3.js';
 import { SwiftDriver } from '../../src/storage/swift.js';
 import type { SwiftEnv } from './swift.js';
 
-export type InspectTarget =
-  | { kind: 'filesystem'; root: string }
-  | { kind: 'swift' | 's3'; env: SwiftEnv; name: string };
+export type InspectTarget = { kind: 'filesystem'; root: string } | { kind: 'swift' | 's3'; env: SwiftEnv; name: string };
 
 export interface StoreInspector {
   driver: StorageDriver;

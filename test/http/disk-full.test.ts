@@ -7,6 +7,7 @@
 //   - once space is freed the upload resumes from its offset and publishes
 //     the right blob.
 // Needs root (mount -t tmpfs); fails, never skips, without it.
+// Not in test:quick: mounts a tmpfs (needs root).
 //   npm run build && node --test --test-concurrency=1 dist/test/http/disk-full.test.js
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -62,7 +63,11 @@ const OCTETS = { 'Content-Type': 'application/octet-stream' };
 function mayFail(c: OciClient) {
   return {
     patch: (location: string, data: Buffer, start: number) =>
-      c.request('PATCH', location, { headers: { ...OCTETS, 'Content-Range': `${start}-${start + data.length - 1}` }, body: data, allow5xx: true }),
+      c.request('PATCH', location, {
+        headers: { ...OCTETS, 'Content-Range': `${start}-${start + data.length - 1}` },
+        body: data,
+        allow5xx: true,
+      }),
     finish: (location: string, digest: string, data: Buffer) =>
       c.request('PUT', location, { query: { digest }, headers: OCTETS, body: data, allow5xx: true }),
     post: (repo: string, data: Buffer) =>
@@ -90,7 +95,9 @@ describe(`a full disk (tmpfs of ${SIZE_MIB} MiB)`, { timeout: 180_000 }, () => {
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${SIZE_MIB}m,mode=0755`, 'tmpfs', mnt], { stdio: 'pipe' });
     } catch (err) {
-      throw new Error(`this test mounts a small tmpfs and needs root (mount -t tmpfs): ${String((err as { stderr?: Buffer }).stderr ?? err)}`);
+      throw new Error(
+        `this test mounts a small tmpfs and needs root (mount -t tmpfs): ${String((err as { stderr?: Buffer }).stderr ?? err)}`,
+      );
     }
     mounted = true;
     mkdirSync(join(mnt, 'data'));

@@ -97,6 +97,7 @@ export function feed(src: Readable, dst: Writable): Promise<void> {
       src.off('close', closed);
       dst.off('error', done);
       dst.off('finish', finished);
+      dst.off('close', dstClosed);
       if (err) {
         src.unpipe(dst);
         reject(err);
@@ -112,10 +113,14 @@ export function feed(src: Readable, dst: Writable): Promise<void> {
     const closed = () => {
       if (!src.readableEnded) failed(endedEarly());
     };
+    // The storage side gave up without an error event (a driver that stops
+    // reading destroys its source plainly): nothing will be fed any more.
+    const dstClosed = () => done(Object.assign(new Error('the storage write stopped'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
     src.on('error', failed);
     src.on('close', closed);
     dst.on('error', done);
     dst.on('finish', finished);
+    dst.on('close', dstClosed);
     src.pipe(dst);
   });
 }

@@ -15,6 +15,7 @@ import { CLAIM_WAIT_MS } from '../../src/registry/upload-claim.js';
 import { newPartName, parseUploadRecord } from '../../src/registry/upload-record.js';
 import { appendChunk, finishUpload, startUpload } from '../../src/registry/uploads.js';
 import { FilesystemDriver } from '../../src/storage/fs.js';
+import { StorageUnavailableError } from '../../src/storage/errors.js';
 import { MemoryDriver } from '../../src/storage/memory.js';
 import type { DriverCase } from './prune-fixtures.js';
 import { blobBytes, body, keys, rejectsWith, sha256, uploadRaceSuite, uploadSuite } from './upload-suites.js';
@@ -159,6 +160,31 @@ describe('appended uploads (filesystem): claims and recovery', () => {
     await finishUpload(s, 'r', id, sha256('abcdef'), null, {});
     assert.equal((await blobBytes(driver, sha256('abcdef')))!.toString(), 'abcdef');
     assert.deepEqual(await keys(driver, layout.uploadDir('default', id)), []);
+  });
+});
+
+describe('a storage write that gives up', () => {
+  it("a driver that stops reading and destroys the body plainly (as Swift's put on an outage) fails the request, no hang", async () => {
+    const inner = new MemoryDriver();
+    // put reads a little, then gives up like a backend that went away.
+    const driver = Object.assign(Object.create(inner) as MemoryDriver, {
+      async put(key: string, data: Uint8Array | Readable, options?: { durable?: boolean }) {
+        if (data instanceof Uint8Array) return inner.put(key, data, options);
+        const it = data[Symbol.asyncIterator]();
+        await it.next();
+        data.destroy();
+        throw new StorageUnavailableError('store went away');
+      },
+    });
+    const s = { driver, ns: 'default' };
+    const { id } = await startUpload(s, 'r');
+    const big = new Readable({
+      read() {
+        this.push(randomBytes(64 * 1024));
+      },
+    });
+    await assert.rejects(appendChunk(s, 'r', id, big, {}), (err: Error) => err instanceof StorageUnavailableError);
+    big.destroy();
   });
 });
 

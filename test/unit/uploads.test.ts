@@ -4,7 +4,7 @@
 // recovery; and the one parser of upload records.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -13,7 +13,7 @@ import { createHash as createResumable } from '../../src/digest/index.js';
 import { layout } from '../../src/registry/layout.js';
 import { CLAIM_WAIT_MS } from '../../src/registry/upload-claim.js';
 import { newPartName, parseUploadRecord } from '../../src/registry/upload-record.js';
-import { appendChunk, finishUpload, startUpload } from '../../src/registry/uploads.js';
+import { appendChunk, finishUpload, startUpload, uploadStatus } from '../../src/registry/uploads.js';
 import { FilesystemDriver } from '../../src/storage/fs.js';
 import { StorageUnavailableError } from '../../src/storage/errors.js';
 import { MemoryDriver } from '../../src/storage/memory.js';
@@ -161,6 +161,59 @@ describe('appended uploads (filesystem): claims and recovery', () => {
     assert.equal((await blobBytes(driver, sha256('abcdef')))!.toString(), 'abcdef');
     assert.deepEqual(await keys(driver, layout.uploadDir('default', id)), []);
   });
+});
+
+/** Files under `root` this process holds open (Linux /proc). */
+function filesOpenUnder(root: string): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(`${root}/`)) out.push(target);
+    } catch {
+      /* closed while listing */
+    }
+  }
+  return out;
+}
+
+// From main (the operations work found it through test/http/broken-bodies):
+// a body whose 'close' has already passed when its chunk is stored.
+describe('a body already gone when its chunk is stored', () => {
+  const cases: Array<[string, () => { driver: FilesystemDriver | MemoryDriver; root?: string }]> = [
+    ['filesystem', fsDriver],
+    ['memory', () => ({ driver: new MemoryDriver() })],
+  ];
+  for (const [name, make] of cases) {
+    it(`${name}: the client left meanwhile — fails at once, holds no file, changes nothing`, async () => {
+      const { driver, root } = make();
+      const s = { driver, ns: 'default' };
+      const { id } = await startUpload(s, 'r');
+      await appendChunk(s, 'r', id, body('abc'), {});
+      // A request body whose client went away: destroyed before anyone read it, its 'close' already past.
+      const gone = new Readable({ read() {} });
+      gone.push('xyz');
+      gone.destroy();
+      await new Promise((r) => gone.once('close', r));
+      // Before the fix this never settled (the chunk's file stayed open): a deadline turns a hang into a failure.
+      let timer: NodeJS.Timeout | undefined;
+      const hung = new Promise((r) => (timer = setTimeout(() => r('still waiting after 10 s'), 10_000)));
+      const outcome = await Promise.race([
+        appendChunk(s, 'r', id, gone, {}).then(
+          () => 'appended',
+          (e: NodeJS.ErrnoException) => e.code,
+        ),
+        hung,
+      ]);
+      clearTimeout(timer);
+      assert.equal(outcome, 'ECONNRESET');
+      if (root) assert.deepEqual(filesOpenUnder(root), [], 'no file of the store left open');
+      assert.equal((await uploadStatus(s, 'r', id)).offset, 3);
+      await appendChunk(s, 'r', id, body('def'), {});
+      const info = await finishUpload(s, 'r', id, sha256('abcdef'), null, {});
+      assert.equal(info.size, 6);
+    });
+  }
 });
 
 describe('a storage write that gives up', () => {

@@ -389,7 +389,13 @@ export class FilesystemDriver implements StorageDriver {
     await this.publish(src, dst, sync, from);
     // A rename within one directory leaves it no emptier.
     if (path.dirname(src) === path.dirname(dst)) return;
-    if (sync) await this.syncDir(path.dirname(src));
+    if (sync) {
+      // The rename is done: a source directory emptied and removed meanwhile
+      // (a concurrent delete's pruneDirs) has no entry left to sync.
+      await this.syncDir(path.dirname(src)).catch((err: unknown) => {
+        if (!isMissing(err)) throw err;
+      });
+    }
     await this.pruneDirs(path.dirname(src));
   }
 

@@ -386,7 +386,11 @@ export class FilesystemDriver implements StorageDriver {
     // A directory is not an object (and renaming one would move a subtree).
     if (!st?.isFile()) throw new NotFoundError(from);
     if (src === dst) return;
-    await this.publish(src, dst, sync, from);
+    await this.publish(src, dst, sync, from).catch(async (err: unknown) => {
+      // Another mover took `from` first: drop the directories made for `to`.
+      if (err instanceof NotFoundError) await this.pruneDirs(path.dirname(dst));
+      throw err;
+    });
     // A rename within one directory leaves it no emptier.
     if (path.dirname(src) === path.dirname(dst)) return;
     if (sync) {

@@ -4,10 +4,11 @@
 // afterwards and failed with ENOENT, so prune believed a blob or link was
 // not moved into its trash and never decided it).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { NotFoundError } from '../../src/storage/errors.js';
 import { FilesystemDriver } from '../../src/storage/fs.js';
 
 test('fs: concurrent moves emptying a directory all resolve, and every object arrives', async () => {
@@ -24,6 +25,30 @@ test('fs: concurrent moves emptying a directory all resolve, and every object ar
       for (let i = 0; i < keys.length; i++) assert.ok(await d.stat(`dst/r${round}/k${i}`), `dst/r${round}/k${i} missing`);
     }
     assert.deepEqual(failures, []);
+  } finally {
+    await d.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('fs: two moves of one object to new directories: one wins, the loser leaves no directory behind', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'wharf-fs-move-'));
+  const d = new FilesystemDriver({ root, fsync: true, sweepTemp: false });
+  try {
+    for (let round = 0; round < 100; round++) {
+      await d.put(`src/k${round}`, Buffer.from('x'));
+      const results = await Promise.all(
+        ['a', 'b'].map((run) =>
+          d.move(`src/k${round}`, `trash/${run}${round}/deep/k`).then(
+            () => 'moved',
+            (err: unknown) => (err instanceof NotFoundError ? 'not found' : String(err)),
+          ),
+        ),
+      );
+      assert.deepEqual(results.sort(), ['moved', 'not found']);
+    }
+    // Only the winners' directories exist: one per round.
+    assert.equal(readdirSync(join(root, 'trash')).length, 100);
   } finally {
     await d.close();
     rmSync(root, { recursive: true, force: true });

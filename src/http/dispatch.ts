@@ -212,8 +212,8 @@ export function createDispatcher(rt: Runtime): Dispatcher {
         (uiTarget?.kind === 'api' ? uiTarget.handler : undefined) ??
         (config.ops.readOnly ? undefined : mirrorHandler(method, r, mirrors.get(ns))) ??
         handlerFor(method, r);
-      const ctx: Context = { req, res, url, scope: { driver: rt.driver, ns }, config, log, pathPrefix: prefix, events: notifier };
-      ctx.scope = { driver: rt.driver, ns, origin: ctx };
+      const ctx: Context = { req, res, url, scope: { driver: rt.driver, ns, graceSeconds: config.prune.graceSeconds }, config, log, pathPrefix: prefix, events: notifier };
+      ctx.scope = { driver: rt.driver, ns, graceSeconds: config.prune.graceSeconds, origin: ctx };
       // Every route is authorized before its handler runs (and before any body is read).
       // A mirror reached by path prefix is authorized as the client sees it:
       // `<prefix>/<repo>` in the namespace it addressed. That is the scope a

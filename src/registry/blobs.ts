@@ -1,8 +1,13 @@
 // Blobs: content-addressed bytes shared by a namespace, readable only through
 // repositories that link them (pushed or mounted there).
+//
+// Every answer that tells a client a blob exists (HEAD/GET, a mount, a
+// deduplicated upload) first notes the use (blob-use.ts), so that a manifest
+// pushed within the grace period never finds the blob swept by prune.
 import type { Readable } from 'node:stream';
 import type { ByteRange } from '../storage/driver.js';
 import { NotFoundError } from '../storage/errors.js';
+import { markUsed, noteBlobUse } from './blob-use.js';
 import { RegistryError } from './errors.js';
 import { layout } from './layout.js';
 import type { Digest } from './names.js';
@@ -17,11 +22,31 @@ function unknown(d: Digest): RegistryError {
   return new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest: d.text });
 }
 
-/** Size of a blob as seen through a repository; BLOB_UNKNOWN when not linked or missing. */
+/**
+ * Size of a blob as seen through a repository; BLOB_UNKNOWN when not linked or
+ * missing. The client may skip uploading it now: the use is noted first.
+ */
 export async function statBlob(s: Scope, repo: string, d: Digest): Promise<BlobInfo> {
-  const [link, data] = await Promise.all([s.driver.stat(layout.repoBlobLink(s.ns, repo, d)), s.driver.stat(layout.blob(s.ns, d))]);
+  const look = () => Promise.all([s.driver.stat(layout.repoBlobLink(s.ns, repo, d)), s.driver.stat(layout.blob(s.ns, d))]);
+  let [link, data] = await look();
   if (!link || !data) throw unknown(d);
+  if (await noteBlobUse(s, d, [link, data])) {
+    // A marker was just written: look again (a prune may have moved either away before it).
+    [link, data] = await look();
+    if (!link || !data) throw unknown(d);
+  }
   return { digest: d, size: data.size };
+}
+
+/**
+ * For an upload that finishes as `d`: the stored blob when there is one (the
+ * upload is then deduplicated against it), else null. The use is noted first:
+ * the client is told the blob exists, and the link the caller writes next may
+ * replace an old one a prune is about to move into its trash.
+ */
+export async function reuseBlob(s: Scope, d: Digest): Promise<BlobInfo | null> {
+  await markUsed(s, d);
+  return blobExists(s, d);
 }
 
 /** Stream a blob (or a range of it). Call statBlob first for the access check and size. */
@@ -66,6 +91,9 @@ export async function unlinkBlob(s: Scope, repo: string, d: Digest): Promise<voi
  */
 export async function mountBlob(s: Scope, repo: string, d: Digest, from?: string): Promise<BlobInfo | null> {
   if (from !== undefined && !(await isBlobLinked(s, from, d))) return null;
+  // Noted before the data is looked at (see blob-use.ts): a prune that moves
+  // the data or the new link away afterwards sees the marker and puts it back.
+  await markUsed(s, d);
   const info = await blobExists(s, d);
   if (!info) return null;
   await linkBlob(s, repo, d);

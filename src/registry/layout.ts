@@ -14,7 +14,9 @@
 //   <ns>/_mirror/tags/<repo>/_tags/<tag>        mirror namespaces: upstream tag -> digest, with the time it was asked (JSON)
 //   <ns>/_usage/summary                         storage use of the namespace and each repository, with its time (src/registry/usage.ts)
 //   <ns>/_trash/<run>/<alg>/<hex>               blob data a running prune is about to delete
-//   <ns>/_trash/<run>/alive                     that prune's heartbeat (see src/registry/prune/sweep.ts)
+//   <ns>/_trash/<run>/_links/<repo>/<alg>:<hex> a repository's blob link a running prune is about to delete
+//   <ns>/_trash/<run>/alive                     that prune's heartbeat (see src/registry/prune/trash.ts)
+//   <ns>/_used/<grace s>-<bucket>/<alg>/<hex>   "a client was just told this blob exists" (src/registry/blob-use.ts)
 //   <ns>/_quarantine/<alg>/<hex>/<stamp>        bytes once published as that digest that failed a check;
 //   <ns>/_quarantine/<alg>/<hex>/<stamp>.json   never served, kept for inspection, with why (src/registry/quarantine.ts)
 //
@@ -46,7 +48,12 @@ export const layout = {
   trash: (ns: string) => `${ns}/_trash/`,
   trashRun: (ns: string, run: string) => `${ns}/_trash/${run}/`,
   trashBlob: (ns: string, run: string, d: Digest) => `${ns}/_trash/${run}/${d.algorithm}/${d.hex}`,
+  trashLink: (ns: string, run: string, repo: string, d: Digest) => `${ns}/_trash/${run}/_links/${repo}/${d.text}`,
+  trashLinks: (ns: string, run: string) => `${ns}/_trash/${run}/_links/`,
   trashAlive: (ns: string, run: string) => `${ns}/_trash/${run}/alive`,
+  used: (ns: string) => `${ns}/_used/`,
+  usedBucket: (ns: string, bucket: string) => `${ns}/_used/${bucket}/`,
+  usedMarker: (ns: string, bucket: string, d: Digest) => `${ns}/_used/${bucket}/${d.algorithm}/${d.hex}`,
   quarantine: (ns: string) => `${ns}/_quarantine/`,
   quarantinedBlob: (ns: string, d: Digest, stamp: string) => `${ns}/_quarantine/${d.algorithm}/${d.hex}/${stamp}`,
   quarantineNote: (ns: string, d: Digest, stamp: string) => `${ns}/_quarantine/${d.algorithm}/${d.hex}/${stamp}.json`,

@@ -8,6 +8,7 @@ import { markRepo } from './catalog.js';
 import { RegistryError } from './errors.js';
 import { layout } from './layout.js';
 import { parseManifest, type Descriptor } from './manifest-parse.js';
+import { takeBackFromTrash } from './prune/trash.js';
 import { isIndexType } from './media-types.js';
 import { isDigestReference, parseDigest, validateTag, type Digest } from './names.js';
 import { addReferrer, removeReferrer } from './referrers.js';
@@ -79,7 +80,11 @@ async function checkReferences(s: Scope, repo: string, parsed: ReturnType<typeof
   const missing: string[] = [];
   await Promise.all([
     ...parsed.blobs.map(async ({ digest }) => {
-      const [linked, exists] = await Promise.all([isBlobLinked(s, repo, digest), blobExists(s, digest)]);
+      let [linked, exists] = await Promise.all([isBlobLinked(s, repo, digest), blobExists(s, digest)]);
+      if ((!linked || !exists) && (await takeBackFromTrash(s, repo, digest, { link: !linked, blob: !exists }))) {
+        // A prune had just moved it into its trash (it would have put it back itself).
+        [linked, exists] = await Promise.all([isBlobLinked(s, repo, digest), blobExists(s, digest)]);
+      }
       if (!linked || !exists) missing.push(digest.text);
     }),
     ...parsed.manifests.map(async ({ digest }) => {
@@ -152,7 +157,7 @@ export async function putManifest(
   }
   const tag = byDigest ? undefined : await setTag(s, repo, reference, digest);
   await markRepo(s, repo);
-  await recheckAfterWrite(s, repo, digest, options.requireReferences === false ? undefined : parsed, {
+  await recheckAfterWrite(s, repo, digest, body, options.requireReferences === false ? undefined : parsed, {
     tag,
     link: existed ? undefined : link,
   });
@@ -171,6 +176,7 @@ async function recheckAfterWrite(
   s: Scope,
   repo: string,
   digest: Digest,
+  body: Buffer,
   /** The references to check again (undefined: only the manifest itself). */
   parsed: ReturnType<typeof parseManifest> | undefined,
   /** What this push wrote (and takes back on failure): its tag, and its link when it was new. */
@@ -182,7 +188,9 @@ async function recheckAfterWrite(
       s.driver.stat(layout.manifestLink(s.ns, repo, digest)),
       parsed ? checkReferences(s, repo, parsed) : undefined,
     ]);
-    if (!own || !link) {
+    // The body was already stored (an old blob) and a sweep took it meanwhile: store it again.
+    if (!own && link) await s.driver.put(layout.blob(s.ns, digest), body);
+    if (!link) {
       throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the manifest was removed while it was pushed; push it again', {
         digests: [digest.text],
       });

@@ -12,6 +12,12 @@ export interface Scope {
    * mirror fill's event names the request that caused it).
    */
   readonly origin?: unknown;
+  /**
+   * The prune grace period (whole seconds) this deployment promises
+   * (`registry.prune.grace`): a blob a client was told exists stays at least
+   * this long (src/registry/blob-use.ts). Default 3600; 0: no promise.
+   */
+  readonly graceSeconds?: number;
 }
 
 /** Walk all entries under a prefix, page by page (bounded memory per page). */

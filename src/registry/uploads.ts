@@ -19,7 +19,7 @@ import { Readable } from 'node:stream';
 import { createHash, type HashAlgorithm } from '../digest/index.js';
 import type { ObjectInfo } from '../storage/driver.js';
 import { isNotFound, StorageUnavailableError } from '../storage/errors.js';
-import { linkBlob, type BlobInfo } from './blobs.js';
+import { linkBlob, reuseBlob, type BlobInfo } from './blobs.js';
 import { RegistryError } from './errors.js';
 import { layout } from './layout.js';
 import type { Digest } from './names.js';
@@ -257,7 +257,8 @@ async function checkClaimedSize(s: Scope, w: Working): Promise<void> {
  */
 async function publishBlob(s: Scope, digest: Digest, keys: string[], size: number): Promise<ObjectInfo | null> {
   const blobKey = layout.blob(s.ns, digest);
-  const existing = await s.driver.stat(blobKey);
+  // A deduplicated upload notes the use: prune keeps the blob for the grace period.
+  const existing = await reuseBlob(s, digest);
   if (existing && existing.size === size) return null;
   if (existing) {
     await quarantineBlob(s, digest, { reason: 'size mismatch', by: 'upload', size: existing.size, detail: { expected: size } });

@@ -81,7 +81,8 @@ describe('registry.prune configuration', () => {
 describe("prune on serve's schedule", () => {
   test('runs every interval, logs a summary, and stops', async () => {
     const driver = new MemoryDriver();
-    await pushBlob({ driver, ns: 'default' }, 'app');
+    // graceSeconds 0: pushed by a deployment that promises no grace (no "recently used" markers).
+    await pushBlob({ driver, ns: 'default', graceSeconds: 0 }, 'app');
     const reports: PruneReport[] = [];
     const logs: string[] = [];
     const log = { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m) };
@@ -121,7 +122,8 @@ describe('wharf prune (command line)', () => {
     try {
       const root = join(dir, 'data');
       const driver = new FilesystemDriver({ root, fsync: false });
-      const s = { driver, ns: 'default' };
+      // Pushed as by a deployment with grace 0, which the runs below use (no "recently used" markers).
+      const s = { driver, ns: 'default', graceSeconds: 0 };
       const gone = await pushImage(s, 'app', 'v1');
       const keep = await pushImage(s, 'app', 'v2');
       await setTagPushed(s, 'app', 'v1', 60_000);

@@ -198,15 +198,17 @@ export class HookDriver implements StorageDriver {
   readonly name: string;
   concatKeepsSources?: boolean;
   readonly calls: Array<{ op: string; key: string }> = [];
-  before: { get?: Hook; put?: Hook; delete?: Hook; move?: Hook; deleteConcatSources?: Hook } = {};
+  before: { get?: Hook; put?: Hook; delete?: Hook; move?: Hook; deleteConcatSources?: Hook; list?: Hook; stat?: Hook } = {};
   constructor(readonly inner: StorageDriver) {
     this.name = `hooked ${inner.name}`;
     this.concatKeepsSources = inner.concatKeepsSources;
   }
-  list(o: Parameters<StorageDriver['list']>[0]) {
+  async list(o: Parameters<StorageDriver['list']>[0]) {
+    await this.before.list?.(o.prefix);
     return this.inner.list(o);
   }
-  stat(key: string) {
+  async stat(key: string) {
+    await this.before.stat?.(key);
     return this.inner.stat(key);
   }
   async get(key: string) {
@@ -236,6 +238,62 @@ export class HookDriver implements StorageDriver {
   async deleteConcatSources(to: string, sources: string[]) {
     await this.before.deleteConcatSources?.(to);
     for (const k of sources) this.calls.push({ op: 'deleteConcatSources', key: k });
+    return this.inner.deleteConcatSources(to, sources);
+  }
+  close() {
+    return this.inner.close?.() ?? Promise.resolve();
+  }
+}
+
+/**
+ * A driver that makes the registry's objects (blobs, links, manifests, tags)
+ * look `ageMs` older than they are, in stat and list — so a test can play
+ * "pushed long ago" without waiting. Uploads, trash and markers keep their times.
+ */
+export class AgedDriver implements StorageDriver {
+  readonly name: string;
+  concatKeepsSources?: boolean;
+  constructor(
+    readonly inner: StorageDriver,
+    readonly ageMs: number,
+  ) {
+    this.name = `aged ${inner.name}`;
+    this.concatKeepsSources = inner.concatKeepsSources;
+  }
+  private aged(key: string): boolean {
+    return /^[^/]+\/(blobs|repos)\//.test(key);
+  }
+  private shift(key: string, d: Date): Date {
+    return this.aged(key) ? new Date(d.getTime() - this.ageMs) : d;
+  }
+  async list(o: Parameters<StorageDriver['list']>[0]) {
+    const page = await this.inner.list(o);
+    return { ...page, entries: page.entries.map((e) => (e.modified ? { ...e, modified: this.shift(e.key, e.modified) } : e)) };
+  }
+  async stat(key: string) {
+    const st = await this.inner.stat(key);
+    return st && { ...st, modified: this.shift(key, st.modified) };
+  }
+  get(key: string) {
+    return this.inner.get(key);
+  }
+  async put(key: string, body: Parameters<StorageDriver['put']>[1], options?: Parameters<StorageDriver['put']>[2]) {
+    const st = await this.inner.put(key, body, options);
+    return { ...st, modified: this.shift(key, st.modified) };
+  }
+  read(key: string, range?: Parameters<StorageDriver['read']>[1]) {
+    return this.inner.read(key, range);
+  }
+  delete(key: string) {
+    return this.inner.delete(key);
+  }
+  move(from: string, to: string) {
+    return this.inner.move(from, to);
+  }
+  concat(to: string, sources: string[]) {
+    return this.inner.concat(to, sources);
+  }
+  deleteConcatSources(to: string, sources: string[]) {
     return this.inner.deleteConcatSources(to, sources);
   }
   close() {

@@ -40,7 +40,9 @@ export function pruneRuleSuite(dc: DriverCase): void {
       test(name, async () => {
         const { driver, cleanup } = await dc.make();
         try {
-          await fn(driver, { driver, ns: 'default' });
+          // graceSeconds 0: a deployment that promises no grace writes no "recently used"
+          // markers; these tests prune with grace 0 (markers: prune-grace.ts).
+          await fn(driver, { driver, ns: 'default', graceSeconds: 0 });
         } finally {
           await cleanup();
           await driver.close?.();
@@ -257,8 +259,8 @@ export function pruneRuleSuite(dc: DriverCase): void {
     });
 
     withStore('namespaces are independent', async (driver) => {
-      const one: Scope = { driver, ns: 'one' };
-      const two: Scope = { driver, ns: 'two.example' };
+      const one: Scope = { driver, ns: 'one', graceSeconds: 0 };
+      const two: Scope = { driver, ns: 'two.example', graceSeconds: 0 };
       const bytes = randomBytes(300);
       const img = await pushImage(one, 'app', 'v1', { layers: [bytes] });
       const d = await pushBlob(two, 'other', bytes); // same digest, unreferenced in "two"

@@ -57,7 +57,8 @@ export function pruneSafetySuite(dc: DriverCase): void {
         const { driver: inner, cleanup } = await dc.make();
         const driver = new HookDriver(inner);
         try {
-          await fn(driver, { driver, ns: 'default' });
+          // graceSeconds 0: no "recently used" markers (those are tested in prune-grace.ts).
+          await fn(driver, { driver, ns: 'default', graceSeconds: 0 });
         } finally {
           await cleanup();
           await driver.close();
@@ -89,7 +90,8 @@ export function pruneSafetySuite(dc: DriverCase): void {
       await deleteManifest(s, 'app', a.digest.text);
       const layer = a.layers[0]!;
       let b: Image | undefined;
-      driver.before.delete = async (key) => {
+      // Prune moves the link into its trash (and would delete it from there).
+      driver.before.move = async (key) => {
         if (b || key !== linkKey(s, 'app', layer)) return;
         // The client saw the layer (HEAD 200) and skipped its upload: only the manifest is pushed.
         b = await pushImage(s, 'app', 'v2', { layers: [shared] });

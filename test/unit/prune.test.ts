@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import { DigestSet } from '../../src/registry/prune/digest-set.js';
 import { globToRegExp, tagPattern } from '../../src/registry/prune/retention.js';
 import { DRIVERS } from './prune-fixtures.js';
+import { pruneGraceSuite } from './prune-grace.js';
 import { pruneRuleSuite } from './prune-rules.js';
 import { pruneSafetySuite } from './prune-safety.js';
 
@@ -52,5 +53,6 @@ describe('the mark (DigestSet)', () => {
 
 for (const dc of DRIVERS) {
   pruneRuleSuite(dc);
+  pruneGraceSuite(dc);
   pruneSafetySuite(dc);
 }

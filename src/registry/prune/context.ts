@@ -5,6 +5,7 @@ import type { Scope } from '../scope.js';
 import type { DigestSet } from './digest-set.js';
 import type { CompiledRule } from './retention.js';
 import type { Phase, PruneReport } from './report.js';
+import type { Trash } from './trash.js';
 
 export interface PruneSettings {
   /** Nothing younger than this is deleted (blobs, links, manifests, tags). */
@@ -30,6 +31,13 @@ export interface NsContext extends Scope {
    * reference, and every remaining per-repository link (8 bytes a digest).
    */
   readonly referenced: DigestSet;
+  /**
+   * Digests a client was recently told exist (live "used" markers, loaded at
+   * the start; src/registry/blob-use.ts): their data and links stay.
+   */
+  readonly used: DigestSet;
+  /** Where this run moves blobs and links before it decides to delete them. */
+  readonly trash: Trash;
   /** False once any part of the mark failed: the blob sweep is then skipped. */
   markComplete: boolean;
   progress(phase: Phase, scanned: number): void;
@@ -43,6 +51,15 @@ export function problem(ctx: NsContext, object: string, text: string, repository
 export function isYoung(ctx: NsContext, ms: number | undefined): boolean {
   // Unknown time: treat as young (never delete what cannot be dated).
   return ms === undefined || !Number.isFinite(ms) || ctx.now() - ms < ctx.settings.graceMs;
+}
+
+/**
+ * For blob data and blob links: true while they may still be needed by a push
+ * in progress. Twice the grace: a reader does not mark a blob younger than the
+ * grace as used, and the client may push its manifest a grace period later.
+ */
+export function isRecent(ctx: NsContext, ms: number | undefined): boolean {
+  return ms === undefined || !Number.isFinite(ms) || ctx.now() - ms < 2 * ctx.settings.graceMs;
 }
 
 export function errorText(err: unknown): string {

@@ -9,23 +9,28 @@
 //              (repo.ts, mark.ts)
 //   blobs      blob data outside the mark and older than the grace period goes
 //              (sweep.ts)
-// The rules that make this safe while pushes run are described in repo.ts,
-// sweep.ts and docs/prune.md.
+// Blob links and blob data go through the run's trash (trash.ts), and blobs a
+// client was recently told exist stay, with their links (used.ts). The rules
+// that make this safe while pushes run are described in repo.ts, sweep.ts,
+// src/registry/blob-use.ts and docs/prune.md.
 import type { StorageDriver } from '../../storage/driver.js';
+import { DEFAULT_GRACE_SECONDS as DEFAULT_GRACE } from '../blob-use.js';
 import { errorText, problem, type NsContext, type PruneSettings } from './context.js';
 import { DigestSet } from './digest-set.js';
 import { pruneRepo } from './repo.js';
 import { newReport, type Phase, type Progress, type PruneReport } from './report.js';
 import { compileRules, type RetentionRule } from './retention.js';
-import { recoverTrash, sweepBlobs } from './sweep.js';
+import { sweepBlobs } from './sweep.js';
+import { Trash, recoverTrash } from './trash.js';
 import { pruneUploads } from './uploads.js';
+import { loadUsed } from './used.js';
 import { namespaces as listNamespaces, repositories } from './walk.js';
 
 export type { PruneReport, Progress, Phase } from './report.js';
 export type { RetentionRule } from './retention.js';
 export { summaryText, totals, formatBytes } from './report.js';
 
-export const DEFAULT_GRACE_SECONDS = 3600;
+export { DEFAULT_GRACE_SECONDS } from '../blob-use.js';
 export const DEFAULT_UPLOAD_AGE_SECONDS = 3600;
 
 export interface PruneOptions {
@@ -46,7 +51,7 @@ export interface PruneOptions {
 }
 
 export async function prune(driver: StorageDriver, options: PruneOptions = {}): Promise<PruneReport> {
-  const graceSeconds = options.graceSeconds ?? DEFAULT_GRACE_SECONDS;
+  const graceSeconds = options.graceSeconds ?? DEFAULT_GRACE;
   const uploadAgeSeconds = options.uploadAgeSeconds ?? DEFAULT_UPLOAD_AGE_SECONDS;
   const retention = options.retention ?? [];
   const settings: PruneSettings = {
@@ -70,42 +75,56 @@ export async function prune(driver: StorageDriver, options: PruneOptions = {}): 
 
   for (const ns of nsList) {
     report.namespaces.push(ns);
+    const runStart = now();
     const ctx: NsContext = {
       driver,
       ns,
       settings,
       report,
-      runStart: now(),
+      runStart,
       now,
       referenced: new DigestSet(),
+      used: new DigestSet(),
+      trash: new Trash(driver, ns, runStart),
       markComplete: true,
       progress: (phase: Phase, scanned: number) => options.onProgress?.({ phase, namespace: ns, scanned, report }),
     };
-    await recoverTrash(ctx).catch((err) => problem(ctx, `${ns}/_trash/`, `trash recovery failed: ${errorText(err)}`));
-    await pruneUploads(ctx).catch((err) => problem(ctx, `${ns}/uploads/`, `upload cleanup stopped: ${errorText(err)}`));
-    let manifests = 0;
     try {
-      for await (const repo of repositories(driver, ns)) {
-        try {
-          manifests += await pruneRepo(ctx, repo);
-        } catch (err) {
-          ctx.markComplete = false;
-          problem(ctx, repo, `repository skipped: ${errorText(err)}`, repo);
-        }
-        report.repositories++;
-        ctx.progress('manifests', manifests);
-      }
-    } catch (err) {
-      ctx.markComplete = false;
-      problem(ctx, `${ns}/repos/`, `repository walk stopped: ${errorText(err)}`);
-    }
-    try {
-      await sweepBlobs(ctx);
-    } catch (err) {
-      problem(ctx, `${ns}/blobs/`, `blob sweep stopped: ${errorText(err)}`);
+      await pruneNamespace(ctx);
+    } finally {
+      await ctx.trash.close();
     }
   }
   report.durationMs = Date.now() - started;
   options.onProgress?.({ phase: 'done', namespace: '', scanned: 0, report });
   return report;
+}
+
+async function pruneNamespace(ctx: NsContext): Promise<void> {
+  const { driver, ns, report } = ctx;
+  await recoverTrash(ctx).catch((err) => problem(ctx, `${ns}/_trash/`, `trash recovery failed: ${errorText(err)}`));
+  // The set only spares work: what is moved into the trash is checked for markers again (used.ts).
+  await loadUsed(ctx).catch((err) => problem(ctx, `${ns}/_used/`, `use markers not read: ${errorText(err)}`));
+  await pruneUploads(ctx).catch((err) => problem(ctx, `${ns}/uploads/`, `upload cleanup stopped: ${errorText(err)}`));
+  let manifests = 0;
+  try {
+    for await (const repo of repositories(driver, ns)) {
+      try {
+        manifests += await pruneRepo(ctx, repo);
+      } catch (err) {
+        ctx.markComplete = false;
+        problem(ctx, repo, `repository skipped: ${errorText(err)}`, repo);
+      }
+      report.repositories++;
+      ctx.progress('manifests', manifests);
+    }
+  } catch (err) {
+    ctx.markComplete = false;
+    problem(ctx, `${ns}/repos/`, `repository walk stopped: ${errorText(err)}`);
+  }
+  try {
+    await sweepBlobs(ctx);
+  } catch (err) {
+    problem(ctx, `${ns}/blobs/`, `blob sweep stopped: ${errorText(err)}`);
+  }
 }

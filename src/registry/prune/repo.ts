@@ -6,20 +6,27 @@
 //   - nothing younger than the grace period is removed;
 //   - every object is read again right before its delete, and kept if it
 //     changed (a re-pushed manifest, a re-pointed tag) or became young;
+//   - blob links go through the run's trash: a link whose blob a client was
+//     told exists meanwhile (a "used" marker, see blob-use.ts) is put back
+//     at once;
 //   - after the deletes, the repository is listed again: manifests and tags
 //     written since the first look are read, and whatever they need that
 //     this pass removed is put back (manifest links from the bytes read
 //     before the delete; blob links are empty objects). putManifest checks
-//     its references once more *after* writing the manifest, so a push
-//     either sees a removal and fails, or its manifest is seen here.
+//     its references once more *after* writing the manifest (taking back
+//     from the trash what it finds there), so a push either sees a removal
+//     and fails, or its manifest is seen here.
 import { layout } from '../layout.js';
 import type { Descriptor } from '../manifest-parse.js';
 import { parseDigest } from '../names.js';
 import { listAll } from '../scope.js';
-import { errorText, forEachLimit, isYoung, problem, type NsContext } from './context.js';
+import { NotFoundError } from '../../storage/errors.js';
+import { errorText, forEachLimit, isRecent, isYoung, problem, type NsContext } from './context.js';
 import { decide } from './expiry.js';
 import { PARALLEL, loadRepo, loadTags, manifestRefs, parseLink, readManifestInfo, type ManifestInfo, type TagInfo } from './mark.js';
 import { ruleFor } from './retention.js';
+import { moveIfThere } from './trash.js';
+import { usedNow } from './used.js';
 import { digestFromKey } from './walk.js';
 
 interface Removed {
@@ -177,37 +184,68 @@ export async function pruneRepo(ctx: NsContext, repo: string): Promise<number> {
     }
   });
 
-  // 5. Blob links no remaining manifest needs (collected first, then deleted:
-  // changing a directory while paging through it costs some backends dearly).
-  const unlinked: string[] = [];
+  // 5. Blob links no remaining manifest needs and no client recently used
+  // (collected first, then moved into the trash: changing a directory while
+  // paging through it costs some backends dearly).
+  const unlinked: string[] = []; // in the trash now
   const candidates: string[] = []; // digest texts
   const unlink = async () => {
+    if (candidates.length === 0) return;
+    await ctx.trash.open();
+    const moved: string[] = [];
     await forEachLimit(candidates, PARALLEL, async (digest) => {
       let key = digest;
       try {
-        key = layout.repoBlobLink(ctx.ns, repo, parseDigest(digest));
+        const d = parseDigest(digest);
+        key = layout.repoBlobLink(ctx.ns, repo, d);
         const st = await ctx.driver.stat(key);
         if (!st) return;
-        if (isYoung(ctx, st.modified.getTime())) {
+        if (isRecent(ctx, st.modified.getTime())) {
           report.changedBeforeDelete++;
           ctx.referenced.add(digest);
           report.kept.links++;
           return;
         }
-        await ctx.driver.delete(key);
-        unlinked.push(digest);
-        report.removed.links++;
+        await ctx.driver.move(key, ctx.trash.link(repo, d));
+        moved.push(digest);
       } catch (err) {
+        if (err instanceof NotFoundError) return;
+        // A move may fail after its object arrived: then it is decided like the others.
+        if (await ctx.driver.stat(ctx.trash.link(repo, parseDigest(digest))).catch(() => null)) {
+          moved.push(digest);
+          return;
+        }
         problem(ctx, key, `link delete failed: ${errorText(err)}`, repo);
         ctx.referenced.add(digest);
       }
     });
     candidates.length = 0;
+    // A client told meanwhile that the blob exists (a marker written before its
+    // last look, see blob-use.ts) gets the link back at once.
+    let used: Set<string>;
+    try {
+      used = await usedNow(ctx, moved);
+    } catch (err) {
+      problem(ctx, layout.used(ctx.ns), `use markers not readable, links put back: ${errorText(err)}`, repo);
+      used = new Set(moved);
+    }
+    await forEachLimit(moved, PARALLEL, async (digest) => {
+      if (!used.has(digest)) {
+        unlinked.push(digest);
+        return;
+      }
+      ctx.referenced.add(digest);
+      report.kept.links++;
+      report.restored.links++;
+      await putLinkBack(ctx, repo, digest).catch((err: unknown) =>
+        problem(ctx, digest, `restoring a recently used blob link failed: ${errorText(err)}`, repo),
+      );
+    });
   };
   for await (const e of listAll(ctx.driver, layout.repoBlobLinks(ctx.ns, repo), { delimiter: '/' })) {
     if (e.prefix) continue;
     const digest = digestFromKey(e.key);
-    if (!digest || linksConservative || repoRefs.has(digest) || isYoung(ctx, e.modified?.getTime())) {
+    if (!digest || linksConservative || repoRefs.has(digest) || isRecent(ctx, e.modified?.getTime()) || ctx.used.has(digest)) {
       if (digest) ctx.referenced.add(digest);
       report.kept.links++;
       continue;
@@ -218,9 +256,19 @@ export async function pruneRepo(ctx: NsContext, repo: string): Promise<number> {
   }
   await unlink();
 
-  // 6. Whatever a concurrent push wrote meanwhile gets back what it needs.
+  // 6. Whatever a concurrent push wrote meanwhile gets back what it needs; the
+  // other trashed links go.
   if (!dry && (removed.size > 0 || unlinked.length > 0)) await rescanRepo(ctx, repo, model, removed, unlinked);
   return model.manifests.size;
+}
+
+/** Move a trashed link back (or, when the link exists again, drop the trashed copy). */
+async function putLinkBack(ctx: NsContext, repo: string, digest: string): Promise<void> {
+  const d = parseDigest(digest);
+  const link = layout.repoBlobLink(ctx.ns, repo, d);
+  const t = ctx.trash.link(repo, d);
+  if (await ctx.driver.stat(link)) await ctx.driver.delete(t);
+  else await moveIfThere(ctx.driver, t, link);
 }
 
 async function sweepReferrerEntries(ctx: NsContext, repo: string, manifests: Map<string, ManifestInfo>, gone: Set<string>): Promise<void> {
@@ -332,13 +380,24 @@ async function rescanRepo(
 
   for (const b of neededBlobs) ctx.referenced.add(b);
   await forEachLimit(unlinked, PARALLEL, async (digest) => {
-    if (!restoreAllLinks && !neededBlobs.has(digest)) return;
+    const d = parseDigest(digest);
     try {
-      await ctx.driver.put(layout.repoBlobLink(ctx.ns, repo, parseDigest(digest)), Buffer.alloc(0));
-      ctx.referenced.add(digest);
-      ctx.report.restored.links++;
+      if (restoreAllLinks || neededBlobs.has(digest)) {
+        // A fresh link (young): it stays for the grace period.
+        await ctx.driver.put(layout.repoBlobLink(ctx.ns, repo, d), Buffer.alloc(0));
+        await ctx.driver.delete(ctx.trash.link(repo, d));
+        ctx.referenced.add(digest);
+        ctx.report.restored.links++;
+      } else if (await ctx.driver.delete(ctx.trash.link(repo, d))) {
+        ctx.report.removed.links++;
+      } else {
+        // A manifest push took it back from the trash meanwhile (manifests.ts).
+        ctx.referenced.add(digest);
+        ctx.report.restored.links++;
+      }
     } catch (err) {
-      problem(ctx, digest, `restoring a blob link a concurrent push needs failed: ${errorText(err)}`, repo);
+      ctx.referenced.add(digest);
+      problem(ctx, digest, `deciding a trashed blob link failed (left in the trash; a later run puts it back): ${errorText(err)}`, repo);
     }
   });
 }

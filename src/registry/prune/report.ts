@@ -67,6 +67,8 @@ export interface PruneReport {
     referrers: number;
     /** Blob data (layers, configs and manifest bodies), bytes in storage. */
     blobs: Counter;
+    /** Expired "recently used" markers (src/registry/blob-use.ts). */
+    markers: number;
   };
   kept: {
     uploads: Counter;
@@ -76,8 +78,10 @@ export interface PruneReport {
     manifests: Counter;
     links: number;
     blobs: Counter;
-    /** Of the kept blobs: unreferenced, but younger than the grace period. */
+    /** Of the kept blobs: unreferenced, but younger than twice the grace period. */
     youngBlobs: number;
+    /** Of the kept blobs: unreferenced, but a client was recently told they exist (a push may name them). */
+    usedBlobs: number;
   };
   /** Objects removed and put back because a concurrent push referenced them meanwhile. */
   restored: { manifests: number; links: number; blobs: number };
@@ -98,8 +102,8 @@ export function newReport(dryRun: boolean, settings: PruneReport['settings']): P
     settings,
     namespaces: [],
     repositories: 0,
-    removed: { uploads: c(), tags: 0, manifests: c(), links: 0, referrers: 0, blobs: c() },
-    kept: { uploads: c(), orphanUploadDirs: 0, tags: 0, manifests: c(), links: 0, blobs: c(), youngBlobs: 0 },
+    removed: { uploads: c(), tags: 0, manifests: c(), links: 0, referrers: 0, blobs: c(), markers: 0 },
+    kept: { uploads: c(), orphanUploadDirs: 0, tags: 0, manifests: c(), links: 0, blobs: c(), youngBlobs: 0, usedBlobs: 0 },
     restored: { manifests: 0, links: 0, blobs: 0 },
     changedBeforeDelete: 0,
     items: { uploads: [], tags: [], manifests: [] },
@@ -151,7 +155,7 @@ export function summaryText(r: PruneReport): string {
       `${r.removed.blobs.objects} blobs (${formatBytes(r.removed.blobs.bytes)})`,
     `  kept: ${t.kept.objects} objects, ${formatBytes(t.kept.bytes)} — ` +
       `${r.kept.uploads.objects} uploads in progress, ${r.kept.tags} tags, ${r.kept.manifests.objects} manifests, ` +
-      `${r.kept.links} blob links, ${r.kept.blobs.objects} blobs (${formatBytes(r.kept.blobs.bytes)}; ${r.kept.youngBlobs} unreferenced but within the grace period)`,
+      `${r.kept.links} blob links, ${r.kept.blobs.objects} blobs (${formatBytes(r.kept.blobs.bytes)}; ${r.kept.youngBlobs} unreferenced but within twice the grace period, ${r.kept.usedBlobs} recently used)`,
   ];
   const restored = r.restored.manifests + r.restored.links + r.restored.blobs;
   if (restored > 0 || r.changedBeforeDelete > 0) {

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { SERVE_HELP, serve } from './serve.js';
+import { fsckCommand } from './fsck.js';
 import { pruneCommand } from './prune.js';
 import { HASH_PASSWORD_HELP, hashPasswordCommand } from './hash-password.js';
 import { checkConfigCommand } from './check-config.js';
@@ -11,6 +12,7 @@ const MAIN_HELP = `Usage: wharf <command> [options]
 Wharf is an OCI Distribution registry (push/pull of images and artifacts).
 
 Commands:
+  fsck           Check the store (blobs hash to their names, nothing dangles), --repair fixes (see: wharf fsck --help)
   prune          Remove stale uploads, expired manifests and unreferenced blobs (see: wharf prune --help)
   serve          Run the registry server (see: wharf serve --help)
   check-config   Validate a configuration, print it (secrets redacted), check the store answers
@@ -86,6 +88,9 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'prune':
       process.exitCode = await pruneCommand(rest);
+      return;
+    case 'fsck':
+      process.exitCode = await fsckCommand(rest);
       return;
     case 'check-config':
       // Exit at once: a store client may keep sockets open.

@@ -156,9 +156,9 @@ function image(shared: Buffer[]) {
   return { config, layers, manifest };
 }
 
-function runPrune(configPath: string): Promise<{ code: number | null; out: string; err: string }> {
+function runWharf(command: string, configPath: string, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((res) => {
-    const c = spawn(process.execPath, [WHARF_BIN, 'prune', '--config', configPath, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [WHARF_BIN, command, '--config', configPath, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     c.stdout.on('data', (d) => (out += d));
@@ -326,7 +326,7 @@ test(`prune under load: ${SECONDS} s of concurrent pushes and pulls, zero broken
     const cliRuns: Array<{ code: number | null; restored: number; removed: number }> = [];
     const pruner = async () => {
       while (Date.now() < deadline) {
-        const r = await runPrune(configPath);
+        const r = await runWharf('prune', configPath);
         let restored = 0;
         let removed = 0;
         try {
@@ -340,7 +340,23 @@ test(`prune under load: ${SECONDS} s of concurrent pushes and pulls, zero broken
       }
     };
 
-    await Promise.all([...Array.from({ length: WORKERS }, (_, i) => worker(i)), puller(), pruner()]);
+    // `wharf fsck` against the same store all along: online, it must report no damage.
+    const fsckRuns: Array<{ code: number | null; damage: string[] }> = [];
+    const checker = async () => {
+      while (Date.now() < deadline) {
+        const r = await runWharf('fsck', configPath);
+        let damage: string[] = [`unreadable output: ${r.err.slice(0, 300)}`];
+        try {
+          const rep = JSON.parse(r.out) as { findings: Array<{ severity: string; kind: string; object: string; problem: string }> };
+          damage = rep.findings.filter((f) => f.severity === 'damage').map((f) => `${f.kind} ${f.object}: ${f.problem}`);
+        } catch {
+          /* kept as unreadable */
+        }
+        fsckRuns.push({ code: r.code, damage });
+      }
+    };
+
+    await Promise.all([...Array.from({ length: WORKERS }, (_, i) => worker(i)), puller(), pruner(), checker()]);
 
     // Zero broken images: every successful push that no rule removed pulls whole.
     const problems: string[] = [];
@@ -369,10 +385,10 @@ test(`prune under load: ${SECONDS} s of concurrent pushes and pulls, zero broken
     // expired (2 × grace + 2 s slack) and uploads idle for the upload age, two
     // more runs: the garbage must be gone.
     await sleep((Math.max(2 * GRACE + 2, UPLOAD_AGE) + 1) * 1000);
-    const final1 = await runPrune(configPath);
+    const final1 = await runWharf('prune', configPath);
     assert.equal(final1.code, 0, final1.err);
     await sleep((GRACE + 1) * 1000);
-    const final2 = await runPrune(configPath);
+    const final2 = await runWharf('prune', configPath);
     assert.equal(final2.code, 0, final2.err);
     const finalReport = JSON.parse(final2.out) as { problems: unknown[]; kept: { uploads: { objects: number } } };
 
@@ -418,6 +434,7 @@ test(`prune under load: ${SECONDS} s of concurrent pushes and pulls, zero broken
       abandonedUploads: abandoned,
       pullsDuringRun: pulls,
       cliPruneRuns: cliRuns.length,
+      fsckRunsDuringRun: fsckRuns.length,
       cliRestored: cliRuns.reduce((a, r) => a + r.restored, 0),
       cliRemovedBlobs: cliRuns.reduce((a, r) => a + r.removed, 0),
       brokenImages: problems.length,
@@ -450,6 +467,15 @@ test(`prune under load: ${SECONDS} s of concurrent pushes and pulls, zero broken
     assert.deepEqual(objectsUnder(join(w.dataDir, 'default', '_trash')), [], 'objects left in the trash');
     assert.deepEqual(listDir(join(w.dataDir, 'default', '_trash')), [], 'trash left');
     assert.deepEqual(finalReport.problems, []);
+    // Checked online while all that ran, and once more at the end (--deep: every blob hashes to its name).
+    assert.ok(fsckRuns.length >= 1, 'fsck ran during the load');
+    assert.deepEqual(fsckRuns.flatMap((r) => r.damage), [], 'fsck reported damage during the run');
+    assert.ok(fsckRuns.every((r) => r.code === 0), `fsck exit codes during the run: ${fsckRuns.map((r) => r.code).join(',')}`);
+    const check = await runWharf('fsck', configPath, '--deep');
+    const checkReport = JSON.parse(check.out) as { findings: unknown[]; scanned: { blobs: number; hashedBlobs: number } };
+    assert.deepEqual(checkReport.findings, [], 'fsck after the run: no damage, no orphans');
+    assert.equal(check.code, 0, check.err);
+    assert.equal(checkReport.scanned.hashedBlobs, checkReport.scanned.blobs);
     assert.doesNotMatch(w.output(), /"level":"error"/, 'serve logged errors');
     assert.doesNotMatch(w2.output(), /"level":"error"/, 'serve (replica 2) logged errors');
   } finally {

@@ -273,6 +273,25 @@ export function pruneRuleSuite(dc: DriverCase): void {
       assert.deepEqual(only.namespaces, ['one']);
     });
 
+    withStore('a repository left with nothing loses its catalog entry; nested and kept ones stay', async (driver, s) => {
+      const gone = await pushImage(s, 'a', 'v1');
+      await pushImage(s, 'a/b', 'v1'); // nested: "a" holds nothing of its own once v1 goes
+      const kept = await pushImage(s, 'keep', 'v1');
+      await deleteManifest(s, 'a', gone.digest.text);
+      const catalog = async () => (await keys(driver, layout.catalog('default'))).map((k) => layout.repoFromCatalogKey('default', k)).sort();
+      assert.deepEqual(await catalog(), ['a', 'a/b', 'keep']);
+      const dry = await prune(driver, { ...NOW, dryRun: true });
+      assert.equal(dry.removed.catalogEntries, 0, 'the dry run cannot know: the links it would remove are still there');
+      const r = await prune(driver, NOW);
+      assert.equal(r.removed.catalogEntries, 1);
+      assert.deepEqual(await catalog(), ['a/b', 'keep']);
+      assert.equal((await getManifest(s, 'keep', 'v1')).digest.text, kept.digest.text);
+      const young = await pushImage(s, 'young', 'v1');
+      await deleteManifest(s, 'young', young.digest.text);
+      await prune(driver, { ...NOW, graceSeconds: 3600, now: undefined });
+      assert.ok((await catalog()).includes('young'), 'an entry younger than the grace stays');
+    });
+
     withStore('nested repositories, and repositories with links only (a push in progress), are found', async (driver, s) => {
       const img = await pushImage(s, 'a', 'v1');
       const nested = await pushImage(s, 'a/b/c', 'v1');

@@ -260,6 +260,21 @@ export function pruneSafetySuite(dc: DriverCase): void {
       );
     });
 
+    withStore('a push into an emptied repository while its catalog entry is removed gets the entry back', async (driver, s) => {
+      const old = await pushImage(s, 'app', 'v1');
+      await deleteManifest(s, 'app', old.digest.text);
+      let img: Image | undefined;
+      driver.before.delete = async (key) => {
+        if (img || key !== layout.catalogEntry('default', 'app')) return;
+        img = await pushImage(s, 'app', 'v2'); // its catalog write found the entry still there
+      };
+      const r = await prune(driver, { graceSeconds: 0, now: SOON });
+      assert.ok(img);
+      assert.equal(r.restored.catalogEntries, 1);
+      assert.ok(await has(driver, layout.catalogEntry('default', 'app')));
+      await assertWhole(s, 'app', img);
+    });
+
     withStore('a blob pushed during the run (young) is never swept, even without a link', async (driver, s) => {
       const bytes = randomBytes(30);
       const d = sha256(bytes);

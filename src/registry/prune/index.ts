@@ -17,6 +17,7 @@ import type { StorageDriver } from '../../storage/driver.js';
 import { DEFAULT_GRACE_SECONDS as DEFAULT_GRACE } from '../blob-use.js';
 import { errorText, problem, type NsContext, type PruneSettings } from './context.js';
 import { DigestSet } from './digest-set.js';
+import { pruneCatalog } from './catalog.js';
 import { pruneRepo } from './repo.js';
 import { newReport, type Phase, type Progress, type PruneReport } from './report.js';
 import { compileRules, type RetentionRule } from './retention.js';
@@ -107,10 +108,13 @@ async function pruneNamespace(ctx: NsContext): Promise<void> {
   await loadUsed(ctx).catch((err) => problem(ctx, `${ns}/_used/`, `use markers not read: ${errorText(err)}`));
   await pruneUploads(ctx).catch((err) => problem(ctx, `${ns}/uploads/`, `upload cleanup stopped: ${errorText(err)}`));
   let manifests = 0;
+  const kept = new Set<string>(); // repositories that keep a manifest (their catalog entry stays)
   try {
     for await (const repo of repositories(driver, ns)) {
       try {
+        const before = report.kept.manifests.objects;
         manifests += await pruneRepo(ctx, repo);
+        if (report.kept.manifests.objects > before) kept.add(repo);
       } catch (err) {
         ctx.markComplete = false;
         problem(ctx, repo, `repository skipped: ${errorText(err)}`, repo);
@@ -127,4 +131,5 @@ async function pruneNamespace(ctx: NsContext): Promise<void> {
   } catch (err) {
     problem(ctx, `${ns}/blobs/`, `blob sweep stopped: ${errorText(err)}`);
   }
+  await pruneCatalog(ctx, kept).catch((err) => problem(ctx, `${ns}/_catalog/`, `catalog cleanup stopped: ${errorText(err)}`));
 }

@@ -69,6 +69,8 @@ export interface PruneReport {
     blobs: Counter;
     /** Expired "recently used" markers (src/registry/blob-use.ts). */
     markers: number;
+    /** Catalog entries of repositories that hold nothing any more. */
+    catalogEntries: number;
   };
   kept: {
     uploads: Counter;
@@ -84,7 +86,7 @@ export interface PruneReport {
     usedBlobs: number;
   };
   /** Objects removed and put back because a concurrent push referenced them meanwhile. */
-  restored: { manifests: number; links: number; blobs: number };
+  restored: { manifests: number; links: number; blobs: number; catalogEntries: number };
   /** Deletes skipped because the object changed or became young between decision and delete. */
   changedBeforeDelete: number;
   items: { uploads: UploadItem[]; tags: TagItem[]; manifests: ManifestItem[] };
@@ -102,9 +104,9 @@ export function newReport(dryRun: boolean, settings: PruneReport['settings']): P
     settings,
     namespaces: [],
     repositories: 0,
-    removed: { uploads: c(), tags: 0, manifests: c(), links: 0, referrers: 0, blobs: c(), markers: 0 },
+    removed: { uploads: c(), tags: 0, manifests: c(), links: 0, referrers: 0, blobs: c(), markers: 0, catalogEntries: 0 },
     kept: { uploads: c(), orphanUploadDirs: 0, tags: 0, manifests: c(), links: 0, blobs: c(), youngBlobs: 0, usedBlobs: 0 },
-    restored: { manifests: 0, links: 0, blobs: 0 },
+    restored: { manifests: 0, links: 0, blobs: 0, catalogEntries: 0 },
     changedBeforeDelete: 0,
     items: { uploads: [], tags: [], manifests: [] },
     problems: [],
@@ -122,7 +124,8 @@ export function totals(r: PruneReport): { removed: Counter; kept: Counter } {
         r.removed.manifests.objects +
         r.removed.links +
         r.removed.referrers +
-        r.removed.blobs.objects,
+        r.removed.blobs.objects +
+        r.removed.catalogEntries,
       bytes: r.removed.uploads.bytes + r.removed.blobs.bytes,
     },
     kept: {
@@ -152,12 +155,12 @@ export function summaryText(r: PruneReport): string {
     `  ${verb}: ${t.removed.objects} objects, ${formatBytes(t.removed.bytes)} — ` +
       `${r.removed.uploads.objects} uploads (${formatBytes(r.removed.uploads.bytes)}), ${r.removed.tags} tags, ` +
       `${r.removed.manifests.objects} manifests, ${r.removed.links} blob links, ${r.removed.referrers} referrer entries, ` +
-      `${r.removed.blobs.objects} blobs (${formatBytes(r.removed.blobs.bytes)})`,
+      `${r.removed.blobs.objects} blobs (${formatBytes(r.removed.blobs.bytes)}), ${r.removed.catalogEntries} catalog entries`,
     `  kept: ${t.kept.objects} objects, ${formatBytes(t.kept.bytes)} — ` +
       `${r.kept.uploads.objects} uploads in progress, ${r.kept.tags} tags, ${r.kept.manifests.objects} manifests, ` +
       `${r.kept.links} blob links, ${r.kept.blobs.objects} blobs (${formatBytes(r.kept.blobs.bytes)}; ${r.kept.youngBlobs} unreferenced but within twice the grace period, ${r.kept.usedBlobs} recently used)`,
   ];
-  const restored = r.restored.manifests + r.restored.links + r.restored.blobs;
+  const restored = r.restored.manifests + r.restored.links + r.restored.blobs + r.restored.catalogEntries;
   if (restored > 0 || r.changedBeforeDelete > 0) {
     lines.push(
       `  concurrent pushes: ${r.changedBeforeDelete} objects changed before their delete and were kept; ` +

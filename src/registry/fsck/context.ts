@@ -11,8 +11,10 @@ import { TRASH_STALE_MS } from '../prune/trash.js';
 import { listAll, type Scope } from '../scope.js';
 import type { Finding, FsckProgress, FsckReport } from './report.js';
 
-/** Findings detailed per run; more are only counted. */
+/** Damage findings detailed per run; more are only counted. */
 export const MAX_FINDINGS = 10_000;
+/** Orphans detailed per run (garbage can be plentiful); more are only counted. */
+export const MAX_ORPHANS = 1_000;
 /** Requests in flight for one namespace's small objects. */
 export const PARALLEL = 16;
 /** Blobs hashed at once (each streams its whole body through the hash). */
@@ -56,6 +58,8 @@ export interface NsCheck extends Scope {
   /** Repositories seen (for the catalog check). */
   readonly repos: Set<string>;
   readonly candidates: Candidate[];
+  /** Orphan candidates seen (listed or not). */
+  orphans: number;
   progress(phase: FsckProgress['phase'], scanned: number): void;
 }
 
@@ -69,7 +73,12 @@ export function errorText(err: unknown): string {
 
 /** Record a candidate finding (checked again and counted at the end of the namespace). */
 export function found(ctx: NsCheck, c: Omit<Candidate, 'finding'> & { finding: Omit<Finding, 'namespace'> }): void {
-  if (ctx.candidates.length >= MAX_FINDINGS) {
+  if (c.finding.severity === 'orphan') {
+    if (ctx.orphans++ >= MAX_ORPHANS) {
+      ctx.report.orphansNotListed++;
+      return;
+    }
+  } else if (ctx.candidates.length - Math.min(ctx.orphans, MAX_ORPHANS) >= MAX_FINDINGS) {
     ctx.report.omitted++;
     return;
   }

@@ -103,6 +103,7 @@ export async function fsck(driver: StorageDriver, options: FsckOptions = {}): Pr
       used: new DigestSet(),
       repos: new Set(),
       candidates: [],
+      orphans: 0,
       progress: (phase, scanned) => options.onProgress?.({ phase, namespace: ns, scanned, report }),
     };
     if (unreachable !== undefined) incomplete(ctx, `${ns}/_mirror/`, unreachable);

@@ -97,8 +97,10 @@ export interface FsckReport {
     uploads: number;
   };
   findings: Finding[];
-  /** Findings beyond the report's limit: counted below, not detailed, not repaired. */
+  /** Damage beyond the report's limit: not detailed, not repaired (run again after a repair). */
   omitted: number;
+  /** Orphans beyond the report's limit: not listed (not re-checked either). */
+  orphansNotListed: number;
   counts: {
     damage: number;
     orphans: number;
@@ -126,6 +128,7 @@ export function newReport(deep: boolean, repair: boolean, settings: FsckReport['
     scanned: { repositories: 0, manifests: 0, tags: 0, links: 0, referrers: 0, blobs: 0, blobBytes: 0, hashedBlobs: 0, hashedBytes: 0, uploads: 0 },
     findings: [],
     omitted: 0,
+    orphansNotListed: 0,
     counts: { damage: 0, orphans: 0, orphanBytes: 0, repaired: 0, remaining: 0 },
     quarantine: [],
     incomplete: [],
@@ -182,7 +185,11 @@ export function summaryText(r: FsckReport): string {
         (r.repair ? `, ${c.repaired} repaired, ${c.remaining} left` : ` (wharf fsck --repair fixes what it can)`),
     );
   }
-  if (c.orphans > 0) lines.push(`  orphans: ${c.orphans} (${formatBytes(c.orphanBytes)}; wharf prune removes unreferenced blobs)`);
+  if (c.orphans > 0 || r.orphansNotListed > 0) {
+    lines.push(
+      `  orphans: ${c.orphans}${r.orphansNotListed ? ` listed, ${r.orphansNotListed} more` : ''} (${formatBytes(c.orphanBytes)} listed; wharf prune removes unreferenced blobs)`,
+    );
+  }
   if (r.quarantine.length > 0) lines.push(`  quarantine: ${r.quarantine.length} blob(s) kept for inspection`);
   if (r.incomplete.length > 0) lines.push(`  incomplete: ${r.incomplete.length} part(s) could not be checked`);
   return lines.join('\n');

@@ -312,9 +312,12 @@ export async function checkRepo(ctx: NsCheck, repo: string): Promise<void> {
   const { ns, driver, report } = ctx;
   const st: RepoState = { repo, manifests: new DigestSet(), links: new DigestSet(), reported: new Set() };
   const manifestPrefix = layout.manifestLinks(ns, repo);
+  let newest = 0;
   for await (const e of listAll(driver, manifestPrefix, { delimiter: '/' })) {
     const d = e.prefix ? null : digestFromKey(e.key);
-    if (d && digestOrNull(d)) st.manifests.add(d);
+    if (!d || !digestOrNull(d)) continue;
+    st.manifests.add(d);
+    newest = Math.max(newest, e.modified?.getTime() ?? ctx.now());
   }
   for await (const e of listAll(driver, layout.repoBlobLinks(ns, repo), { delimiter: '/' })) {
     const text = e.prefix ? null : digestFromKey(e.key);
@@ -381,8 +384,9 @@ export async function checkRepo(ctx: NsCheck, repo: string): Promise<void> {
     }
   }
 
+  // A push writes the catalog entry last: a repository with a young manifest may be midway.
   const entry = layout.catalogEntry(ns, repo);
-  if (st.manifests.size > 0 && !(await driver.stat(entry))) {
+  if (st.manifests.size > 0 && !isRecent(ctx, newest) && !(await driver.stat(entry))) {
     found(ctx, {
       finding: { kind: 'catalog-missing', severity: 'damage', repository: repo, object: entry, problem: 'the catalog does not list the repository' },
       confirm: async () => !(await driver.stat(entry)) && (await hasManifests(ctx, repo)),

@@ -158,7 +158,9 @@ function image(shared: Buffer[]) {
 
 function runWharf(command: string, configPath: string, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((res) => {
-    const c = spawn(process.execPath, [WHARF_BIN, command, '--config', configPath, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [WHARF_BIN, command, '--config', configPath, '--json', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     c.stdout.on('data', (d) => (out += d));
@@ -469,8 +471,15 @@ test(`prune under load: ${SECONDS} s of concurrent pushes and pulls, zero broken
     assert.deepEqual(finalReport.problems, []);
     // Checked online while all that ran, and once more at the end (--deep: every blob hashes to its name).
     assert.ok(fsckRuns.length >= 1, 'fsck ran during the load');
-    assert.deepEqual(fsckRuns.flatMap((r) => r.damage), [], 'fsck reported damage during the run');
-    assert.ok(fsckRuns.every((r) => r.code === 0), `fsck exit codes during the run: ${fsckRuns.map((r) => r.code).join(',')}`);
+    assert.deepEqual(
+      fsckRuns.flatMap((r) => r.damage),
+      [],
+      'fsck reported damage during the run',
+    );
+    assert.ok(
+      fsckRuns.every((r) => r.code === 0),
+      `fsck exit codes during the run: ${fsckRuns.map((r) => r.code).join(',')}`,
+    );
     const check = await runWharf('fsck', configPath, '--deep');
     const checkReport = JSON.parse(check.out) as { findings: unknown[]; scanned: { blobs: number; hashedBlobs: number } };
     assert.deepEqual(checkReport.findings, [], 'fsck after the run: no damage, no orphans');

@@ -55,7 +55,9 @@ async function main(): Promise<void> {
       console.log(`generated: ${JSON.stringify(gen)}`);
     }
     const self = new URL(import.meta.url).pathname;
-    const baseline = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.resourceUsage().maxRSS/1024))'], { encoding: 'utf8' });
+    const baseline = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.resourceUsage().maxRSS/1024))'], {
+      encoding: 'utf8',
+    });
     console.log(`idle node peak RSS: ${Number(baseline.stdout).toFixed(1)} MiB`);
     for (const deep of [false, true]) {
       const r = spawnSync(process.execPath, [self, '--fsck-only', root, ...(deep ? ['--deep'] : [])], { encoding: 'utf8' });

@@ -60,7 +60,10 @@ describe('wharf fsck (command line)', () => {
       const b = (await driver.get(layer))!;
       b[0] = b[0]! ^ 1;
       await driver.put(layer, b);
-      await driver.put(layout.tag('default', 'app', 'lost'), Buffer.from(JSON.stringify({ digest: `sha256:${'1'.repeat(64)}`, pushed: 1 })));
+      await driver.put(
+        layout.tag('default', 'app', 'lost'),
+        Buffer.from(JSON.stringify({ digest: `sha256:${'1'.repeat(64)}`, pushed: 1 })),
+      );
       await driver.close();
 
       const found = run(['--config', cfg, '--deep']);
@@ -73,15 +76,18 @@ describe('wharf fsck (command line)', () => {
       const json = run(['--config', cfg, '--json']);
       assert.equal(json.status, 4, 'without --deep the flipped byte goes unseen, the tag does not');
       const report = JSON.parse(json.stdout) as FsckReport;
-      assert.deepEqual(report.findings.map((f) => f.kind), ['tag-dangling']);
+      assert.deepEqual(
+        report.findings.map((f) => f.kind),
+        ['tag-dangling'],
+      );
       assert.match(json.stderr, /^fsck: 1 namespace\(s\)/m, 'summary on stderr');
 
       const repaired = run(['--config', cfg, '--repair']);
       assert.equal(repaired.status, 1, repaired.stdout);
-      assert.match(repaired.stdout, /^  repaired: tag removed$/m);
+      assert.match(repaired.stdout, /^ {2}repaired: tag removed$/m);
       const deep = run(['--config', cfg, '--deep', '--repair']);
       assert.equal(deep.status, 4 | 1, 'quarantined, but the image needs the layer pushed again');
-      assert.match(deep.stdout, /^  repaired: moved to the quarantine/m);
+      assert.match(deep.stdout, /^ {2}repaired: moved to the quarantine/m);
       const after = run(['--config', cfg]);
       assert.equal(after.status, 4);
       assert.match(after.stdout, /^quarantined default sha256:[0-9a-f]{64} at default\/_quarantine\/.* \(digest mismatch, by fsck, /m);
@@ -100,7 +106,16 @@ describe('wharf fsck (command line)', () => {
         cfg,
         stringify({
           registry: {
-            storage: { driver: 's3', endpoint: `http://127.0.0.1:${port}`, bucket: 'b', region: 'us-east-1', 'access-key': 'k', 'secret-key': 's', 'force-path-style': true, timeout: 2 },
+            storage: {
+              driver: 's3',
+              endpoint: `http://127.0.0.1:${port}`,
+              bucket: 'b',
+              region: 'us-east-1',
+              'access-key': 'k',
+              'secret-key': 's',
+              'force-path-style': true,
+              timeout: 2,
+            },
           },
         }),
       );

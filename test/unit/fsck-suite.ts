@@ -17,7 +17,19 @@ import { listQuarantine } from '../../src/registry/quarantine.js';
 import type { Scope } from '../../src/registry/scope.js';
 import { listTags } from '../../src/registry/tags.js';
 import { appendChunk, startUpload, uploadWhole } from '../../src/registry/uploads.js';
-import { HOUR, blobKey, has, keys, linkKey, manifestKey, pushImage, pushIndex, sha256, type DriverCase, type Image } from './prune-fixtures.js';
+import {
+  HOUR,
+  blobKey,
+  has,
+  keys,
+  linkKey,
+  manifestKey,
+  pushImage,
+  pushIndex,
+  sha256,
+  type DriverCase,
+  type Image,
+} from './prune-fixtures.js';
 
 /** fsck as if two hours had passed: nothing is young any more. */
 const LATER = () => Date.now() + 2 * HOUR;
@@ -128,7 +140,10 @@ export function fsckSuite(dc: DriverCase, storeOnly = false): void {
       assert.equal(exitCode(fixed), EXIT.found | EXIT.repaired);
       const q = [];
       for await (const e of listQuarantine(s)) q.push(e);
-      assert.deepEqual(q.map((e) => [e.digest, e.note?.by, e.note?.reason]), [[shared.text, 'fsck', 'digest mismatch']]);
+      assert.deepEqual(
+        q.map((e) => [e.digest, e.note?.by, e.note?.reason]),
+        [[shared.text, 'fsck', 'digest mismatch']],
+      );
 
       const after = await run(s, { deep: true });
       assert.deepEqual(kinds(damage(after)), ['blob-missing', 'link-dangling']);
@@ -197,7 +212,10 @@ export function fsckSuite(dc: DriverCase, storeOnly = false): void {
       );
       const md = sha256(body);
       await s.driver.put(blobKey(s, md), body);
-      await s.driver.put(manifestKey(s, 'app', md), Buffer.from(JSON.stringify({ mediaType: OCI_MANIFEST, size: body.length, pushed: Date.now() })));
+      await s.driver.put(
+        manifestKey(s, 'app', md),
+        Buffer.from(JSON.stringify({ mediaType: OCI_MANIFEST, size: body.length, pushed: Date.now() })),
+      );
       await s.driver.put(layout.tag('default', 'app', 'ghost'), Buffer.from(JSON.stringify({ digest: md.text, pushed: Date.now() })));
       const r = await run(s, { repair: true });
       const f = one(r, 'blob-missing');
@@ -216,7 +234,10 @@ export function fsckSuite(dc: DriverCase, storeOnly = false): void {
       assert.deepEqual(kinds(damage(r)), ['link-dangling', 'tag-dangling']);
       assert.match(one(r, 'tag-dangling').problem, /tag lost points at manifest sha256:/);
       const fixed = await run(s, { repair: true });
-      assert.ok(damage(fixed).every((f) => f.repaired), JSON.stringify(fixed.findings));
+      assert.ok(
+        damage(fixed).every((f) => f.repaired),
+        JSON.stringify(fixed.findings),
+      );
       assert.equal(exitCode(fixed), EXIT.repaired);
       assert.deepEqual((await listTags(s, 'app')).tags, ['multi', 'v1', 'v2']);
       assert.ok(!(await has(s.driver, linkKey(s, 'other/lib', nowhere))));
@@ -261,7 +282,10 @@ export function fsckSuite(dc: DriverCase, storeOnly = false): void {
 
       // An index whose child went, and a link whose body does not parse as its type.
       await s.driver.delete(manifestKey(s, 'app', a.digest));
-      await s.driver.put(manifestKey(s, 'other/lib', c.digest), Buffer.from(JSON.stringify({ mediaType: 'application/vnd.oci.image.index.v1+json', size: 10, pushed: 1 })));
+      await s.driver.put(
+        manifestKey(s, 'other/lib', c.digest),
+        Buffer.from(JSON.stringify({ mediaType: 'application/vnd.oci.image.index.v1+json', size: 10, pushed: 1 })),
+      );
       await s.driver.put(blobKey(s, c.digest), c.body);
       const r2 = await run(s);
       assert.equal(one(r2, 'manifest-child-missing').digest, idx.text);
@@ -280,7 +304,10 @@ export function fsckSuite(dc: DriverCase, storeOnly = false): void {
       const r = await run(s);
       assert.deepEqual(kinds(damage(r)), ['blob-unlinked', 'catalog-missing', 'referrer-dangling', 'referrer-missing']);
       const fixed = await run(s, { repair: true });
-      assert.ok(damage(fixed).every((f) => f.repaired), JSON.stringify(fixed.findings, null, 1));
+      assert.ok(
+        damage(fixed).every((f) => f.repaired),
+        JSON.stringify(fixed.findings, null, 1),
+      );
       assert.equal(exitCode(fixed), EXIT.repaired);
       assert.ok(await has(s.driver, entry));
       assert.ok(!(await has(s.driver, layout.referrer('default', 'app', a.digest, stranger))));
@@ -300,7 +327,13 @@ export function fsckSuite(dc: DriverCase, storeOnly = false): void {
       await s.driver.put(layout.trashBlob('default', dead, sha256(stray)), stray);
       const r = await run(s, { repair: true });
       assert.deepEqual(damage(r), []);
-      assert.deepEqual(kinds(r.findings), ['blob-unreferenced', 'catalog-stale', 'stray-object', 'trash-interrupted', 'upload-without-record']);
+      assert.deepEqual(kinds(r.findings), [
+        'blob-unreferenced',
+        'catalog-stale',
+        'stray-object',
+        'trash-interrupted',
+        'upload-without-record',
+      ]);
       assert.ok(r.findings.every((f) => f.repair === undefined));
       assert.equal(r.counts.orphans, 5);
       assert.ok(r.counts.orphanBytes >= 100 + 1 + 30 + 100);

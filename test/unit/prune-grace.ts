@@ -18,7 +18,19 @@ import type { Digest } from '../../src/registry/names.js';
 import { prune } from '../../src/registry/prune/index.js';
 import type { Scope } from '../../src/registry/scope.js';
 import { uploadWhole } from '../../src/registry/uploads.js';
-import { AgedDriver, HOUR, HookDriver, blobKey, has, keys, linkKey, pushBlob, pushImage, sha256, type DriverCase } from './prune-fixtures.js';
+import {
+  AgedDriver,
+  HOUR,
+  HookDriver,
+  blobKey,
+  has,
+  keys,
+  linkKey,
+  pushBlob,
+  pushImage,
+  sha256,
+  type DriverCase,
+} from './prune-fixtures.js';
 
 const GRACE = 60;
 
@@ -83,7 +95,7 @@ export function pruneGraceSuite(dc: DriverCase): void {
       const r = await prune(driver, opts);
       assert.ok(await has(driver, linkKey(s, 'app', layer)));
       assert.ok(await has(driver, blobKey(s, layer)));
-      assert.equal(r.removed.blobs.objects, 2, 'the deleted image\'s config and manifest body go');
+      assert.equal(r.removed.blobs.objects, 2, "the deleted image's config and manifest body go");
       await pushOver(s, 'app', layer, 300);
     });
 
@@ -132,7 +144,10 @@ export function pruneGraceSuite(dc: DriverCase): void {
         // The data is in the trash; prune is about to look for markers: the manifest arrives first.
         if (!mounted || pushed || prefix !== layout.used('default')) return;
         pushed = true;
-        result = await pushOver(s, 'm', layer, 300).then(() => 'pushed', (err: Error) => err.message);
+        result = await pushOver(s, 'm', layer, 300).then(
+          () => 'pushed',
+          (err: Error) => err.message,
+        );
       };
       await prune(driver, opts);
       assert.ok(mounted && pushed);
@@ -141,30 +156,36 @@ export function pruneGraceSuite(dc: DriverCase): void {
       assert.deepEqual(await keys(driver, layout.trash('default')), []);
     });
 
-    withStore('a manifest pushed between the move into the trash and the move back succeeds (taken back from the trash)', async (driver, s) => {
-      const { layer } = await garbageLayer(s);
-      let moved = false;
-      let pushed = false;
-      let result = '';
-      driver.before.move = async (from) => {
-        if (from === linkKey(s, 'app', layer) && !moved) {
-          moved = true;
-          await statBlob(s, 'app', layer); // HEAD 200 (marker written), then prune moves the link
-        }
-      };
-      driver.before.list = async (prefix) => {
-        // Prune looks for markers after the move: the manifest arrives first.
-        if (!moved || pushed || prefix !== layout.used('default')) return;
-        pushed = true;
-        result = await pushOver(s, 'app', layer, 300).then(() => 'pushed', (err: Error) => err.message);
-      };
-      await prune(driver, opts);
-      assert.ok(pushed);
-      assert.equal(result, 'pushed');
-      assert.ok(await has(driver, linkKey(s, 'app', layer)));
-      assert.ok(await has(driver, blobKey(s, layer)));
-      assert.deepEqual(await keys(driver, layout.trash('default')), []);
-    });
+    withStore(
+      'a manifest pushed between the move into the trash and the move back succeeds (taken back from the trash)',
+      async (driver, s) => {
+        const { layer } = await garbageLayer(s);
+        let moved = false;
+        let pushed = false;
+        let result = '';
+        driver.before.move = async (from) => {
+          if (from === linkKey(s, 'app', layer) && !moved) {
+            moved = true;
+            await statBlob(s, 'app', layer); // HEAD 200 (marker written), then prune moves the link
+          }
+        };
+        driver.before.list = async (prefix) => {
+          // Prune looks for markers after the move: the manifest arrives first.
+          if (!moved || pushed || prefix !== layout.used('default')) return;
+          pushed = true;
+          result = await pushOver(s, 'app', layer, 300).then(
+            () => 'pushed',
+            (err: Error) => err.message,
+          );
+        };
+        await prune(driver, opts);
+        assert.ok(pushed);
+        assert.equal(result, 'pushed');
+        assert.ok(await has(driver, linkKey(s, 'app', layer)));
+        assert.ok(await has(driver, blobKey(s, layer)));
+        assert.deepEqual(await keys(driver, layout.trash('default')), []);
+      },
+    );
 
     withStore('a HEAD whose marker comes after prune looked for it answers 404 (the client uploads)', async (driver, s) => {
       const { layer } = await garbageLayer(s);
@@ -196,7 +217,7 @@ export function pruneGraceSuite(dc: DriverCase): void {
       await pushOver(s, 'app', layer, 300);
     });
 
-    withStore('expired marker buckets are deleted; live ones and foreign directories stay', async (driver, s) => {
+    withStore('expired marker buckets are deleted; live ones and foreign directories stay', async (driver) => {
       const d = sha256(randomBytes(10));
       const old = `${GRACE}-${Math.floor(Date.now() / (GRACE * 1000)) - 5}`;
       const live = usedBucket(GRACE, Date.now());

@@ -278,7 +278,8 @@ export function pruneRuleSuite(dc: DriverCase): void {
       await pushImage(s, 'a/b', 'v1'); // nested: "a" holds nothing of its own once v1 goes
       const kept = await pushImage(s, 'keep', 'v1');
       await deleteManifest(s, 'a', gone.digest.text);
-      const catalog = async () => (await keys(driver, layout.catalog('default'))).map((k) => layout.repoFromCatalogKey('default', k)).sort();
+      const catalog = async () =>
+        (await keys(driver, layout.catalog('default'))).map((k) => layout.repoFromCatalogKey('default', k)).sort();
       assert.deepEqual(await catalog(), ['a', 'a/b', 'keep']);
       const dry = await prune(driver, { ...NOW, dryRun: true });
       assert.equal(dry.removed.catalogEntries, 0, 'the dry run cannot know: the links it would remove are still there');

@@ -72,7 +72,12 @@ export async function verifyBlob(ctx: NsCheck, d: Digest, declared?: number): Pr
 
 function stray(ctx: NsCheck, key: string, size: number): void {
   found(ctx, {
-    finding: { kind: 'stray-object', severity: 'orphan', object: key, problem: `${size} bytes under a name Wharf does not write; never served` },
+    finding: {
+      kind: 'stray-object',
+      severity: 'orphan',
+      object: key,
+      problem: `${size} bytes under a name Wharf does not write; never served`,
+    },
     confirm: async () => {
       if ((await ctx.driver.stat(key)) === null) return false;
       ctx.report.counts.orphanBytes += size;

@@ -6,7 +6,7 @@ import { createHash, type HashAlgorithm } from '../../digest/index.js';
 import { NotFoundError } from '../../storage/errors.js';
 import { layout } from '../layout.js';
 import { parseDigest, type Digest } from '../names.js';
-import { DigestMap, DigestSet } from '../prune/digest-set.js';
+import type { DigestMap, DigestSet } from '../prune/digest-set.js';
 import { TRASH_STALE_MS } from '../prune/trash.js';
 import { listAll, type Scope } from '../scope.js';
 import type { Finding, FsckProgress, FsckReport } from './report.js';

@@ -18,16 +18,20 @@ const MAX_BREAKS = 100;
  * For each bad key — a blob digest, or "<repo>@<digest>" of a damaged
  * manifest — the manifests that no longer pull whole because of it.
  */
-export async function findImpact(ctx: NsCheck, badBlobs: ReadonlySet<string>, badManifests: ReadonlySet<string>): Promise<Map<string, Breakage[]>> {
+export async function findImpact(
+  ctx: NsCheck,
+  badBlobs: ReadonlySet<string>,
+  badManifests: ReadonlySet<string>,
+): Promise<Map<string, Breakage[]>> {
   const out = new Map<string, Breakage[]>();
   if (badBlobs.size === 0 && badManifests.size === 0) return out;
   for await (const repo of repositories(ctx.driver, ctx.ns)) {
     const hits = new Map<string, Set<string>>(); // manifest digest -> bad keys it depends on
     const indexes: Array<{ digest: string; children: string[] }> = [];
     const hit = (m: string, key: string) => {
-      let set = hits.get(m);
-      if (!set) hits.set(m, (set = new Set()));
+      const set = hits.get(m) ?? new Set<string>();
       set.add(key);
+      hits.set(m, set);
     };
     const digests: string[] = [];
     for await (const e of listAll(ctx.driver, layout.manifestLinks(ctx.ns, repo), { delimiter: '/' })) {

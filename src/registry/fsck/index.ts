@@ -130,12 +130,13 @@ async function checkNamespace(ctx: NsCheck): Promise<void> {
   // Without the full blob listing, every reference would look missing: stop there.
   let complete = await step(ctx, `${ns}/blobs/`, () => scanBlobs(ctx));
   if (complete) {
-    complete = await step(ctx, `${ns}/repos/`, async () => {
-      for await (const repo of repositories(ctx.driver, ns)) {
-        if (!(await step(ctx, `${ns}/repos/${repo}/`, () => checkRepo(ctx, repo)))) complete = false;
-        report.scanned.repositories++;
-      }
-    }) && complete;
+    complete =
+      (await step(ctx, `${ns}/repos/`, async () => {
+        for await (const repo of repositories(ctx.driver, ns)) {
+          if (!(await step(ctx, `${ns}/repos/${repo}/`, () => checkRepo(ctx, repo)))) complete = false;
+          report.scanned.repositories++;
+        }
+      })) && complete;
   }
   // Orphans need the complete set of what is referenced.
   if (complete) {
@@ -155,7 +156,9 @@ async function checkNamespace(ctx: NsCheck): Promise<void> {
       incomplete(ctx, c.finding.object, err);
     }
   });
-  confirmed.sort((a, b) => (a.finding.object < b.finding.object ? -1 : a.finding.object > b.finding.object ? 1 : a.finding.kind < b.finding.kind ? -1 : 1));
+  confirmed.sort((a, b) =>
+    a.finding.object < b.finding.object ? -1 : a.finding.object > b.finding.object ? 1 : a.finding.kind < b.finding.kind ? -1 : 1,
+  );
 
   const badBlobs = new Set<string>();
   const badManifests = new Set<string>();

@@ -34,8 +34,7 @@ interface RepoState {
 
 /** Unchanged since it was read? */
 async function same(ctx: NsCheck, key: string, raw: Buffer): Promise<boolean> {
-  const now = await ctx.driver.get(key);
-  return now !== null && now.equals(raw);
+  return (await ctx.driver.get(key))?.equals(raw) ?? false;
 }
 
 function referrerDescriptor(d: Digest, link: ManifestLink): Descriptor {
@@ -67,7 +66,14 @@ function linkFromBody(body: Buffer, pushed: number): ManifestLink | null {
   }
 }
 
-async function checkReferences(ctx: NsCheck, st: RepoState, d: Digest, linkKey: string, raw: Buffer, parsed: ParsedManifest): Promise<void> {
+async function checkReferences(
+  ctx: NsCheck,
+  st: RepoState,
+  d: Digest,
+  linkKey: string,
+  raw: Buffer,
+  parsed: ParsedManifest,
+): Promise<void> {
   const { repo } = st;
   const mirror = ctx.settings.mirror; // a mirror fetches what a cached manifest names when a client asks
   for (const { digest: b, descriptor } of parsed.blobs) {
@@ -170,7 +176,14 @@ async function checkManifest(ctx: NsCheck, st: RepoState, text: string, modified
   if (!body) {
     if (ctx.settings.mirror && isRecent(ctx, modified)) return;
     found(ctx, {
-      finding: { kind: 'manifest-body-missing', severity: 'damage', repository: repo, object: bodyKey, digest: text, problem: 'the manifest is linked, but its body is gone' },
+      finding: {
+        kind: 'manifest-body-missing',
+        severity: 'damage',
+        repository: repo,
+        object: bodyKey,
+        digest: text,
+        problem: 'the manifest is linked, but its body is gone',
+      },
       confirm: async () => (await same(ctx, linkKey, raw)) && !(await ctx.driver.stat(bodyKey)) && !(await inTrash(ctx, d)),
       fix: async () => {
         if (await takeBackFromTrash(ctx, repo, d, { link: false, blob: true })) return "taken back from an interrupted prune run's trash";
@@ -214,7 +227,14 @@ async function checkManifest(ctx: NsCheck, st: RepoState, text: string, modified
     parsed = parseManifest(body, link.mediaType);
   } catch (err) {
     found(ctx, {
-      finding: { kind: 'manifest-invalid', severity: 'damage', repository: repo, object: linkKey, digest: text, problem: `the body does not parse: ${errorText(err)}` },
+      finding: {
+        kind: 'manifest-invalid',
+        severity: 'damage',
+        repository: repo,
+        object: linkKey,
+        digest: text,
+        problem: `the body does not parse: ${errorText(err)}`,
+      },
       confirm: () => same(ctx, linkKey, raw),
       fix: async () => {
         throw new Unrepairable('delete the manifest, push it again');
@@ -262,7 +282,13 @@ async function checkTag(ctx: NsCheck, st: RepoState, key: string, tag: string): 
   };
   if (!target) {
     found(ctx, {
-      finding: { kind: 'tag-unreadable', severity: 'damage', repository: st.repo, object: key, problem: `tag ${tag} is not readable (it pulls as unknown)` },
+      finding: {
+        kind: 'tag-unreadable',
+        severity: 'damage',
+        repository: st.repo,
+        object: key,
+        problem: `tag ${tag} is not readable (it pulls as unknown)`,
+      },
       confirm: () => same(ctx, key, raw),
       fix: deleteIfUnchanged,
     });
@@ -296,10 +322,16 @@ function danglingLink(ctx: NsCheck, st: RepoState, key: string, d: Digest): void
     },
     confirm: async () => {
       const link = await ctx.driver.stat(key);
-      return link !== null && !isRecent(ctx, link.modified.getTime()) && !(await ctx.driver.stat(layout.blob(ctx.ns, d))) && !(await inTrash(ctx, d));
+      return (
+        link !== null &&
+        !isRecent(ctx, link.modified.getTime()) &&
+        !(await ctx.driver.stat(layout.blob(ctx.ns, d))) &&
+        !(await inTrash(ctx, d))
+      );
     },
     fix: async () => {
-      if (await takeBackFromTrash(ctx, st.repo, d, { link: false, blob: true })) return "bytes taken back from an interrupted prune run's trash";
+      if (await takeBackFromTrash(ctx, st.repo, d, { link: false, blob: true }))
+        return "bytes taken back from an interrupted prune run's trash";
       if (await ctx.driver.stat(layout.blob(ctx.ns, d))) return 'the bytes are back (taken back, or pushed again)';
       await ctx.driver.delete(key);
       return 'link removed (a push uploads the blob again)';
@@ -388,7 +420,13 @@ export async function checkRepo(ctx: NsCheck, repo: string): Promise<void> {
   const entry = layout.catalogEntry(ns, repo);
   if (st.manifests.size > 0 && !isRecent(ctx, newest) && !(await driver.stat(entry))) {
     found(ctx, {
-      finding: { kind: 'catalog-missing', severity: 'damage', repository: repo, object: entry, problem: 'the catalog does not list the repository' },
+      finding: {
+        kind: 'catalog-missing',
+        severity: 'damage',
+        repository: repo,
+        object: entry,
+        problem: 'the catalog does not list the repository',
+      },
       confirm: async () => !(await driver.stat(entry)) && (await hasManifests(ctx, repo)),
       fix: async () => {
         await markRepo(ctx, repo);

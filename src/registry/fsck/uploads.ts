@@ -64,10 +64,7 @@ async function checkUpload(ctx: NsCheck, id: string): Promise<void> {
       object: recordKey,
       problem: `the record of upload ${id} is not readable: the upload can neither go on nor finish`,
     },
-    confirm: async () => {
-      const now = await driver.get(recordKey);
-      return now !== null && now.equals(raw);
-    },
+    confirm: async () => (await driver.get(recordKey))?.equals(raw) ?? false,
     fix: async () => {
       await driver.delete(recordKey);
       if (driver.concatKeepsSources) {

@@ -156,7 +156,11 @@ export async function takeBackFromTrash(s: Scope, repo: string, d: Digest, want:
       link = false;
       moved = true;
     }
-    if (blob && !(await s.driver.stat(layout.blob(s.ns, d))) && (await moveIfThere(s.driver, layout.trashBlob(s.ns, run, d), layout.blob(s.ns, d)))) {
+    if (
+      blob &&
+      !(await s.driver.stat(layout.blob(s.ns, d))) &&
+      (await moveIfThere(s.driver, layout.trashBlob(s.ns, run, d), layout.blob(s.ns, d)))
+    ) {
       blob = false;
       moved = true;
     }

@@ -2,7 +2,7 @@
 // that scripts/swift/start.sh runs on loopback (started when needed; the
 // tests fail, never skip, when it cannot start). The tests whose outcome
 // depends on the driver; the logic-only ones run on memory and fs.
-import { fsckSuite } from './fsck-suite.js';
-import { OBJECT_STORES } from './prune-fixtures.js';
+import { fsckSuite } from '../unit/fsck-suite.js';
+import { OBJECT_STORES } from '../unit/prune-fixtures.js';
 
 for (const dc of OBJECT_STORES) fsckSuite(dc, true);

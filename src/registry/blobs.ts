@@ -40,11 +40,14 @@ export async function statBlob(s: Scope, repo: string, d: Digest): Promise<BlobI
 
 /**
  * For an upload that finishes as `d`: the stored blob when there is one (the
- * upload is then deduplicated against it), else null. The use is noted first:
- * the client is told the blob exists, and the link the caller writes next may
- * replace an old one a prune is about to move into its trash.
+ * upload is then deduplicated against it), else null (the caller publishes
+ * the upload: fresh bytes and a fresh link need no marker). For a stored blob
+ * the use is noted and the blob looked at again: the client is told it exists,
+ * and the link the caller writes next may replace an old one a prune is about
+ * to move into its trash.
  */
 export async function reuseBlob(s: Scope, d: Digest): Promise<BlobInfo | null> {
+  if (!(await blobExists(s, d))) return null;
   await markUsed(s, d);
   return blobExists(s, d);
 }

@@ -393,13 +393,9 @@ export class FilesystemDriver implements StorageDriver {
     });
     // A rename within one directory leaves it no emptier.
     if (path.dirname(src) === path.dirname(dst)) return;
-    if (sync) {
-      // The rename is done: a source directory emptied and removed meanwhile
-      // (a concurrent delete's pruneDirs) has no entry left to sync.
-      await this.syncDir(path.dirname(src)).catch((err: unknown) => {
-        if (!isMissing(err)) throw err;
-      });
-    }
+    // The rename is done: a source directory emptied and removed meanwhile
+    // (a concurrent delete's pruneDirs) has no entry left to sync.
+    if (sync) await this.syncDirIfThere(path.dirname(src));
     await this.pruneDirs(path.dirname(src));
   }
 
@@ -568,7 +564,16 @@ export class FilesystemDriver implements StorageDriver {
         dirs.push(d);
       }
     }
-    await Promise.all(dirs.map((d) => this.syncDir(d)));
+    // The rename is done. A directory gone by now was emptied by another
+    // writer (a replica that moved the object on, and removed the directories
+    // it left empty): nothing of ours is left in it to make durable.
+    await Promise.all(dirs.map((d) => this.syncDirIfThere(d)));
+  }
+
+  private async syncDirIfThere(dir: string): Promise<void> {
+    await this.syncDir(dir).catch((err: unknown) => {
+      if (!isMissing(err)) throw err;
+    });
   }
 
   private async syncDir(dir: string): Promise<void> {

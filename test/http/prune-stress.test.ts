@@ -156,7 +156,11 @@ function image(shared: Buffer[]) {
   return { config, layers, manifest };
 }
 
-function runWharf(command: string, configPath: string, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+function runWharf(
+  command: string,
+  configPath: string,
+  ...args: string[]
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
   return new Promise((res) => {
     const c = spawn(process.execPath, [WHARF_BIN, command, '--config', configPath, '--json', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -165,7 +169,8 @@ function runWharf(command: string, configPath: string, ...args: string[]): Promi
     let err = '';
     c.stdout.on('data', (d) => (out += d));
     c.stderr.on('data', (d) => (err += d));
-    c.on('exit', (code) => res({ code, out, err }));
+    // 'close', not 'exit': only then has all of its output been read.
+    c.on('close', (code, signal) => res({ code, signal, out, err }));
   });
 }
 
@@ -347,7 +352,7 @@ test(`prune under load: ${SECONDS} s of concurrent pushes and pulls, zero broken
     const checker = async () => {
       while (Date.now() < deadline) {
         const r = await runWharf('fsck', configPath);
-        let damage: string[] = [`unreadable output: ${r.err.slice(0, 300)}`];
+        let damage: string[] = [`unreadable output (exit ${r.code ?? r.signal}): ${r.out.slice(0, 200)} ${r.err.slice(-500)}`];
         try {
           const rep = JSON.parse(r.out) as { findings: Array<{ severity: string; kind: string; object: string; problem: string }> };
           damage = rep.findings.filter((f) => f.severity === 'damage').map((f) => `${f.kind} ${f.object}: ${f.problem}`);

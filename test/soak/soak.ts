@@ -7,7 +7,7 @@
 // and the store is clean — every image that should be there pulls whole,
 // no upload is left but the abandoned ones (and none after a prune with
 // upload age 0), no temp file, no file left open, every blob hashes to its
-// name, nothing bad in the server's log.
+// name, `wharf fsck --deep` finds no damage, nothing bad in the server's log.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -97,6 +97,19 @@ function runPrune(configPath: string, args: string[] = []): Promise<{ code: numb
   });
 }
 
+/** A `wharf` command whose JSON report is on stdout (kept apart from stderr). */
+function runWharfJson(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [WHARF_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    // 'close', not 'exit': only then has all of its output been read.
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 export async function soak(opts: SoakOptions): Promise<SoakReport> {
   const log = opts.log ?? (() => undefined);
   const failures: string[] = [];
@@ -178,9 +191,17 @@ export async function soak(opts: SoakOptions): Promise<SoakReport> {
 
     const blobs = await misnamedBlobs(wharf.dataDir);
     if (blobs.bad.length > 0) failures.push(`blobs whose bytes do not hash to their name: ${blobs.bad.join(', ')}`);
-    // TODO(issue 10, helper fsck): run `wharf fsck --deep` on the store here and
-    // require it to report the store clean (exit status "clean"). `wharf fsck`
-    // is not on main yet; the checks above are the soak's own, not fsck's.
+    // `wharf fsck --deep` on the store, online: no damage (exit status 0).
+    const check = await runWharfJson(['fsck', '--config', configPath, '--json', '--deep']);
+    const damage = (() => {
+      try {
+        const r = JSON.parse(check.stdout) as { findings: Array<{ severity: string; kind: string; object: string; problem: string }> };
+        return r.findings.filter((f) => f.severity === 'damage').map((f) => `${f.kind} ${f.object}: ${f.problem}`);
+      } catch {
+        return [`unreadable report: ${check.stdout.slice(0, 300)} ${check.stderr.slice(-300)}`];
+      }
+    })();
+    if (damage.length > 0 || check.code !== 0) failures.push(`wharf fsck --deep exited ${check.code}: ${damage.slice(0, 10).join(' | ')}`);
 
     const trouble = wharf
       .output()

@@ -47,6 +47,8 @@ interface Pushed {
 
 class Registry {
   failures: string[] = [];
+  /** When (and how) the client learned that a repository's blob exists: for refusals, the time since. */
+  private told = new Map<string, { at: number; how: string }>();
   private next = 0;
   constructor(readonly urls: string[]) {}
 
@@ -73,12 +75,13 @@ class Registry {
   /** Push one blob the way clients do: HEAD first, then a mount, a monolithic or a chunked upload. */
   async pushBlob(repo: string, data: Buffer, mountFrom?: string): Promise<void> {
     const d = sha256(data);
-    if ((await this.req('HEAD', `/v2/${repo}/blobs/${d}`)).status === 200) return;
+    const told = (how: string) => void this.told.set(`${repo}@${d}`, { at: Date.now(), how });
+    if ((await this.req('HEAD', `/v2/${repo}/blobs/${d}`)).status === 200) return told('HEAD 200');
     const how = Math.random();
     if (mountFrom && how < 0.3) {
       const m = await this.req('POST', `/v2/${repo}/blobs/uploads/?mount=${d}&from=${mountFrom}`);
-      if (m.status === 201) return;
-      if (m.status === 202) return this.finish(this.loc(m.headers), d, data);
+      if (m.status === 201) return told('mount 201');
+      if (m.status === 202) return this.finish(this.loc(m.headers), d, data).then(() => told('upload 201'));
       throw new Error(`mount ${m.status}`);
     }
     if (how < 0.6) {
@@ -87,7 +90,7 @@ class Registry {
         headers: { 'Content-Type': 'application/octet-stream' },
       });
       if (r.status !== 201) throw new Error(`monolithic upload ${r.status} ${r.body.toString('utf8').slice(0, 200)}`);
-      return;
+      return told('upload 201');
     }
     const s = await this.req('POST', `/v2/${repo}/blobs/uploads/`);
     if (s.status !== 202) throw new Error(`start upload ${s.status}`);
@@ -99,7 +102,8 @@ class Registry {
     });
     if (p.status !== 202) throw new Error(`patch ${p.status} ${p.body.toString('utf8').slice(0, 200)}`);
     loc = this.loc(p.headers);
-    return this.finish(loc, d, data.subarray(half));
+    await this.finish(loc, d, data.subarray(half));
+    told('upload 201');
   }
 
   private async finish(loc: string, d: string, rest: Buffer): Promise<void> {
@@ -110,8 +114,27 @@ class Registry {
   }
 
   async putManifest(repo: string, ref: string, body: Buffer, mediaType: string): Promise<number> {
+    const sent = Date.now();
     const r = await this.req('PUT', `/v2/${repo}/manifests/${ref}`, { body, headers: { 'Content-Type': mediaType } });
-    if (r.status !== 201) this.failures.push(`PUT manifest ${repo}:${ref} -> ${r.status} ${r.body.toString('utf8').slice(0, 200)}`);
+    if (r.status !== 201) {
+      // For a refusal: how long before the PUT the client was told each missing blob exists.
+      let when = '';
+      try {
+        const digests = (JSON.parse(r.body.toString('utf8')) as { errors: Array<{ detail?: { digests?: string[] } }> }).errors[0]?.detail
+          ?.digests;
+        when = (digests ?? [])
+          .map((d) => {
+            const t = this.told.get(`${repo}@${d}`);
+            return t ? `${d.slice(7, 19)}: ${t.how} ${sent - t.at} ms before the PUT` : `${d.slice(7, 19)}: never told`;
+          })
+          .join('; ');
+      } catch {
+        /* not an error body */
+      }
+      this.failures.push(
+        `PUT manifest ${repo}:${ref} -> ${r.status} after ${Date.now() - sent} ms ${r.body.toString('utf8').slice(0, 200)} [${when}]`,
+      );
+    }
     return r.status;
   }
 

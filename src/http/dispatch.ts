@@ -212,7 +212,16 @@ export function createDispatcher(rt: Runtime): Dispatcher {
         (uiTarget?.kind === 'api' ? uiTarget.handler : undefined) ??
         (config.ops.readOnly ? undefined : mirrorHandler(method, r, mirrors.get(ns))) ??
         handlerFor(method, r);
-      const ctx: Context = { req, res, url, scope: { driver: rt.driver, ns, graceSeconds: config.prune.graceSeconds }, config, log, pathPrefix: prefix, events: notifier };
+      const ctx: Context = {
+        req,
+        res,
+        url,
+        scope: { driver: rt.driver, ns, graceSeconds: config.prune.graceSeconds },
+        config,
+        log,
+        pathPrefix: prefix,
+        events: notifier,
+      };
       ctx.scope = { driver: rt.driver, ns, graceSeconds: config.prune.graceSeconds, origin: ctx };
       // Every route is authorized before its handler runs (and before any body is read).
       // A mirror reached by path prefix is authorized as the client sees it:

@@ -321,7 +321,7 @@ export function fsckSuite(dc: DriverCase, storeOnly = false): void {
       const stray = randomBytes(100);
       await s.driver.put(blobKey(s, sha256(stray)), stray); // no link, no manifest
       await s.driver.put('default/blobs/sha256/not-a-digest', Buffer.from('x'));
-      await s.driver.put(layout.uploadChunk('default', '00000000-0000-4000-8000-000000000000', 0), randomBytes(30));
+      await s.driver.put(layout.uploadPart('default', '00000000-0000-4000-8000-000000000000', '0000000000000000'), randomBytes(30));
       await s.driver.put(layout.catalogEntry('default', 'gone/repo'), Buffer.alloc(0));
       const dead = `${Date.now() - 2 * HOUR}-dead`;
       await s.driver.put(layout.trashBlob('default', dead, sha256(stray)), stray);

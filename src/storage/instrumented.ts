@@ -62,7 +62,7 @@ export function instrumentDriver(inner: StorageDriver, observer: StorageObserver
     get: (key: string) => timed('get', () => inner.get(key)),
     read: (key: string, range?: ByteRange) => timed('read', () => inner.read(key, range)),
     delete: (key: string) => timed('delete', () => inner.delete(key)),
-    move: (from: string, to: string) => timed('move', () => inner.move(from, to)),
+    move: (from: string, to: string, o?: PutOptions) => timed('move', () => inner.move(from, to, o)),
     concat: (to: string, sources: string[]) => timed('concat', () => inner.concat(to, sources)),
     deleteConcatSources: (to: string, sources: string[]) => timed('delete-concat-sources', () => inner.deleteConcatSources(to, sources)),
   };

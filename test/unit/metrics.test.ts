@@ -52,6 +52,21 @@ describe('storage instrumentation', () => {
     }
   });
 
+  it("passes every argument through: move's durability option reaches the driver", async () => {
+    const seen: unknown[][] = [];
+    class Spy extends MemoryDriver {
+      override async move(from: string, to: string, o?: { durable?: boolean }): Promise<void> {
+        seen.push([from, to, o]);
+        return super.move(from, to, o);
+      }
+    }
+    const d = instrumentDriver(new Spy(), { call: () => undefined });
+    await d.put('ns/a', Buffer.from('x'));
+    await d.move('ns/a', 'ns/b', { durable: false });
+    assert.deepEqual(seen, [['ns/a', 'ns/b', { durable: false }]]);
+    assert.equal((await d.get('ns/b'))!.toString(), 'x');
+  });
+
   it('the retry hook is told about each retry; retried calls are named by operation', async () => {
     const seen: [string, number][] = [];
     const policy = retryPolicy({ retries: 2, baseDelayMs: 1, maxDelayMs: 2, onRetry: (what, attempt) => seen.push([what, attempt]) });

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// Builds the optional native hash addon (native/ -> native/build/Release/wharf_sha.node)
-// during `npm install`. It never fails the install: whatever happens, it prints
-// one line saying whether the addon was built and exits 0; without the addon
-// Wharf uses its TypeScript hash engine (src/digest/).
+// Builds the optional native addons during `npm install`: native/ ->
+// native/build/Release/wharf_sha.node (hashing) and wharf_io.node (sendfile
+// for blob bodies). It never fails the install: whatever happens, it prints
+// what was built and exits 0; without wharf_sha Wharf uses its TypeScript hash
+// engine (src/digest/), without wharf_io it streams blob bodies (src/http/sendfile.ts).
+// Each addon is kept or dropped on its own self-test.
 //
 // Offline by design: node-gyp is pointed at the headers of the running Node
 // (--nodedir = two levels above process.execPath, e.g. /usr for /usr/bin/node),
@@ -19,12 +21,41 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = join(root, 'native');
 const addon = join(nativeDir, 'build', 'Release', 'wharf_sha.node');
+const ioAddon = join(nativeDir, 'build', 'Release', 'wharf_io.node');
 const logFile = join(nativeDir, 'build-native.log');
 const FALLBACK = 'the TypeScript hash engine will be used';
 
 function done(msg) {
   console.log(`wharf: ${msg}`);
   process.exit(0);
+}
+
+// wharf_io: loads, and its calls behave on a real file and socket pair
+// (sendfile of 5 bytes into one end of a Unix socket pair, read back).
+function ioLine() {
+  if (!existsSync(ioAddon)) return 'sendfile addon not built; blob bodies will be streamed';
+  const code = `
+    const a = require(${JSON.stringify(ioAddon)});
+    if (!a.supported) { console.log('unsupported'); process.exit(0); }
+    const fs = require('node:fs'), net = require('node:net'), os = require('node:os'), path = require('node:path');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wharf-io-')); const f = path.join(dir, 'f');
+    fs.writeFileSync(f, 'xhello');
+    const srv = net.createServer((s) => {
+      const fd = fs.openSync(f, 'r'); const out = a.dup(s._handle.fd);
+      a.send(out, fd, 1, 5).then((n) => { a.close(out); fs.closeSync(fd); s.end(); if (n !== 5) process.exit(2); });
+    }).listen(0, '127.0.0.1', () => {
+      const c = net.connect(srv.address().port, '127.0.0.1'); let got = '';
+      c.on('data', (d) => (got += d)); c.on('end', () => { fs.rmSync(dir, { recursive: true });
+        if (got !== 'hello') { console.log('self-test failed: got ' + JSON.stringify(got)); process.exit(1); }
+        console.log('ok'); process.exit(0); });
+    });`;
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 30_000 });
+  const out = (r.stdout ?? '').trim();
+  if (r.status === 0 && out === 'ok') return 'sendfile addon built: native/build/Release/wharf_io.node';
+  rmSync(ioAddon, { force: true });
+  if (r.status === 0 && out === 'unsupported') return 'sendfile addon not usable on this platform; blob bodies will be streamed';
+  const why = `${out}${r.stderr ?? ''}`.trim().split('\n').pop() || `exit ${r.status ?? r.signal}`;
+  return `sendfile addon built but NOT usable (${why}); blob bodies will be streamed`;
 }
 
 function findNodeGyp() {
@@ -91,7 +122,23 @@ try {
   } catch {
     // read-only checkout: no log, still fine
   }
-  if (r.status !== 0 || !existsSync(addon)) {
+  if (r.status !== 0 && existsSync(join(nativeDir, 'build', 'Makefile'))) {
+    // One addon failed to compile: make stopped there. Build the other one anyway.
+    const k = spawnSync('make', ['-k', 'BUILDTYPE=Release', '-C', 'build'], { cwd: nativeDir, encoding: 'utf8', timeout: 300_000 });
+    try {
+      writeFileSync(logFile, `${log}\n$ make -k BUILDTYPE=Release -C build\n${k.stdout ?? ''}${k.stderr ?? ''}\n`);
+    } catch {
+      // read-only checkout: no log
+    }
+  }
+  try {
+    console.log(`wharf: ${ioLine()}`);
+  } catch (err) {
+    console.log(`wharf: sendfile addon not checked (${err instanceof Error ? err.message : String(err)}); blob bodies will be streamed`);
+  }
+  // `rebuild` starts clean, so an addon that exists was built now (the other
+  // one may have failed: each is judged on its own).
+  if (!existsSync(addon)) {
     const why = r.error ? r.error.message : `node-gyp exited ${r.status ?? r.signal}`;
     done(`native hash addon NOT built (${why}; see native/build-native.log); ${FALLBACK}`);
   }

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { hashEngine } from '../digest/index.js';
 import type { Config } from '../config/config.js';
 import { Runtime } from '../http/runtime.js';
+import { blobBodyMode } from '../http/sendfile.js';
 import { startServer } from '../http/server.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
@@ -72,6 +73,7 @@ export async function serve(config: Config, configPath?: string): Promise<void> 
     ...(server.adminUrl ? { admin: server.adminUrl } : {}),
     storage: driver.name,
     hashEngine,
+    blobBodies: blobBodyMode(),
     namespaces: config.namespaces.known,
     mirrors: Object.fromEntries(Object.entries(config.namespaces.mirrors ?? {}).map(([ns, m]) => [ns, m.upstream])),
     tls: config.tlsCert !== undefined,

@@ -4,6 +4,7 @@
 // Every answer that tells a client a blob exists (HEAD/GET, a mount, a
 // deduplicated upload) first notes the use (blob-use.ts), so that a manifest
 // pushed within the grace period never finds the blob swept by prune.
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { ByteRange } from '../storage/driver.js';
 import { NotFoundError } from '../storage/errors.js';
@@ -56,6 +57,20 @@ export async function reuseBlob(s: Scope, d: Digest): Promise<BlobInfo | null> {
 export async function readBlob(s: Scope, d: Digest, range?: ByteRange): Promise<Readable> {
   try {
     return await s.driver.read(layout.blob(s.ns, d), range);
+  } catch (err) {
+    if (err instanceof NotFoundError) throw unknown(d);
+    throw err;
+  }
+}
+
+/**
+ * An open handle on a blob's file when the backend keeps blobs in files
+ * (filesystem), else null. Call statBlob first for the access check and size.
+ */
+export async function openBlobFile(s: Scope, d: Digest): Promise<FileHandle | null> {
+  if (!s.driver.openFile) return null;
+  try {
+    return await s.driver.openFile(layout.blob(s.ns, d));
   } catch (err) {
     if (err instanceof NotFoundError) throw unknown(d);
     throw err;

@@ -3,6 +3,7 @@
 // Keys are '/'-separated strings without a leading '/', e.g. "default/blobs/sha256/ab/…/data".
 //
 // Every driver must pass the shared suite in test/unit/driver-suite.ts.
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
 /** One entry of a listing: an object, or (with a delimiter) a common prefix. */
@@ -85,6 +86,14 @@ export interface StorageDriver {
    * the object.
    */
   read(key: string, range?: ByteRange): Promise<Readable>;
+
+  /**
+   * Optional, filesystem only: an open read-only handle on the object's file,
+   * pinning this version of it (a later overwrite or delete does not change
+   * what it reads); the caller closes it. Rejects with NotFoundError when
+   * missing. Lets the HTTP layer send a blob with sendfile(2).
+   */
+  openFile?(key: string): Promise<FileHandle>;
 
   /**
    * Optional, for upload data only: write `body` into `key` from byte

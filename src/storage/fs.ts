@@ -234,6 +234,17 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
+  async openFile(key: string): Promise<FileHandle> {
+    let fh: FileHandle;
+    try {
+      fh = await fsp.open(this.path(key), 'r');
+    } catch (err) {
+      if (isMissing(err)) throw new NotFoundError(key);
+      throw err;
+    }
+    return fh;
+  }
+
   async read(key: string, range?: ByteRange): Promise<Readable> {
     const file = this.path(key);
     let fh: FileHandle;

@@ -1,11 +1,12 @@
 // GET/HEAD/DELETE /v2/<name>/blobs/<digest>
 import { pipeline } from 'node:stream/promises';
-import { presignBlob, readBlob, statBlob, unlinkBlob } from '../../registry/blobs.js';
+import { openBlobFile, presignBlob, readBlob, statBlob, unlinkBlob } from '../../registry/blobs.js';
 import { parseDigest } from '../../registry/names.js';
 import { HttpError } from '../errors.js';
 import { send, type Context } from '../context.js';
 import { parseRange } from '../headers.js';
 import { notifyBlob, notifyDeleteDigest } from '../notify.js';
+import { canSendfile, sendFileBody } from '../sendfile.js';
 
 const REDIRECT_SECONDS = 20 * 60;
 
@@ -36,17 +37,39 @@ export async function getBlob(ctx: Context, repo: string, digestText: string): P
     notifyBlob(ctx, 'pull', repo, digest.text, size);
     return;
   }
-  const stream = await readBlob(ctx.scope, digest, range ?? undefined);
   const { res } = ctx;
-  res.statusCode = range ? 206 : 200;
-  for (const [k, v] of Object.entries(common)) res.setHeader(k, v);
-  res.setHeader('Content-Type', 'application/octet-stream');
-  if (range) {
-    res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
-    res.setHeader('Content-Length', range.end - range.start + 1);
-  } else {
-    res.setHeader('Content-Length', size);
+  const setHeaders = () => {
+    res.statusCode = range ? 206 : 200;
+    for (const [k, v] of Object.entries(common)) res.setHeader(k, v);
+    res.setHeader('Content-Type', 'application/octet-stream');
+    if (range) {
+      res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+      res.setHeader('Content-Length', range.end - range.start + 1);
+    } else {
+      res.setHeader('Content-Length', size);
+    }
+  };
+  const start = range?.start ?? 0;
+  const end = range?.end ?? size - 1;
+  if (canSendfile(res, end - start + 1)) {
+    const fh = await openBlobFile(ctx.scope, digest);
+    if (fh) {
+      try {
+        // The handle pins one version of the file: it must hold the bytes the headers announce.
+        const st = await fh.stat();
+        if (st.isFile() && st.size === size) {
+          setHeaders();
+          await sendFileBody(res, fh, start, end);
+          if (!range) notifyBlob(ctx, 'pull', repo, digest.text, size);
+          return;
+        }
+      } finally {
+        await fh.close();
+      }
+    }
   }
+  const stream = await readBlob(ctx.scope, digest, range ?? undefined);
+  setHeaders();
   await pipeline(stream, res);
   if (!range) notifyBlob(ctx, 'pull', repo, digest.text, size);
 }

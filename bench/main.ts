@@ -44,7 +44,7 @@ import {
 import { sizesFor, type Scenario } from './scenario.js';
 import { chunked1, chunked8, monolithic, singlePatch } from './scenarios/big-push.js';
 import { image } from './scenarios/image.js';
-import { latency } from './scenarios/latency.js';
+import { latency, latencyPull } from './scenarios/latency.js';
 import { pull } from './scenarios/pull.js';
 import { smallPull } from './scenarios/small-pull.js';
 import { smallPush } from './scenarios/small-push.js';
@@ -53,7 +53,7 @@ import { MiB } from './stats.js';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 
-export const SCENARIOS: Scenario[] = [singlePatch, monolithic, chunked8, chunked1, pull, smallPush, smallPull, image, latency];
+export const SCENARIOS: Scenario[] = [singlePatch, monolithic, chunked8, chunked1, pull, smallPush, smallPull, image, latency, latencyPull];
 
 const { values } = parseArgs({
   options: {

@@ -15,10 +15,10 @@ interface Data {
   big: Payload;
 }
 
-function pushInWorker(origin: string, repo: string, p: Payload): Promise<number> {
+function pushInWorker(origin: string, repo: string, p: Payload, mode: 'push' | 'pull' = 'push'): Promise<number> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL('../push-worker.js', import.meta.url), {
-      workerData: { origin, repo, size: p.size, seed: new Uint8Array(p.seed), digest: p.digest },
+      workerData: { origin, repo, size: p.size, seed: new Uint8Array(p.seed), digest: p.digest, mode },
     });
     let settled = false;
     w.once('message', (m: { ok: boolean; seconds?: number; error?: string }) => {
@@ -82,6 +82,61 @@ export const latency = defineScenario<Data>({
           loadP99,
           p99Ratio: loadP99 / idleP99,
           pushMbps: d.big.size / MB / value.pushSeconds,
+        },
+        window,
+      };
+    }),
+});
+
+// Scenario 10: the same probes while a big blob is pulled (fairness of the
+// pull path: with sendfile the event loop only starts each batch).
+export const latencyPull = defineScenario<Data>({
+  name: 'latency-pull',
+  title: 'Small-pull latency during a big pull',
+  describe: (s) =>
+    `${s.latencyClients} clients of small HEAD/GET (${THINK_MS} ms apart): ${s.latencyIdleSeconds} s idle, then during a ${fmtBytes(s.pullBytes)} pull`,
+  metrics: [
+    { key: 'idleP50', label: 'idle p50 ms', unit: 'ms', better: 'lower', digits: 2 },
+    { key: 'idleP99', label: 'idle p99 ms', unit: 'ms', better: 'lower', digits: 2 },
+    { key: 'loadP50', label: 'p50 during pull ms', unit: 'ms', better: 'lower', digits: 2 },
+    { key: 'loadP99', label: 'p99 during pull ms', unit: 'ms', better: 'lower', digits: 2 },
+    {
+      key: 'p99Ratio',
+      label: 'p99 during pull / idle p99',
+      unit: '×',
+      better: 'lower',
+      digits: 2,
+      target: { kind: 'wharf-max', value: 2, text: 'Wharf ≤ 2×' },
+    },
+    { key: 'pullMbps', label: 'concurrent pull MB/s', unit: 'MB/s', better: 'higher', digits: 0 },
+  ],
+  prepare: (s) => ({ img: makeSmallImage('bench/latency'), big: new Payload(s.pullBytes) }),
+  run: (server, d, s) =>
+    withClient(server, s.latencyClients, async (c) => {
+      await seedSmallImage(c, d.img);
+      await c.pushMonolithic('bench/latency-big', d.big);
+      const warm = Date.now() + 300;
+      await smallPullLoad(c, d.img, s.latencyClients, () => Date.now() > warm, THINK_MS);
+      const { value, window } = await server.measure(async () => {
+        const end = Date.now() + s.latencyIdleSeconds * 1000;
+        const idle = await smallPullLoad(c, d.img, s.latencyClients, () => Date.now() >= end, THINK_MS);
+        let pulling = true;
+        const pull = pushInWorker(server.url, 'bench/latency-big', d.big, 'pull').finally(() => {
+          pulling = false;
+        });
+        const [loaded, pullSeconds] = await Promise.all([smallPullLoad(c, d.img, s.latencyClients, () => !pulling, THINK_MS), pull]);
+        return { idle, loaded, pullSeconds };
+      });
+      const idleP99 = value.idle.percentile(99);
+      const loadP99 = value.loaded.percentile(99);
+      return {
+        metrics: {
+          idleP50: value.idle.percentile(50),
+          idleP99,
+          loadP50: value.loaded.percentile(50),
+          loadP99,
+          p99Ratio: loadP99 / idleP99,
+          pullMbps: d.big.size / MB / value.pullSeconds,
         },
         window,
       };

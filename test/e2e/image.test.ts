@@ -257,7 +257,7 @@ describe('container image (buildah build, podman run)', { timeout: BASES_TIMEOUT
         .sort(),
     );
     assert.equal(dist, 'src\nui', 'only dist/src and the web UI ship (no dist/test, dist/bench)');
-    assert.equal(release, 'wharf_sha.node');
+    assert.equal(release, 'wharf_io.node\nwharf_sha.node');
     assert.equal(devDeps, '', 'dev dependencies in the image');
     assert.equal(tsFiles, '', 'TypeScript sources in the image');
 

@@ -207,6 +207,7 @@ describe('npm package (npm pack, npm install -g, wharf serve)', { timeout: 3 * I
     assert.ok(existsSync(join(prefix, 'lib', 'node_modules', 'wharf', 'native', 'build', 'Release', 'wharf_sha.node')));
     const { started } = await serveAndUse(prefix, path);
     assert.match(started.hashEngine, /^native \((SHA-NI|portable C)\)$/);
+    assert.equal(started.blobBodies, 'sendfile');
   });
 
   it('without a compiler: the install succeeds, the TypeScript hash engine serves and the start log says so', async () => {
@@ -224,5 +225,6 @@ describe('npm package (npm pack, npm install -g, wharf serve)', { timeout: 3 * I
     assert.ok(!existsSync(join(prefix, 'lib', 'node_modules', 'wharf', 'native', 'build', 'Release', 'wharf_sha.node')));
     const { started } = await serveAndUse(prefix, path);
     assert.equal(started.hashEngine, 'typescript');
+    assert.match(started.blobBodies, /^streamed \(.*not built\)$/);
   });
 });

@@ -42,7 +42,7 @@ function ioLine() {
     fs.writeFileSync(f, 'xhello');
     const srv = net.createServer((s) => {
       const fd = fs.openSync(f, 'r'); const out = a.dup(s._handle.fd);
-      a.send(out, fd, 1, 5).then((n) => { a.close(out); fs.closeSync(fd); s.end(); if (n !== 5) process.exit(2); });
+      a.send(out, fd, 1, 5, 0).then((n) => { a.close(out); fs.closeSync(fd); s.end(); if (n !== 5) process.exit(2); });
     }).listen(0, '127.0.0.1', () => {
       const c = net.connect(srv.address().port, '127.0.0.1'); let got = '';
       c.on('data', (d) => (got += d)); c.on('end', () => { fs.rmSync(dir, { recursive: true });

@@ -9,10 +9,11 @@
  *                                  Node may close its own descriptor at any time (client
  *                                  abort, idle timeout); ours keeps the number from being
  *                                  reused under a send that is still running.
- *   send(outFd, inFd, offset, count) -> Promise<number>
+ *   send(outFd, inFd, offset, count, waitMs) -> Promise<number>
  *                                  on the libuv threadpool: sendfile() until `count` bytes
- *                                  went out or the socket would block (EAGAIN); resolves
- *                                  with the bytes sent (< count means "would block").
+ *                                  went out or the socket would block (EAGAIN) for longer
+ *                                  than the job's first `waitMs` ms; resolves with the bytes
+ *                                  sent (< count means "would block").
  *                                  Never sends more than `count` bytes. Rejects on a socket
  *                                  error (EPIPE, ECONNRESET, ...) and when the file ends
  *                                  early (it never grows past what the caller measured).
@@ -46,6 +47,7 @@
 #if defined(__linux__)
 #define WHARF_HAVE_SENDFILE 1
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -159,6 +161,8 @@ typedef struct {
   napi_deferred deferred;
   int out_fd, in_fd;
   int64_t offset, count, sent;
+  int wait_ms;       /* how long this job may wait for a full socket buffer to drain */
+  uint64_t started;  /* uv_hrtime() when the job started */
   int err; /* 0 ok, > 0 errno, -1 file ended early */
 } send_req;
 
@@ -167,6 +171,7 @@ static void send_execute(napi_env env, void *arg) {
   send_req *r = (send_req *)arg;
 #if WHARF_HAVE_SENDFILE
   off_t off = (off_t)r->offset;
+  r->started = uv_hrtime();
   while (r->sent < r->count) {
     int64_t left = r->count - r->sent;
     size_t step = left > MAX_STEP ? MAX_STEP : (size_t)left;
@@ -180,7 +185,18 @@ static void send_execute(napi_env env, void *arg) {
       return;
     }
     if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      /* A reader that keeps up drains the socket buffer within a few ms:
+         wait here a little (one thread wake-up instead of a trip through the
+         event loop and back to the pool), but never long, so a slow client
+         cannot hold a pool thread. */
+      int left_ms = r->wait_ms - (int)((uv_hrtime() - r->started) / 1000000);
+      if (left_ms <= 0) return;
+      struct pollfd p = {.fd = r->out_fd, .events = POLLOUT};
+      int rc = poll(&p, 1, left_ms);
+      if (rc > 0 || (rc < 0 && errno == EINTR)) continue; /* writable, or an error the next sendfile reports */
+      return;
+    }
     r->err = errno;
     return;
   }
@@ -208,12 +224,16 @@ static void send_complete(napi_env env, napi_status status, void *arg) {
 }
 
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  napi_value argv[4], promise, name;
+  napi_value argv[5], promise, name;
   int out_fd, in_fd;
-  int64_t offset, count;
-  if (!get_args(env, info, 4, argv)) return NULL;
+  int64_t offset, count, wait_ms = 0;
+  if (!get_args(env, info, 5, argv)) return NULL;
   if (!get_fd(env, argv[0], &out_fd) || !get_fd(env, argv[1], &in_fd)) return NULL;
   if (!get_size(env, argv[2], "offset", &offset) || !get_size(env, argv[3], "count", &count)) return NULL;
+  if (!get_size(env, argv[4], "waitMs", &wait_ms) || wait_ms > 1000) {
+    if (wait_ms > 1000) napi_throw_range_error(env, NULL, "wharf_io: waitMs must be at most 1000");
+    return NULL;
+  }
   send_req *r = (send_req *)calloc(1, sizeof *r);
   if (r == NULL) {
     napi_throw_error(env, NULL, "wharf_io: out of memory");
@@ -223,6 +243,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   r->in_fd = in_fd;
   r->offset = offset;
   r->count = count;
+  r->wait_ms = (int)wait_ms;
   if (napi_create_promise(env, &r->deferred, &promise) != napi_ok ||
       napi_create_string_utf8(env, "wharf_io.send", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_async_work(env, NULL, name, send_execute, send_complete, r, &r->work) != napi_ok ||

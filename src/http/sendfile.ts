@@ -12,9 +12,9 @@
 //      (res.write), so Node frames the response as usual; its write callback
 //      says they are in the kernel, and the socket then has no queued writes.
 //   2. The rest goes in batches of up to 8 MiB, each one sendfile loop on the
-//      libuv threadpool that stops when the socket buffer is full (EAGAIN);
-//      then we wait for the socket to become writable (a uv_poll on our own
-//      duplicate of its descriptor) and go on. The event loop stays free
+//      libuv threadpool that stops when the socket buffer stays full (EAGAIN
+//      for more than 10 ms); then we wait for the socket to become writable
+//      (a uv_poll on our own duplicate of its descriptor) and go on. The event loop stays free
 //      between batches, so small requests keep their latency (fairness).
 //   3. res.end() finishes the response; keep-alive goes on as usual.
 // Never a byte past the blob: every batch asks for at most what is left of
@@ -41,7 +41,7 @@ interface IoAddon {
   dup(fd: number): number;
   close(fd: number): void;
   shutdown(fd: number): void;
-  send(outFd: number, inFd: number, offset: number, count: number): Promise<number>;
+  send(outFd: number, inFd: number, offset: number, count: number, waitMs: number): Promise<number>;
   waitWritable(fd: number): Promise<void>;
 }
 
@@ -53,6 +53,12 @@ export const SENDFILE_MIN_BYTES = 256 * 1024;
 const HEAD_BYTES = 64 * 1024;
 /** At most this much per threadpool trip, so the pool and the loop stay shared. */
 const BATCH_BYTES = 8 * 1024 * 1024;
+/**
+ * A pool job waits this long for a full socket buffer to drain before it
+ * hands the wait to the event loop: a client that keeps up costs one thread
+ * wake-up per buffer, a slow one holds a pool thread no longer than this.
+ */
+const POOL_WAIT_MS = 10;
 
 let addon: IoAddon | null | undefined;
 let why = '';
@@ -178,7 +184,7 @@ export async function sendFileBody(res: ServerResponse, fh: FileHandle, start: n
     while (pos <= end) {
       if (gone || socket.destroyed) throw new ClientGone();
       const want = Math.min(BATCH_BYTES, end + 1 - pos);
-      const sent = await io.send(out, fh.fd, pos, want);
+      const sent = await io.send(out, fh.fd, pos, want, POOL_WAIT_MS);
       pos += sent;
       if (sent > 0 && socket.timeout) socket.setTimeout(socket.timeout); // re-arm the idle timeout, as a write does
       if (sent < want) await io.waitWritable(out);

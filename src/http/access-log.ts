@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Runtime } from './runtime.js';
 import { requestInfo } from './request-info.js';
+import { bytesSentPastNode } from './sendfile.js';
 
 /** What the dispatcher learned while routing. */
 export interface RequestFacts {
@@ -30,7 +31,7 @@ const lastCounts = new WeakMap<Socket, { read: number; written: number }>();
 function bytesOf(socket: Socket): { bytesIn: number; bytesOut: number } {
   const last = lastCounts.get(socket);
   const read = socket.bytesRead;
-  const written = socket.bytesWritten;
+  const written = socket.bytesWritten + bytesSentPastNode(socket);
   lastCounts.set(socket, { read, written });
   return { bytesIn: Math.max(0, read - (last?.read ?? 0)), bytesOut: Math.max(0, written - (last?.written ?? 0)) };
 }

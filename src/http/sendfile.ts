@@ -150,6 +150,17 @@ async function readExactly(fh: FileHandle, length: number, position: number): Pr
 }
 
 /**
+ * Bytes each socket carried past Node (by sendfile): `socket.bytesWritten`
+ * never sees them, and the access log and metrics count a response's bytes
+ * from it.
+ */
+const sentPastNode = new WeakMap<Socket, number>();
+
+export function bytesSentPastNode(socket: Socket): number {
+  return sentPastNode.get(socket) ?? 0;
+}
+
+/**
  * Send bytes [start, end] (inclusive) of the open file as the body of `res`,
  * whose status and headers (Content-Length = end - start + 1) are set and not
  * sent yet; ends the response. The caller checked canSendfile() and that the
@@ -186,6 +197,7 @@ export async function sendFileBody(res: ServerResponse, fh: FileHandle, start: n
       const want = Math.min(BATCH_BYTES, end + 1 - pos);
       const sent = await io.send(out, fh.fd, pos, want, POOL_WAIT_MS);
       pos += sent;
+      if (sent > 0) sentPastNode.set(socket, (sentPastNode.get(socket) ?? 0) + sent);
       if (sent > 0 && socket.timeout) socket.setTimeout(socket.timeout); // re-arm the idle timeout, as a write does
       if (sent < want) await io.waitWritable(out);
     }

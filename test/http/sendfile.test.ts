@@ -142,6 +142,27 @@ function describeBodies(name: string, env: Record<string, string>, expectSendfil
       assert.match(out, expectSendfile ? /"blobBodies":"sendfile"/ : /"blobBodies":"streamed/);
     });
 
+    it('the access log and the metrics count the whole body, sent past Node or not', async () => {
+      const { raw, error } = await wire(w.port, get(`/v2/${REPO}/blobs/${digest}`, { 'X-Request-Id': `bytes-${name.length}` }, true));
+      assert.equal(error, undefined);
+      assert.equal(sha(takeResponse(raw).body), digest.slice('sha256:'.length));
+      let line: { bytesOut?: number; status?: number } | undefined;
+      await waitFor('the access log line', () => {
+        for (const l of w.output().split('\n')) {
+          if (l.includes(`"id":"bytes-${name.length}"`) && l.includes('"msg":"request"')) line = JSON.parse(l);
+        }
+        return line !== undefined;
+      });
+      assert.equal(line!.status, 200);
+      assert.ok(line!.bytesOut! >= SIZE, `access log bytesOut ${line!.bytesOut} < ${SIZE}`);
+      const metrics = await (await fetch(`${w.url}/metrics`)).text();
+      const sent = metrics
+        .split('\n')
+        .filter((m) => m.startsWith('wharf_http_sent_bytes_total{') && m.includes('route="blob"'))
+        .reduce((n, m) => n + Number(m.split(' ').pop()), 0);
+      assert.ok(sent >= SIZE, `wharf_http_sent_bytes_total{route="blob"} ${sent} < ${SIZE}`);
+    });
+
     it('a whole body hashes to its digest and ends exactly at Content-Length', async () => {
       const { head, body } = await getThenNext(w, digest);
       assert.equal(head.status, 200);

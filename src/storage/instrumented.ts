@@ -75,6 +75,10 @@ export function instrumentDriver(inner: StorageDriver, observer: StorageObserver
     const presign = inner.presignGet.bind(inner);
     out.presignGet = (key: string, expires: number) => timed('presign', () => presign(key, expires));
   }
+  if (inner.openFile) {
+    const openFile = inner.openFile.bind(inner);
+    out.openFile = (key: string) => timed('read', () => openFile(key));
+  }
   if (inner.close) out.close = inner.close.bind(inner);
   return out;
 }

@@ -40,12 +40,15 @@ describe('storage instrumentation', () => {
     ]);
   });
 
-  it('keeps optional methods optional: append only where the driver has it', () => {
+  it('keeps optional methods optional: append and openFile only where the driver has them', () => {
     const dir = mkdtempSync(join(tmpdir(), 'wharf-metrics-'));
     try {
       const obs = { call: () => undefined };
       assert.equal(typeof instrumentDriver(new FilesystemDriver({ root: dir }), obs).append, 'function');
       assert.equal(instrumentDriver(new MemoryDriver(), obs).append, undefined);
+      // openFile (blob bodies by sendfile) too: dropped, every pull would stream.
+      assert.equal(typeof instrumentDriver(new FilesystemDriver({ root: dir }), obs).openFile, 'function');
+      assert.equal(instrumentDriver(new MemoryDriver(), obs).openFile, undefined);
       assert.equal(instrumentDriver(new MemoryDriver(), obs).name, 'memory');
     } finally {
       rmSync(dir, { recursive: true, force: true });

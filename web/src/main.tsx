@@ -129,8 +129,11 @@ function App() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [round]);
 
+  // The route as parsed, not location.hash: a render between a hash change and
+  // its hashchange event would otherwise key the effects below (heading focus,
+  // document title) to the new hash while `route` is still the old page.
+  const routeKey = JSON.stringify(route);
   // Focus the new page's heading once it is there.
-  const routeKey = location.hash;
   useEffect(() => {
     const focus = () => {
       const h = document.querySelector<HTMLElement>('main h1');

@@ -2,7 +2,7 @@
 //
 //   npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE]
 //                    [--profile DIR] [--mib N] [--seconds N] [--small N]
-//                    [--label TEXT] [--snapshot] [--list] [--against distribution|quiet]
+//                    [--label TEXT] [--snapshot] [--list] [--against distribution|quiet|no-log|no-metrics]
 //
 // For every scenario, interleaved A/B rounds: each round prepares the data
 // once, then starts a fresh Wharf, runs the scenario, stops it, starts a
@@ -22,7 +22,8 @@
 // metrics on) with Wharf with both off, in the same interleaved rounds,
 // instead of Distribution: the cost of logs and metrics (budget: 5 % on the
 // small HEAD/GET scenario, `--only conc`); there the side that runs first
-// alternates from round to round.
+// alternates from round to round. --against no-log and --against no-metrics
+// turn only one of the two off, to see which costs what.
 import { execFileSync, execSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -48,8 +49,8 @@ import { latency, latencyPull } from './scenarios/latency.js';
 import { pull } from './scenarios/pull.js';
 import { smallPull } from './scenarios/small-pull.js';
 import { smallPush } from './scenarios/small-push.js';
-import { startBenchServer, type ServerKind } from './servers.js';
-import { MiB } from './stats.js';
+import { startBenchServer, type ServerKind, type ServerWindow } from './servers.js';
+import { median, MiB } from './stats.js';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -98,7 +99,7 @@ function runSnapshot(): number {
         '--out',
         outFileFor(
           values.quick ||
-            values.against === 'quiet' ||
+            values.against !== 'distribution' ||
             values.only !== undefined ||
             values.mib !== undefined ||
             values.seconds !== undefined ||
@@ -119,18 +120,39 @@ function outFileFor(partial: boolean): string {
 
 if (values.help || values.list) {
   console.log(
-    'npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT] [--snapshot] [--against distribution|quiet]\n\nScenarios:',
+    'npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT] [--snapshot] [--against distribution|quiet|no-log|no-metrics]\n\nScenarios:',
   );
   const s = sizesFor(values.quick);
   for (const sc of SCENARIOS) console.log(`  ${sc.name.padEnd(8)} ${sc.title}: ${sc.describe(s)}`);
   process.exit(0);
 }
 
-if (values.against !== 'distribution' && values.against !== 'quiet') throw new Error('--against must be distribution or quiet');
-const againstQuiet = values.against === 'quiet';
+/** --against: the second side of every round, and its name in the tables. */
+const AGAINST: Record<string, { kind: ServerKind; label: string; versus: string }> = {
+  distribution: { kind: 'distribution', label: 'Distribution', versus: 'Wharf vs CNCF Distribution' },
+  quiet: {
+    kind: 'wharf-quiet',
+    label: 'Wharf quiet',
+    versus: 'Wharf (access log + metrics on, the defaults) vs Wharf quiet (access-log: false, metrics: false)',
+  },
+  'no-log': {
+    kind: 'wharf-no-log',
+    label: 'Wharf no log',
+    versus: 'Wharf (the defaults) vs Wharf without the access log (access-log: false)',
+  },
+  'no-metrics': {
+    kind: 'wharf-no-metrics',
+    label: 'Wharf no metrics',
+    versus: 'Wharf (the defaults) vs Wharf without metrics (metrics: false)',
+  },
+};
+const against = AGAINST[values.against];
+if (!against) throw new Error(`--against must be one of ${Object.keys(AGAINST).join(', ')}`);
+/** Wharf against a variant of itself (the cost of logs and metrics). */
+const againstQuiet = values.against !== 'distribution';
 /** The second side of every round. */
-const OTHER: ServerKind = againstQuiet ? 'wharf-quiet' : 'distribution';
-const LABELS: SideLabels = againstQuiet ? { a: 'Wharf', b: 'Wharf quiet' } : DISTRIBUTION_LABELS;
+const OTHER: ServerKind = against.kind;
+const LABELS: SideLabels = againstQuiet ? { a: 'Wharf', b: against.label } : DISTRIBUTION_LABELS;
 if (againstQuiet) {
   // The targets are against Distribution; against itself the budget is what counts:
   // logs + metrics may cost at most 5 % of the small HEAD/GET throughput.
@@ -246,7 +268,7 @@ for (const sc of selected) {
   const rs: RoundResult[] = [];
   for (let round = 1; round <= rounds; round++) {
     const data = await sc.prepare(sizes);
-    // The second side's results sit in the `distribution` slot (with --against quiet: Wharf quiet).
+    // The second side's results sit in the `distribution` slot (with --against quiet: Wharf quiet, and so on).
     const sides = {} as Record<'wharf' | 'distribution', SideResult>;
     // Against itself the two sides differ by a few per cent: alternate which one runs first, so that
     // an order effect (page cache, the previous server still exiting) cannot pass for a cost.
@@ -274,7 +296,7 @@ const report = {
   finishedAt: finishedAt.toISOString(),
   minutes: (finishedAt.getTime() - startedAt.getTime()) / 60000,
   command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
-  /** The second side: `distribution` (its results are under `distribution`), or `quiet` (Wharf without access log and metrics, also under `distribution`). */
+  /** The second side: `distribution` (its results are under `distribution`), or `quiet`, `no-log`, `no-metrics` (Wharf variants, also under `distribution`). */
   against: values.against,
   rounds,
   quick: sizes.quick,
@@ -285,14 +307,31 @@ const report = {
 mkdirSync(dirname(outFile), { recursive: true });
 writeFileSync(outFile, JSON.stringify(report, null, 2) + '\n');
 
-const versus = againstQuiet
-  ? 'Wharf (access log + metrics on, the defaults) vs Wharf quiet (access-log: false, metrics: false)'
-  : 'Wharf vs CNCF Distribution';
+const versus = against.versus;
 const header = `${versus} — ${rounds} interleaved round(s) per scenario, medians; ratio = median of per-round ratios, > 1 means ${LABELS.a} is better. ${env.cpus} × ${env.cpuModel}, Node ${env.node}, Wharf ${env.source} (${env.wharfHashEngine})${againstQuiet ? '' : `, ${env.distribution}`}. MB = 10^6 bytes; CPU = server user+system seconds in the measured window; RSS = server peak resident memory.`;
 console.log(`\n${header}\n`);
 console.log(textTable(results, LABELS));
 console.log(`\nWorkloads:\n${workloadList(results)}`);
 console.log(`\nMarkdown:\n\n${markdownTable(results, LABELS)}\n\n${workloadList(results)}\n`);
+if (againstQuiet) {
+  // What a request costs the server: a throughput ratio on a loaded machine moves with the load, this less.
+  for (const r of results) {
+    const perRequest = (side: 'wharf' | 'distribution', cpu: (w: ServerWindow) => number) =>
+      median(
+        r.rounds
+          .map((x) => x[side])
+          .filter((x) => x.metrics?.rps && x.window)
+          .map((x) => (cpu(x.window!) / (x.metrics!.rps! * x.window!.wallSeconds)) * 1000),
+      );
+    if (!r.rounds.some((x) => x.wharf.metrics?.rps)) continue;
+    const all = (w: ServerWindow) => w.cpuSeconds;
+    const main = (w: ServerWindow) => w.mainThreadCpuSeconds;
+    const [a, b] = [perRequest('wharf', all), perRequest('distribution', all)];
+    console.log(
+      `${r.name}: server CPU per request (median of rounds) ${LABELS.a} ${a.toFixed(3)} ms, ${LABELS.b} ${b.toFixed(3)} ms (${((a / b - 1) * 100).toFixed(1)} %); main thread ${perRequest('wharf', main).toFixed(3)} / ${perRequest('distribution', main).toFixed(3)} ms`,
+    );
+  }
+}
 console.log(
   `Raw results: ${outFile} (${report.minutes.toFixed(1)} min; 1-min load average ${env.loadAverageAtStart[0]!.toFixed(1)} at start, ${env.loadAverageAtEnd[0]!.toFixed(1)} at end)`,
 );

@@ -8,8 +8,19 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { startDistribution, startWharfRegistry, type RunningRegistry } from '../test/helpers/registries.js';
 
-/** 'wharf-quiet': Wharf with the access log and metrics off (`npm run bench -- --against quiet`). */
-export type ServerKind = 'wharf' | 'distribution' | 'wharf-quiet';
+/**
+ * 'wharf-quiet': Wharf with the access log and metrics off (`npm run bench -- --against quiet`);
+ * 'wharf-no-log' / 'wharf-no-metrics': only one of them off (`--against no-log|no-metrics`).
+ */
+export type ServerKind = 'wharf' | 'distribution' | 'wharf-quiet' | 'wharf-no-log' | 'wharf-no-metrics';
+
+/** The registry settings of each Wharf variant (the access log and metrics are on by default). */
+const WHARF_VARIANTS: Record<Exclude<ServerKind, 'distribution'>, Record<string, unknown>> = {
+  wharf: {},
+  'wharf-quiet': { 'access-log': false, metrics: false },
+  'wharf-no-log': { 'access-log': false },
+  'wharf-no-metrics': { metrics: false },
+};
 export const SERVER_KINDS: readonly ServerKind[] = ['wharf', 'distribution'];
 
 const CLK_TCK = 100; // getconf CLK_TCK on Linux/x86-64
@@ -112,11 +123,10 @@ function resetPeak(pid: number): boolean {
 export async function startBenchServer(kind: ServerKind, opts: ServerOptions = {}): Promise<BenchServer> {
   const before = childPids();
   let reg: RunningRegistry;
-  if (kind === 'wharf' || kind === 'wharf-quiet') {
+  if (kind !== 'distribution') {
     // 'wharf' runs as configured by default: access log (info) and metrics on.
-    const quiet = kind === 'wharf-quiet' ? { 'access-log': false, metrics: false } : {};
     reg = await startWharfRegistry({
-      registry: { 'log-level': 'info', delete: true, ...quiet },
+      registry: { 'log-level': 'info', delete: true, ...WHARF_VARIANTS[kind] },
       env: { WHARF_HASH_ENGINE: 'auto', ...opts.wharfEnv },
     });
   } else {

@@ -27,24 +27,40 @@ function labelsOf(names: readonly string[], values: readonly string[]): Record<s
   return out;
 }
 
-/** A cell per label set, found by the joined label values. */
+/**
+ * A cell per label set, found label value by label value in nested maps: the
+ * values are the same few strings every time (methods, route kinds, status
+ * classes, configured names), whose hashes V8 keeps, so a lookup allocates
+ * nothing (joining them into one key made a new string to hash per update).
+ */
 class Cells<C> {
-  private readonly map = new Map<string, { labels: Record<string, string>; cell: C }>();
+  private readonly root = new Map<string, unknown>();
+  private readonly all: { labels: Record<string, string>; cell: C }[] = [];
   constructor(
     private readonly labelNames: readonly string[],
     private readonly make: () => C,
   ) {}
   get(values: readonly string[]): C {
-    const key = values.length === 1 ? values[0]! : values.join('\u0000');
-    let e = this.map.get(key);
-    if (!e) {
+    let node = this.root;
+    const last = values.length - 1;
+    for (let i = 0; i < last; i++) {
+      let next = node.get(values[i]!) as Map<string, unknown> | undefined;
+      if (next === undefined) {
+        next = new Map();
+        node.set(values[i]!, next);
+      }
+      node = next;
+    }
+    let e = node.get(values[last]!) as { labels: Record<string, string>; cell: C } | undefined;
+    if (e === undefined) {
       e = { labels: labelsOf(this.labelNames, values), cell: this.make() };
-      this.map.set(key, e);
+      node.set(values[last]!, e);
+      this.all.push(e);
     }
     return e.cell;
   }
-  entries() {
-    return this.map.values();
+  entries(): readonly { labels: Record<string, string>; cell: C }[] {
+    return this.all;
   }
 }
 

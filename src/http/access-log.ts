@@ -47,7 +47,7 @@ export function requestEnded(rt: Runtime, req: IncomingMessage, res: ServerRespo
   if (f.route === 'health' || f.route === 'metrics') return;
   if (!rt.config.ops.accessLog || !rt.log.enabled('info')) return;
   const info = requestInfo(req);
-  rt.log.info('request', {
+  rt.log.flat('info', 'request', {
     id: info?.id,
     client: info?.client,
     user: info?.user,

@@ -18,6 +18,12 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
+  /**
+   * A line whose fields are all strings, numbers, booleans or undefined (the
+   * access log, one per request): the same format, made with one
+   * JSON.stringify instead of pino's work per field.
+   */
+  flat(level: Level, msg: string, fields: Record<string, FlatValue>): void;
   enabled(level: Level): boolean;
   /** Change the level (SIGHUP reload). */
   setLevel(level: Level): void;
@@ -25,6 +31,14 @@ export interface Logger {
   dropped(): number;
   /** Write out what is buffered, waiting at most `ms`. */
   flush(ms?: number): Promise<void>;
+}
+
+export type FlatValue = string | number | boolean | undefined;
+
+/** `{"level":…,"time":…,<fields>,"msg":…}`: the order pino writes them in. */
+function flatLine(level: Level, msg: string, fields: Record<string, FlatValue>): string {
+  const body = JSON.stringify(fields);
+  return `{"level":"${level}"${isoTime()}${body.length > 2 ? `,${body.slice(1, -1)}` : ''},"msg":${JSON.stringify(msg)}}\n`;
 }
 
 /** How long a line may wait to be written with the next ones, and how much may wait. */
@@ -89,6 +103,9 @@ export function createLogger(level: Level, write?: (line: string) => void, fd = 
     info: (msg, fields) => p.info(fields ?? {}, msg),
     warn: (msg, fields) => p.warn(fields ?? {}, msg),
     error: (msg, fields) => p.error(fields ?? {}, msg),
+    flat: (lvl, msg, fields) => {
+      if (p.isLevelEnabled(lvl)) batch.write(flatLine(lvl, msg, fields));
+    },
     enabled: (lvl) => p.isLevelEnabled(lvl),
     setLevel: (lvl) => {
       p.level = lvl;
@@ -147,6 +164,9 @@ function lineLogger(level: Level, write: (line: string) => void): Logger {
     info: log('info'),
     warn: log('warn'),
     error: log('error'),
+    flat: (lvl, msg, fields) => {
+      if (ORDER[lvl] >= min) write(flatLine(lvl, msg, fields));
+    },
     enabled: (lvl) => ORDER[lvl] >= min,
     setLevel: (lvl) => {
       min = ORDER[lvl];

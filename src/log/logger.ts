@@ -8,6 +8,7 @@
 // thread pool (whose queue the storage calls share) and a wake-up of the
 // reader, and one write per access-log line was most of what logs and metrics
 // cost on small requests.
+import { writeSync } from 'node:fs';
 import { pino, type Logger as Pino } from 'pino';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
@@ -79,13 +80,17 @@ export function createLogger(level: Level, write?: (line: string) => void, fd = 
       else if (!timer) timer = setTimeout(writePending, BATCH_MS);
     },
   };
-  // At exit there is no next turn: what waits is written out synchronously.
+  // At exit there is no next turn: what the destination holds, then what waits here, is written synchronously
+  // (handed to the destination, it would start an asynchronous write that exit does not wait for).
   atExit(() => {
-    writePending();
+    if (timer) clearTimeout(timer);
+    const lines = pending;
+    pending = '';
     try {
       dest.flushSync();
+      if (lines !== '') writeSync(fd, lines);
     } catch {
-      /* destroyed, or not open: lost, as without batching */
+      /* destroyed, not open, or a full pipe: lost, as without batching */
     }
   });
   const p: Pino = pino(

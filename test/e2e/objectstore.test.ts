@@ -111,11 +111,16 @@ for (const kind of OBJECT_STORES) {
       readOciBlob(layout, got.json.config.digest); // verify every blob's digest
       for (const l of got.json.layers) readOciBlob(layout, l.digest);
 
-      // Wharf answered those blob GETs with redirects (config + layers)
-      const redirected = loggedRequests(wharf.output())
-        .filter((r) => r.status === 307)
-        .slice(before307)
-        .filter((r) => r.method === 'GET' && r.url.includes(`/objstore/${kind}-image/blobs/`));
+      // Wharf answered those blob GETs with redirects (config + layers). Access-log
+      // lines are written asynchronously (in batches): wait a little for the last ones.
+      const redirectedGets = () =>
+        loggedRequests(wharf.output())
+          .filter((r) => r.status === 307)
+          .slice(before307)
+          .filter((r) => r.method === 'GET' && r.url.includes(`/objstore/${kind}-image/blobs/`));
+      const deadline = Date.now() + 5000;
+      while (redirectedGets().length < 1 + got.json.layers.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const redirected = redirectedGets();
       assert.ok(redirected.length >= 1 + got.json.layers.length, `blob GETs redirected: ${JSON.stringify(redirected)}`);
     });
   });

@@ -107,6 +107,13 @@ export async function startWharf(opts: StartOptions = {}): Promise<WharfProcess>
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  // Log lines are written in batches (up to 20 ms late): wait for the start line,
+  // so that what was logged before it (warnings at start) is in output() too.
+  const level = String(opts.registry?.['log-level'] ?? opts.env?.WHARF_LOG_LEVEL ?? process.env.WHARF_LOG_LEVEL ?? 'info');
+  if (level === 'info' || level === 'debug') {
+    const logDeadline = Date.now() + 5000;
+    while (!out.includes('"msg":"wharf listening"') && Date.now() < logDeadline) await new Promise((r) => setTimeout(r, 10));
+  }
   const waitExit = async (sig: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(sig);
     await exited;

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { processOutput, type OutputTo } from './process-output.js';
 import { freePort, startWharf, WHARF_BIN, REPO_ROOT, type StartOptions } from './wharf.js';
 
 export const INSTALL_HINT =
@@ -41,6 +42,8 @@ export interface DistributionOptions {
   extraConfig?: Record<string, unknown>;
   /** Ms to wait for /v2/ (default 20 000). */
   startTimeoutMs?: number;
+  /** 'memory' (default) or 'file': see StartOptions.outputTo in wharf.ts. */
+  outputTo?: OutputTo;
 }
 
 async function waitForV2(url: string, child: ChildProcess, out: () => string, what: string, timeoutMs: number) {
@@ -90,24 +93,23 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
   };
   const configPath = join(tmp, 'config.yml');
   writeFileSync(configPath, stringify(config));
-  let out = '';
+  const io = processOutput(opts.outputTo ?? 'memory', join(tmp, 'output.log'));
   const child = spawn(DISTRIBUTION_BIN, ['serve', configPath], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: io.stdio,
     // Distribution reads REGISTRY_* env vars as config overrides: don't inherit any.
     env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_'))),
   });
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  io.attach(child);
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
   const url = `http://127.0.0.1:${port}`;
-  await waitForV2(url, child, () => out, 'docker-registry', opts.startTimeoutMs ?? 20_000);
+  await waitForV2(url, child, io.output, 'docker-registry', opts.startTimeoutMs ?? 20_000);
   return {
     kind: 'distribution',
     url,
     host: `127.0.0.1:${port}`,
     port,
     dataDir,
-    output: () => out,
+    output: io.output,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;

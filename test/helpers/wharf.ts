@@ -6,6 +6,7 @@ import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
+import { processOutput, type OutputTo } from './process-output.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
 export const WHARF_BIN = join(REPO_ROOT, 'bin', 'wharf.js');
@@ -51,6 +52,12 @@ export interface StartOptions {
   dataDir?: string;
   port?: number;
   env?: Record<string, string>;
+  /**
+   * 'memory' (default): all output is kept for output(). 'file': it goes to a
+   * file in the temp dir that is read only when output() is called (benchmarks:
+   * no work per log line in the measuring process).
+   */
+  outputTo?: OutputTo;
 }
 
 function httpsStatus(url: string): Promise<number> {
@@ -74,13 +81,12 @@ export async function startWharf(opts: StartOptions = {}): Promise<WharfProcess>
   };
   const configPath = join(tmp, 'wharf.yaml');
   writeFileSync(configPath, stringify({ registry }));
-  let out = '';
+  const io = processOutput(opts.outputTo ?? 'memory', join(tmp, 'output.log'));
   const child = spawn(process.execPath, [WHARF_BIN, 'serve', '--config', configPath], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: io.stdio,
     env: { ...process.env, ...opts.env },
   });
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  io.attach(child);
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
   // HTTPS when the config has a certificate (readiness is checked without verifying it).
   const tls = opts.registry?.['tls-cert'] !== undefined;
@@ -88,7 +94,7 @@ export async function startWharf(opts: StartOptions = {}): Promise<WharfProcess>
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`wharf exited during start (${child.exitCode ?? child.signalCode}):\n${out}`);
+      throw new Error(`wharf exited during start (${child.exitCode ?? child.signalCode}):\n${io.output()}`);
     }
     try {
       const status = tls
@@ -103,7 +109,7 @@ export async function startWharf(opts: StartOptions = {}): Promise<WharfProcess>
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`wharf did not start in 20 s:\n${out}`);
+      throw new Error(`wharf did not start in 20 s:\n${io.output()}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -125,7 +131,7 @@ export async function startWharf(opts: StartOptions = {}): Promise<WharfProcess>
     dataDir,
     configPath,
     child,
-    output: () => out,
+    output: io.output,
     stop: () => waitExit('SIGTERM'),
     kill: () => waitExit('SIGKILL'),
     cleanup: async () => {

@@ -4,7 +4,9 @@
 // filesystem), and watches the server process: CPU seconds from
 // /proc/<pid>/stat (utime+stime) and peak RSS (VmHWM, reset through
 // /proc/<pid>/clear_refs at the start of a measured window, plus VmRSS polled
-// every 20 ms as a fallback).
+// every 20 ms as a fallback). The servers write their output (Wharf's access
+// log: a line per request) to a file that the bench reads only on failure, so
+// that the measuring process does no work per log line.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { startDistribution, startWharfRegistry, type RunningRegistry } from '../test/helpers/registries.js';
 
@@ -128,9 +130,10 @@ export async function startBenchServer(kind: ServerKind, opts: ServerOptions = {
     reg = await startWharfRegistry({
       registry: { 'log-level': 'info', delete: true, ...WHARF_VARIANTS[kind] },
       env: { WHARF_HASH_ENGINE: 'auto', ...opts.wharfEnv },
+      outputTo: 'file',
     });
   } else {
-    reg = await startDistribution({ logLevel: 'warn' });
+    reg = await startDistribution({ logLevel: 'warn', outputTo: 'file' });
   }
   const fresh = [...childPids()].filter((p) => !before.has(p));
   const want = kind === 'distribution' ? 'docker-registry' : 'wharf';

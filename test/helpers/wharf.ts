@@ -118,7 +118,7 @@ export async function startWharf(opts: StartOptions = {}): Promise<WharfProcess>
   const level = String(opts.registry?.['log-level'] ?? opts.env?.WHARF_LOG_LEVEL ?? process.env.WHARF_LOG_LEVEL ?? 'info');
   if (level === 'info' || level === 'debug') {
     const logDeadline = Date.now() + 5000;
-    while (!out.includes('"msg":"wharf listening"') && Date.now() < logDeadline) await new Promise((r) => setTimeout(r, 10));
+    while (!io.output().includes('"msg":"wharf listening"') && Date.now() < logDeadline) await new Promise((r) => setTimeout(r, 10));
   }
   const waitExit = async (sig: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(sig);

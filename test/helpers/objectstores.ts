@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { S3Driver } from '../../src/storage/s3.js';
 import { SwiftDriver } from '../../src/storage/swift.js';
 import { parseExportLine, uniqueName, type SwiftEnv } from './swift.js';
+import { destroySwiftContainers } from './swift-driver.js';
 import { freePort, REPO_ROOT } from './wharf.js';
 
 export type ObjectStoreKind = 'swift' | 's3';
@@ -46,7 +47,8 @@ export function objectStore(kind: ObjectStoreKind, env: SwiftEnv, prefix = 'whar
         'temp-url-key': TEST_TEMP_URL_KEY,
         ...extra,
       }),
-      destroy: () => new SwiftDriver({ authUrl: env.authUrl, username: env.user, password: env.key, container: name }).destroyContainer(),
+      destroy: () =>
+        destroySwiftContainers(new SwiftDriver({ authUrl: env.authUrl, username: env.user, password: env.key, container: name })),
     };
   }
   return {

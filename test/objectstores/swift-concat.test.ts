@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { SwiftDriver } from '../../src/storage/swift.js';
 import { ensureSwift, swiftToken, uniqueName, type SwiftEnv } from '../helpers/swift.js';
+import { destroySwiftContainers } from '../helpers/swift-driver.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -35,7 +36,7 @@ describe('swift concat of many small sources', { timeout: 120_000 }, () => {
     d = new SwiftDriver({ authUrl: env.authUrl, username: env.user, password: env.key, container });
   });
   after(async () => {
-    await d?.destroyContainer();
+    if (d) await destroySwiftContainers(d);
   });
 
   /** The published object's SLO segment sizes (raw manifest). */

@@ -14,6 +14,7 @@ import { NotFoundError, StorageUnavailableError } from '../../src/storage/errors
 import { worstCaseMs, retryPolicy } from '../../src/storage/retry.js';
 import { SwiftDriver, loadCloud, type SwiftConfig } from '../../src/storage/swift.js';
 import { blackhole, closedPort, ensureSwift, faultProxy, swiftToken, uniqueName, type SwiftEnv } from '../helpers/swift.js';
+import { destroySwiftContainers, swiftAuthInfo, swiftParts, swiftSession } from '../helpers/swift-driver.js';
 import { runDriverSuite } from '../unit/driver-suite.js';
 
 const MiB = 1 << 20;
@@ -56,7 +57,7 @@ runDriverSuite('swift', async () => {
   return {
     driver,
     async cleanup() {
-      await driver.destroyContainer();
+      await destroySwiftContainers(driver);
     },
   };
 });
@@ -71,7 +72,7 @@ runDriverSuite(
     return {
       driver,
       async cleanup() {
-        await driver.destroyContainer();
+        await destroySwiftContainers(driver);
       },
     };
   },
@@ -91,13 +92,13 @@ describe('swift driver specifics', () => {
     if (errors.length) throw new AggregateError(errors, `${errors.length} cleanup(s) failed`);
   });
   function track(d: SwiftDriver): SwiftDriver {
-    cleanups.push(() => d.destroyContainer());
+    cleanups.push(() => destroySwiftContainers(d));
     return d;
   }
 
   it('creates the container (and the segments container) at the first write', async () => {
     const d = track(driverFor(env));
-    const name = (d as unknown as { cfg: SwiftConfig }).cfg.container;
+    const name = swiftParts(d).cfg.container;
     assert.equal((await raw(env, 'HEAD', name)).status, 404);
     // Reads of a missing container are plain misses, and create nothing.
     assert.equal(await d.stat('x'), null);
@@ -107,7 +108,7 @@ describe('swift driver specifics', () => {
     assert.equal((await raw(env, 'HEAD', name)).status, 204);
     assert.equal((await raw(env, 'HEAD', `${name}_segments`)).status, 204);
     // Deleted behind the driver's back: the next write creates it again.
-    await d.destroyContainer();
+    await destroySwiftContainers(d);
     await d.put('again', Buffer.from('x'));
     assert.equal((await d.get('again'))!.toString(), 'x');
   });
@@ -127,17 +128,17 @@ describe('swift driver specifics', () => {
     const d = track(driverFor(env, { storageUrl: env.storageUrl, token: 'AUTH_tkbogus0000' }));
     await d.put('k', Buffer.from('v'));
     assert.equal((await d.get('k'))!.toString(), 'v');
-    assert.notEqual((await d.authInfo()).token, 'AUTH_tkbogus0000');
+    assert.notEqual((await swiftAuthInfo(d)).token, 'AUTH_tkbogus0000');
 
     // A token revoked while in use (also for a streamed, segmented put, whose
     // body is replayed after the 401).
-    const session = (d as unknown as { session: { token: string } }).session;
+    const session = swiftSession(d)!;
     session.token = 'AUTH_tkrevoked000';
     const big = randomBytes(3 * MiB + 5);
     const info = await d.put('streamed', Readable.from([big.subarray(0, MiB), big.subarray(MiB)]));
     assert.equal(info.size, big.length);
     assert.equal(sha((await d.get('streamed'))!), sha(big));
-    (d as unknown as { session: { token: string } }).session.token = 'AUTH_tkrevoked001';
+    swiftSession(d)!.token = 'AUTH_tkrevoked001';
     assert.equal(sha(await readAll(await d.read('streamed'))), sha(big));
 
     // Wrong credentials: no endless loop, a StorageUnavailableError.
@@ -147,7 +148,7 @@ describe('swift driver specifics', () => {
 
   it('stores large objects as segments + SLO manifest; concat and move copy no data', async () => {
     const d = track(driverFor(env, { segmentThreshold: 64 * 1024 }));
-    const name = (d as unknown as { cfg: SwiftConfig }).cfg.container;
+    const name = swiftParts(d).cfg.container;
     const a = randomBytes(200 * 1024);
     const b = randomBytes(100); // small: a plain object, copied into a segment by concat
     const c = randomBytes(300 * 1024);
@@ -194,7 +195,7 @@ describe('swift driver specifics', () => {
   it('deleteConcatSources of an upload that never published removes chunks and segments', async () => {
     const d = track(driverFor(env, { segmentThreshold: 1 }));
     assert.equal(d.concatKeepsSources, true);
-    const name = (d as unknown as { cfg: SwiftConfig }).cfg.container;
+    const name = swiftParts(d).cfg.container;
     await d.put('up/0', Readable.from([randomBytes(1000)]));
     await d.put('up/1', randomBytes(10));
     const segs: string[] = [];
@@ -388,7 +389,7 @@ describe('swift driver specifics', () => {
         assert.ok(ms >= 3 * 400 && ms < budget, `took ${ms} ms (budget ${budget})`);
         assert.equal(hole.requests.length, 3, `one request per attempt: ${hole.requests.join(', ')}`);
         // A streamed put is not retried (its body is consumed): one attempt.
-        (d as unknown as { containerReady: Promise<void> }).containerReady = Promise.resolve();
+        swiftParts(d).containers.ready = Promise.resolve();
         const before = hole.requests.length;
         const big = Readable.from([randomBytes(2 * MiB)]);
         const { err: err2, ms: ms2 } = await timed(d.put('s', big));
@@ -405,7 +406,7 @@ describe('swift driver specifics', () => {
       const d = driverFor(env, { ...fast, storageUrl: `${proxy.url}${new URL(env.storageUrl).pathname}` });
       const undo = async () => {
         proxy.decide = () => undefined;
-        await d.destroyContainer();
+        await destroySwiftContainers(d);
       };
       cleanups.push(undo);
       try {
@@ -455,7 +456,7 @@ describe('swift driver specifics', () => {
       const d = driverFor(env, { ...fast, storageUrl: `${proxy.url}${new URL(env.storageUrl).pathname}` });
       const undo = async () => {
         proxy.decide = () => undefined;
-        await d.destroyContainer();
+        await destroySwiftContainers(d);
       };
       cleanups.push(undo);
       try {

@@ -16,6 +16,7 @@ import { FilesystemDriver } from '../../src/storage/fs.js';
 import { MemoryDriver } from '../../src/storage/memory.js';
 import { S3Driver } from '../../src/storage/s3.js';
 import { SwiftDriver } from '../../src/storage/swift.js';
+import { destroySwiftContainers } from '../helpers/swift-driver.js';
 import { ensureSwift, uniqueName } from '../helpers/swift.js';
 
 export interface DriverCase {
@@ -52,7 +53,7 @@ export const OBJECT_STORES: DriverCase[] = [
         container: uniqueName('wharf-prune'),
         segmentThreshold: 1024,
       });
-      return { driver, cleanup: () => driver.destroyContainer() };
+      return { driver, cleanup: () => destroySwiftContainers(driver) };
     },
   },
   {

@@ -11,6 +11,8 @@ import { after, describe, it } from 'node:test';
 import { openStorage } from '../../src/cli/open-storage.js';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import type { StorageDriver } from '../../src/storage/driver.js';
+import type { SwiftDriver } from '../../src/storage/swift.js';
+import { swiftParts } from '../helpers/swift-driver.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'wharf-storage-config-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -104,7 +106,7 @@ registry:
       ],
       ['3', 'wharf', 'p-123', 'Default', 'pd-1', 'Users', 'ud-1', 'RegionTwo', 'internal'],
     );
-    assert.equal((d as unknown as { authVersion: number }).authVersion, 3);
+    assert.equal(swiftParts(d as SwiftDriver).settings.authVersion, 3);
   });
 
   it('cloud: clouds.yaml fills in what the file leaves out; file keys win', async () => {
@@ -143,7 +145,7 @@ registry:
       assert.equal(c.password, 'from-wharf-yaml');
       assert.equal(c.projectName, 'proj');
       assert.equal(c.region, 'RegionOne');
-      assert.equal((d as unknown as { authVersion: number }).authVersion, 3);
+      assert.equal(swiftParts(d as SwiftDriver).settings.authVersion, 3);
     } finally {
       if (saved === undefined) delete process.env.OS_CLIENT_CONFIG_FILE;
       else process.env.OS_CLIENT_CONFIG_FILE = saved;

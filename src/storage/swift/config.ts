@@ -1,0 +1,86 @@
+// The Swift driver's settings: what a program passes (SwiftConfig) and the
+// values the driver runs with, defaults filled in (swiftSettings). Pure
+// data: nothing here talks to Swift.
+import type { RetryOptions } from '../retry.js';
+
+export interface SwiftConfig extends RetryOptions {
+  /** Auth endpoint: e.g. http://host:8080/auth/v1.0 (v1) or https://keystone:5000/v3 (v3). */
+  authUrl?: string;
+  username?: string;
+  password?: string;
+  /** Container holding every object; created at first write when missing. */
+  container: string;
+  /** 1 (tempauth/swauth) or 3 (Keystone). Default: guessed from authUrl/projectName. */
+  authVersion?: 1 | 3 | '1' | '1.0' | '3' | 'v1' | 'v3';
+  projectName?: string;
+  projectId?: string;
+  /** Default "Default". */
+  projectDomainName?: string;
+  projectDomainId?: string;
+  /** Default "Default". */
+  userDomainName?: string;
+  userDomainId?: string;
+  /** Region of the object-store endpoint in the Keystone catalog. */
+  region?: string;
+  /** Catalog interface: public (default), internal or admin. */
+  interface?: string;
+  /** Name of a cloud in clouds.yaml; its settings fill in what is not set here. */
+  cloud?: string;
+  /** TempURL key: set on the account at the first presign (Temp-URL-Key or, when that holds another key, Temp-URL-Key-2). */
+  tempUrlKey?: string;
+  /** Use this storage URL instead of the one auth returns. */
+  storageUrl?: string;
+  /** A token to start with (pre-authenticated); replaced via auth on its first 401. */
+  token?: string;
+  /** Parallel HEADs/DELETEs in concat and cleanup (default 8). */
+  concurrency?: number;
+  /** Container for the segments of large objects (default `<container>_segments`). */
+  segmentContainer?: string;
+  /** Objects of at least this many bytes are stored as segments + SLO manifest (default 1 MiB). */
+  segmentThreshold?: number;
+  /** Largest segment in bytes (default 1 GiB; Swift's own limit is 5 GiB). */
+  segmentSize?: number;
+  /** Most segments in one manifest before manifests nest (Swift's max_manifest_segments, default 1000). */
+  maxManifestSegments?: number;
+}
+
+/** Swift's default max_manifest_segments. */
+export const MAX_SLO_SEGMENTS = 1000;
+
+/** What the driver runs with: a SwiftConfig checked, with its defaults filled in. */
+export interface SwiftSettings {
+  authVersion: 1 | 3;
+  container: string;
+  segmentContainer: string;
+  segmentThreshold: number;
+  segmentSize: number;
+  maxSegments: number;
+  concurrency: number;
+}
+
+/** Check `cfg` (a named cloud already merged in) and fill in the defaults; a TypeError names what is wrong. */
+export function swiftSettings(cfg: SwiftConfig): SwiftSettings {
+  if (!cfg.container) throw new TypeError('swift: container is required');
+  if (!cfg.authUrl && !(cfg.storageUrl && cfg.token)) throw new TypeError('swift: authUrl is required');
+  return {
+    authVersion: guessAuthVersion(cfg),
+    container: cfg.container,
+    segmentContainer: cfg.segmentContainer ?? `${cfg.container}_segments`,
+    segmentThreshold: Math.max(1, cfg.segmentThreshold ?? 1024 * 1024),
+    segmentSize: Math.max(1, Math.min(cfg.segmentSize ?? 1024 ** 3, 5 * 1024 ** 3)),
+    maxSegments: Math.max(2, cfg.maxManifestSegments ?? MAX_SLO_SEGMENTS),
+    concurrency: Math.max(1, cfg.concurrency ?? 8),
+  };
+}
+
+/** The auth protocol: as configured, else guessed from the URL's path, else 3 when a project is named. */
+export function guessAuthVersion(c: SwiftConfig): 1 | 3 {
+  const v = c.authVersion === undefined ? undefined : String(c.authVersion).replace(/^v/, '');
+  if (v === '1' || v === '1.0') return 1;
+  if (v === '3') return 3;
+  if (v !== undefined) throw new TypeError(`swift: unsupported authVersion ${c.authVersion} (1 or 3)`);
+  const u = c.authUrl ?? '';
+  if (/\/v3\/?$/.test(u) || /\/v3\//.test(u)) return 3;
+  if (/\/(auth\/)?v1(\.0)?\/?$/.test(u)) return 1;
+  return c.projectName || c.projectId ? 3 : 1;
+}

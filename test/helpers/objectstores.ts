@@ -10,6 +10,7 @@ import { S3Driver } from '../../src/storage/s3.js';
 import { SwiftDriver } from '../../src/storage/swift.js';
 import { parseExportLine, uniqueName, type SwiftEnv } from './swift.js';
 import { destroySwiftContainers } from './swift-driver.js';
+import { destroyS3Bucket } from './s3-driver.js';
 import { freePort, REPO_ROOT } from './wharf.js';
 
 export type ObjectStoreKind = 'swift' | 's3';
@@ -74,7 +75,7 @@ export function objectStore(kind: ObjectStoreKind, env: SwiftEnv, prefix = 'whar
         forcePathStyle: true,
       });
       try {
-        await d.destroyBucket();
+        await destroyS3Bucket(d);
       } finally {
         await d.close();
       }

@@ -12,6 +12,7 @@ import { StorageUnavailableError } from '../../src/storage/errors.js';
 import { retryPolicy, worstCaseMs } from '../../src/storage/retry.js';
 import { MIN_PART, S3Driver, planConcat, type PlannedPart, type S3Config } from '../../src/storage/s3.js';
 import { blackhole, closedPort, ensureSwift, faultProxy, uniqueName, type SwiftEnv } from '../helpers/swift.js';
+import { destroyS3Bucket } from '../helpers/s3-driver.js';
 import { runDriverSuite } from '../unit/driver-suite.js';
 
 const MiB = 1 << 20;
@@ -44,7 +45,7 @@ runDriverSuite('s3', async () => {
   return {
     driver,
     async cleanup() {
-      await driver.destroyBucket();
+      await destroyS3Bucket(driver);
     },
   };
 });
@@ -144,7 +145,7 @@ describe('s3 driver specifics', () => {
   });
   function track(d: S3Driver): S3Driver {
     cleanups.push(async () => {
-      await d.destroyBucket();
+      await destroyS3Bucket(d);
       await d.close();
     });
     return d;
@@ -178,7 +179,7 @@ describe('s3 driver specifics', () => {
     await d.put('k', Buffer.from('v'));
     assert.equal((await d.get('k'))!.toString(), 'v');
     // gone behind the driver's back: created again by the next write
-    await d.destroyBucket();
+    await destroyS3Bucket(d);
     await d.put('k2', Buffer.from('v2'));
     assert.equal((await d.get('k2'))!.toString(), 'v2');
   });
@@ -324,7 +325,7 @@ describe('s3 driver specifics', () => {
       const d = driverFor(env, { ...fast, endpoint: proxy.url });
       const undo = async () => {
         proxy.decide = () => undefined;
-        await d.destroyBucket();
+        await destroyS3Bucket(d);
         await d.close();
       };
       cleanups.push(undo);
@@ -370,7 +371,7 @@ describe('s3 driver specifics', () => {
       const d = driverFor(env, { ...fast, endpoint: proxy.url });
       const undo = async () => {
         proxy.decide = () => undefined;
-        await d.destroyBucket();
+        await destroyS3Bucket(d);
         await d.close();
       };
       cleanups.push(undo);

@@ -17,6 +17,7 @@ import { MemoryDriver } from '../../src/storage/memory.js';
 import { S3Driver } from '../../src/storage/s3.js';
 import { SwiftDriver } from '../../src/storage/swift.js';
 import { destroySwiftContainers } from '../helpers/swift-driver.js';
+import { destroyS3Bucket } from '../helpers/s3-driver.js';
 import { ensureSwift, uniqueName } from '../helpers/swift.js';
 
 export interface DriverCase {
@@ -68,7 +69,7 @@ export const OBJECT_STORES: DriverCase[] = [
         secretKey: env.s3SecretKey,
         forcePathStyle: true,
       });
-      return { driver, cleanup: () => driver.destroyBucket() };
+      return { driver, cleanup: () => destroyS3Bucket(driver) };
     },
   },
 ];

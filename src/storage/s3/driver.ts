@@ -1,0 +1,651 @@
+// S3 storage driver (AWS SDK v3): the driver contract mapped onto the S3 API.
+// Works with AWS S3 and S3-compatible stores (Swift's s3api, Ceph RGW,
+// MinIO, ...); `forcePathStyle` for the latter. Its parts: config.ts
+// (settings), client.ts (the SDK client and its errors), concat-plan.ts.
+//
+// Mapping of the driver contract:
+//   list    ListObjectsV2 (Prefix, Delimiter, StartAfter); CommonPrefixes and
+//           Contents merged in byte order
+//   put     PutObject for bytes and for streams shorter than one part
+//           (retried); longer streams as a multipart upload of buffered parts
+//           (each part retried; one part uploading while the next fills)
+//   concat  planned parts (planConcat): a source of >= 5 MiB is copied on the
+//           server (UploadPartCopy, CopySourceRange); runs of small sources are
+//           downloaded and re-uploaded as one >= 5 MiB part (S3's minimum
+//           for every part but the last). One whole source -> CopyObject; a
+//           small total -> one PutObject.
+//   deleteConcatSources  DeleteObjects (Content-MD5 added for stores that
+//           insist on it, e.g. Swift 2.30's s3api)
+//   presignGet  a SigV4 presigned GET URL
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type CompletedPart,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import {
+  MAX_LIST_LIMIT,
+  type ByteRange,
+  type ListEntry,
+  type ListOptions,
+  type ListPage,
+  type ObjectInfo,
+  type StorageDriver,
+} from '../driver.js';
+import { NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from '../errors.js';
+import { checkKey as validateKey, checkPrefix } from '../keys.js';
+import { mapLimit, retryPolicy, watchBody, withRetries, type AttemptContext, type IdleDeadline, type RetryPolicy } from '../retry.js';
+import { isBadRange, isNoSuchBucket, isS3NotFound, makeS3Client } from './client.js';
+import { MAX_COPY_PART, MIN_PART, planConcat, type Piece } from './concat-plan.js';
+import type { S3Config } from './config.js';
+
+const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
+
+function encodeKey(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}
+
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+export class S3Driver implements StorageDriver {
+  readonly name = 's3';
+  readonly bucket: string;
+  private readonly cfg: S3Config;
+  private readonly policy: RetryPolicy;
+  /** SDK retries off: retry.ts decides. */
+  private readonly client: S3Client;
+  private readonly concurrency: number;
+  private readonly maxParts: number;
+  private bucketReady: Promise<void> | undefined;
+
+  constructor(config: S3Config) {
+    if (!config.bucket) throw new TypeError('s3: bucket is required');
+    if (!config.region) throw new TypeError('s3: region is required');
+    // The SDK warns on Node < 22 about *future* releases; this one is pinned
+    // and supports Node 20. Keep server logs clean unless the operator chose.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    this.cfg = config;
+    this.bucket = config.bucket;
+    this.policy = retryPolicy(config);
+    this.concurrency = Math.max(1, config.concurrency ?? 4);
+    this.maxParts = Math.max(2, config.maxParts ?? 1000);
+    this.client = makeS3Client(config, this.policy);
+  }
+
+  private send<T>(what: string, idempotent: boolean, fn: (ctx: AttemptContext) => Promise<T>, keepDeadline = false): Promise<T> {
+    return withRetries(what, this.policy, fn, { idempotent, keepDeadline });
+  }
+
+  /** Create the bucket at first write when it is missing. */
+  private ensureBucket(): Promise<void> {
+    if (!this.bucketReady) {
+      const Bucket = this.bucket;
+      this.bucketReady = this.send(`s3 ensure bucket ${Bucket}`, true, async ({ signal }) => {
+        try {
+          await this.client.send(new HeadBucketCommand({ Bucket }), { abortSignal: signal });
+          return;
+        } catch (err) {
+          if (!isS3NotFound(err)) throw err;
+        }
+        try {
+          await this.client.send(new CreateBucketCommand({ Bucket }), { abortSignal: signal });
+        } catch (err) {
+          const name = (err as { name?: string }).name;
+          if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw err;
+        }
+      });
+      this.bucketReady.catch(() => {
+        this.bucketReady = undefined;
+      });
+    }
+    return this.bucketReady;
+  }
+
+  /** Run a write; when it finds the bucket gone, create it again and retry once. */
+  private async write<T>(what: string, idempotent: boolean, fn: (ctx: AttemptContext) => Promise<T>): Promise<T> {
+    await this.ensureBucket();
+    try {
+      return await this.send(what, idempotent, fn);
+    } catch (err) {
+      const cause = (err as { cause?: unknown }).cause ?? err;
+      if (!idempotent || !isNoSuchBucket(cause)) throw err;
+      this.bucketReady = undefined;
+      await this.ensureBucket();
+      return this.send(what, idempotent, fn);
+    }
+  }
+
+  async list(options: ListOptions): Promise<ListPage> {
+    checkPrefix(options.prefix ?? '');
+    const limit = Math.max(1, Math.min(options.limit ?? MAX_LIST_LIMIT, MAX_LIST_LIMIT));
+    const entries: ListEntry[] = [];
+    const { startAfter } = options;
+    let token: string | undefined;
+    for (;;) {
+      const want = limit - entries.length;
+      const page = await this.send(`s3 list ${options.prefix}`, true, async ({ signal }) => {
+        try {
+          return await this.client.send(
+            new ListObjectsV2Command({
+              Bucket: this.bucket,
+              Prefix: options.prefix || undefined,
+              Delimiter: options.delimiter || undefined,
+              StartAfter: token ? undefined : startAfter || undefined,
+              ContinuationToken: token,
+              MaxKeys: want,
+            }),
+            { abortSignal: signal },
+          );
+        } catch (err) {
+          if (isNoSuchBucket(err)) return null;
+          throw err;
+        }
+      });
+      if (!page) return { entries };
+      const rows: ListEntry[] = [
+        ...(page.CommonPrefixes ?? []).map((p): ListEntry => ({ key: p.Prefix ?? '', prefix: true })),
+        ...(page.Contents ?? []).map(
+          (o): ListEntry => ({
+            key: o.Key ?? '',
+            prefix: false,
+            size: Number(o.Size ?? 0),
+            modified: o.LastModified ?? new Date(0),
+          }),
+        ),
+      ].sort((a, b) => compareBytes(a.key, b.key));
+      for (const row of rows) {
+        // a common prefix that sorts before the marker is not "after" it
+        if (startAfter !== undefined && compareBytes(row.key, startAfter) <= 0) continue;
+        if (entries.length === limit) return { entries, next: entries[limit - 1]!.key };
+        entries.push(row);
+      }
+      if (!page.IsTruncated || !page.NextContinuationToken) return { entries };
+      if (entries.length === limit) return { entries, next: entries[limit - 1]!.key };
+      token = page.NextContinuationToken;
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    validateKey(key);
+    return this.send(`s3 stat ${key}`, true, async ({ signal }) => {
+      try {
+        const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
+        return { key, size: Number(r.ContentLength ?? 0), modified: r.LastModified ?? new Date(0) };
+      } catch (err) {
+        if (isS3NotFound(err)) return null;
+        throw err;
+      }
+    });
+  }
+
+  async put(key: string, body: Uint8Array | Readable): Promise<ObjectInfo> {
+    validateKey(key);
+    const what = `s3 put ${key}`;
+    if (body instanceof Uint8Array) {
+      await this.write(what, true, ({ signal }) =>
+        this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: body,
+            ContentLength: body.byteLength,
+            ContentType: 'application/octet-stream',
+            ContentMD5: createHash('md5').update(body).digest('base64'),
+          }),
+          { abortSignal: signal },
+        ),
+      );
+      return { key, size: body.byteLength, modified: new Date() };
+    }
+    return this.putStream(what, key, body);
+  }
+
+  /** Part n's size (0-based): doubles every maxParts/4 parts, so long streams fit the part limit. */
+  private partSizeFor(n: number): number {
+    const base = Math.max(MIN_PART, this.cfg.partSize ?? MIN_PART);
+    return Math.min(MAX_COPY_PART, base * 2 ** Math.floor(n / Math.max(1, Math.floor(this.maxParts / 4))));
+  }
+
+  /**
+   * A stream: shorter than one part -> one PutObject; otherwise a multipart
+   * upload of buffered parts, one part uploading while the next fills
+   * (memory: about two parts). Each part is retried; the upload is aborted
+   * when anything fails, so nothing appears at `key`.
+   */
+  private async putStream(what: string, key: string, body: Readable): Promise<ObjectInfo> {
+    const it = body[Symbol.asyncIterator]();
+    let sourceError: unknown;
+    let carry: Buffer | undefined;
+    let ended = false;
+    /** The next non-empty chunk of the body, or undefined at its end. */
+    const pull = async (): Promise<Buffer | undefined> => {
+      for (;;) {
+        let r: IteratorResult<unknown>;
+        try {
+          r = await it.next();
+        } catch (err) {
+          sourceError = err;
+          throw err;
+        }
+        if (r.done) {
+          ended = true;
+          return undefined;
+        }
+        const v = r.value;
+        const chunk = Buffer.isBuffer(v) ? v : typeof v === 'string' ? Buffer.from(v) : Buffer.from(v as Uint8Array);
+        if (chunk.length > 0) return chunk;
+      }
+    };
+    /** Fill one part of `size` bytes (less at the end of the body). */
+    const fill = async (size: number): Promise<Buffer> => {
+      const buf = Buffer.allocUnsafe(size);
+      let n = 0;
+      while (n < size) {
+        const chunk = carry ?? (await pull());
+        carry = undefined;
+        if (!chunk) break;
+        const take = Math.min(chunk.length, size - n);
+        chunk.copy(buf, n, 0, take);
+        n += take;
+        if (take < chunk.length) carry = chunk.subarray(take);
+      }
+      return n === size ? buf : buf.subarray(0, n);
+    };
+    /** Is the body used up? (Reads ahead one chunk into `carry` to know.) */
+    const isLast = async (): Promise<boolean> => {
+      if (carry) return false;
+      if (ended) return true;
+      carry = await pull();
+      return carry === undefined;
+    };
+
+    let first: Buffer | undefined = await fill(this.partSizeFor(0));
+    if (await isLast()) return this.put(key, first);
+
+    await this.ensureBucket();
+    const Bucket = this.bucket;
+    const created = await this.write(what, true, ({ signal }) =>
+      this.client.send(new CreateMultipartUploadCommand({ Bucket, Key: key, ContentType: 'application/octet-stream' }), {
+        abortSignal: signal,
+      }),
+    );
+    const UploadId = created.UploadId;
+    if (!UploadId) throw new StorageUnavailableError(`${what}: CreateMultipartUpload returned no UploadId`);
+    const done: CompletedPart[] = [];
+    let size = 0;
+    const uploadPart = async (PartNumber: number, bytes: Buffer): Promise<void> => {
+      const r = await this.send(`${what} (part ${PartNumber})`, true, ({ signal }) =>
+        this.client.send(
+          new UploadPartCommand({
+            Bucket,
+            Key: key,
+            UploadId,
+            PartNumber,
+            Body: bytes,
+            ContentLength: bytes.length,
+            ContentMD5: createHash('md5').update(bytes).digest('base64'),
+          }),
+          { abortSignal: signal },
+        ),
+      );
+      done.push({ PartNumber, ETag: r.ETag });
+    };
+    let inFlight: Promise<void> | undefined;
+    try {
+      let part: Buffer = first;
+      first = undefined; // only `part` may keep it alive
+      for (let n = 0; ; n++) {
+        if (n + 1 > this.maxParts) throw new StorageUnavailableError(`${what}: more than ${this.maxParts} parts`);
+        size += part.length;
+        const uploading = uploadPart(n + 1, part);
+        uploading.catch(() => undefined);
+        if (inFlight) await inFlight;
+        inFlight = uploading;
+        if (await isLast()) break;
+        part = await fill(this.partSizeFor(n + 1));
+        if (part.length === 0) break;
+      }
+      await inFlight;
+      done.sort((a, b) => a.PartNumber! - b.PartNumber!);
+      await this.send(`${what} (complete)`, true, async ({ signal, attempt }) => {
+        try {
+          await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key: key, UploadId, MultipartUpload: { Parts: done } }), {
+            abortSignal: signal,
+          });
+        } catch (err) {
+          if (attempt > 0 && (err as { name?: string }).name === 'NoSuchUpload') {
+            const info = await this.stat(key);
+            if (info && info.size === size) return;
+          }
+          throw err;
+        }
+      });
+    } catch (err) {
+      await inFlight?.catch(() => undefined);
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId })).catch(() => undefined);
+      if (!body.destroyed) body.destroy();
+      throw sourceError ?? err;
+    }
+    return { key, size, modified: new Date() };
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    validateKey(key);
+    return this.send(`s3 get ${key}`, true, async ({ signal }) => {
+      try {
+        const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
+        return r.Body ? Buffer.from(await r.Body.transformToByteArray()) : Buffer.alloc(0);
+      } catch (err) {
+        if (isS3NotFound(err)) return null;
+        throw err;
+      }
+    });
+  }
+
+  async read(key: string, range?: ByteRange): Promise<Readable> {
+    validateKey(key);
+    const what = `s3 read ${key}`;
+    if (range) {
+      if (!Number.isSafeInteger(range.start) || range.start < 0 || (range.end !== undefined && !Number.isSafeInteger(range.end))) {
+        throw new TypeError(`invalid byte range ${JSON.stringify(range)}`);
+      }
+      if (range.end !== undefined && range.end < range.start) {
+        const info = await this.stat(key);
+        if (!info) throw new NotFoundError(key);
+        throw new RangeNotSatisfiableError(key, info.size);
+      }
+    }
+    let deadline: IdleDeadline | undefined;
+    const body = await this.send(
+      what,
+      true,
+      async (ctx) => {
+        deadline = ctx.deadline; // ours to clear from here on (keepDeadline)
+        try {
+          const r = await this.client.send(
+            new GetObjectCommand({
+              Bucket: this.bucket,
+              Key: key,
+              Range: range ? `bytes=${range.start}-${range.end ?? ''}` : undefined,
+            }),
+            { abortSignal: ctx.signal },
+          );
+          return (r.Body as Readable | undefined) ?? Readable.from([]);
+        } catch (err) {
+          if (isS3NotFound(err)) throw new NotFoundError(key);
+          if (isBadRange(err)) return null;
+          throw err;
+        }
+      },
+      true,
+    );
+    if (body === null) {
+      deadline?.clear();
+      const info = await this.stat(key);
+      if (!info) throw new NotFoundError(key);
+      throw new RangeNotSatisfiableError(key, info.size);
+    }
+    return watchBody(body, deadline!, what);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    validateKey(key);
+    if (!(await this.stat(key))) return false;
+    await this.send(`s3 delete ${key}`, true, async ({ signal }) => {
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
+      } catch (err) {
+        if (!isS3NotFound(err)) throw err;
+      }
+    });
+    return true;
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    validateKey(from);
+    validateKey(to);
+    if (from === to) {
+      if (!(await this.stat(from))) throw new NotFoundError(from);
+      return;
+    }
+    await this.concat(to, [from]);
+    await this.send(`s3 move ${from} -> ${to} (delete source)`, true, async ({ signal }) => {
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: from }), { abortSignal: signal });
+      } catch (err) {
+        if (!isS3NotFound(err)) throw err;
+      }
+    });
+  }
+
+  async concat(to: string, sources: string[]): Promise<ObjectInfo> {
+    validateKey(to);
+    const what = `s3 concat ${to}`;
+    const infos = await mapLimit(sources, this.concurrency * 2, async (key) => {
+      const info = await this.stat(key);
+      if (!info) throw new NotFoundError(key);
+      return info;
+    });
+    const total = infos.reduce((n, i) => n + i.size, 0);
+    let minPart = MIN_PART;
+    let parts = planConcat(
+      infos.map((i) => i.size),
+      minPart,
+    );
+    while (parts.length > this.maxParts) {
+      minPart *= 2; // fewer, larger parts (more of the data is downloaded and re-uploaded)
+      parts = planConcat(
+        infos.map((i) => i.size),
+        minPart,
+      );
+    }
+    await this.ensureBucket();
+    const Bucket = this.bucket;
+    const copySource = (i: number) => `${Bucket}/${encodeKey(sources[i]!)}`;
+
+    if (parts.length === 0) return this.put(to, new Uint8Array(0));
+    const first = parts[0]!;
+    if (parts.length === 1 && first.kind === 'copy') {
+      await this.write(what, true, async ({ signal }) => {
+        try {
+          return await this.client.send(
+            new CopyObjectCommand({
+              Bucket,
+              Key: to,
+              CopySource: copySource(first.piece.source),
+              ContentType: 'application/octet-stream',
+              MetadataDirective: 'REPLACE',
+            }),
+            { abortSignal: signal },
+          );
+        } catch (err) {
+          if (isS3NotFound(err) && !isNoSuchBucket(err)) throw new NotFoundError(sources[first.piece.source]!);
+          throw err;
+        }
+      });
+      return { key: to, size: total, modified: new Date() };
+    }
+    if (parts.length === 1 && first.kind === 'upload') {
+      const bytes = await this.download(what, sources, first.pieces, first.size);
+      await this.put(to, bytes);
+      return { key: to, size: total, modified: new Date() };
+    }
+
+    const created = await this.write(what, true, ({ signal }) =>
+      this.client.send(new CreateMultipartUploadCommand({ Bucket, Key: to, ContentType: 'application/octet-stream' }), {
+        abortSignal: signal,
+      }),
+    );
+    const UploadId = created.UploadId;
+    if (!UploadId) throw new StorageUnavailableError(`${what}: CreateMultipartUpload returned no UploadId`);
+    try {
+      // Uploaded parts hold up to minPart bytes in memory each: at most 2 at once.
+      const uploadSlots = new Semaphore(2);
+      const completed = await mapLimit(parts, this.concurrency, async (part, index): Promise<CompletedPart> => {
+        const PartNumber = index + 1;
+        if (part.kind === 'copy') {
+          const p = part.piece;
+          const r = await this.send(`${what} (part ${PartNumber})`, true, async ({ signal }) => {
+            try {
+              return await this.client.send(
+                new UploadPartCopyCommand({
+                  Bucket,
+                  Key: to,
+                  UploadId,
+                  PartNumber,
+                  CopySource: copySource(p.source),
+                  CopySourceRange: `bytes=${p.start}-${p.end}`,
+                }),
+                { abortSignal: signal },
+              );
+            } catch (err) {
+              if ((err as { name?: string }).name === 'NoSuchKey') throw new NotFoundError(sources[p.source]!);
+              throw err;
+            }
+          });
+          return { PartNumber, ETag: r.CopyPartResult?.ETag };
+        }
+        return uploadSlots.run(async () => {
+          const bytes = await this.download(what, sources, part.pieces, part.size);
+          const r = await this.send(`${what} (part ${PartNumber})`, true, ({ signal }) =>
+            this.client.send(
+              new UploadPartCommand({
+                Bucket,
+                Key: to,
+                UploadId,
+                PartNumber,
+                Body: bytes,
+                ContentLength: bytes.length,
+                ContentMD5: createHash('md5').update(bytes).digest('base64'),
+              }),
+              { abortSignal: signal },
+            ),
+          );
+          return { PartNumber, ETag: r.ETag };
+        });
+      });
+      await this.send(`${what} (complete)`, true, async ({ signal, attempt }) => {
+        try {
+          await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key: to, UploadId, MultipartUpload: { Parts: completed } }), {
+            abortSignal: signal,
+          });
+        } catch (err) {
+          // A retry after a lost answer: the upload is gone because it completed.
+          if (attempt > 0 && (err as { name?: string }).name === 'NoSuchUpload') {
+            const info = await this.stat(to);
+            if (info && info.size === total) return;
+          }
+          throw err;
+        }
+      });
+    } catch (err) {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key: to, UploadId })).catch(() => undefined);
+      throw err;
+    }
+    return { key: to, size: total, modified: new Date() };
+  }
+
+  /** Fetch the given byte ranges of the sources into one buffer. */
+  private async download(what: string, sources: string[], pieces: Piece[], size: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(size);
+    const offsets: number[] = [];
+    let off = 0;
+    for (const p of pieces) {
+      offsets.push(off);
+      off += p.end - p.start + 1;
+    }
+    await mapLimit(pieces, this.concurrency, async (p, i) => {
+      const key = sources[p.source]!;
+      const bytes = await this.send(`${what} (read ${key})`, true, async ({ signal }) => {
+        try {
+          const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${p.start}-${p.end}` }), {
+            abortSignal: signal,
+          });
+          return r.Body ? await r.Body.transformToByteArray() : new Uint8Array(0);
+        } catch (err) {
+          if (isS3NotFound(err)) throw new NotFoundError(key);
+          throw err;
+        }
+      });
+      if (bytes.length !== p.end - p.start + 1) {
+        throw new StorageUnavailableError(`${what}: ${key} changed while being read (got ${bytes.length} bytes of ${p.start}-${p.end})`);
+      }
+      buf.set(bytes, offsets[i]!);
+    });
+    return buf;
+  }
+
+  async deleteConcatSources(to: string, sources: string[]): Promise<void> {
+    void to; // the published object owns its bytes: every source can go
+    await this.deleteMany(`s3 delete concat sources of ${to}`, [...new Set(sources)]);
+  }
+
+  private async deleteMany(what: string, keys: string[]): Promise<void> {
+    const batches: string[][] = [];
+    for (let i = 0; i < keys.length; i += 1000) batches.push(keys.slice(i, i + 1000));
+    await mapLimit(batches, 2, (batch) =>
+      this.send(what, true, async ({ signal }) => {
+        let r;
+        try {
+          r = await this.client.send(
+            new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+            { abortSignal: signal },
+          );
+        } catch (err) {
+          if (isNoSuchBucket(err)) return;
+          throw err;
+        }
+        const errors = (r.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+        if (errors.length) {
+          throw new StorageUnavailableError(
+            `${what}: ${errors.length} not deleted, e.g. ${errors[0]!.Key}: ${errors[0]!.Code} ${errors[0]!.Message ?? ''}`,
+          );
+        }
+      }),
+    );
+  }
+
+  async presignGet(key: string, expiresSeconds: number): Promise<string | null> {
+    validateKey(key);
+    const expiresIn = Math.max(1, Math.min(MAX_PRESIGN_SECONDS, Math.floor(expiresSeconds)));
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn });
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}
+
+/** Counting semaphore (bounds memory of concurrently buffered parts). */
+class Semaphore {
+  private waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}

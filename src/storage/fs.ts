@@ -25,6 +25,7 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { mapLimit } from '../async/map-limit.js';
 import type { ByteRange, ListEntry, ListOptions, ListPage, ObjectInfo, PutOptions, StorageDriver } from './driver.js';
 import { InvalidKeyError, NotFoundError, StorageFullError } from './errors.js';
 import { checkKey, checkPrefix, compareKeys, listLimit, resolveRange } from './keys.js';
@@ -87,19 +88,6 @@ function rethrowFull(err: unknown): never {
 function isMissing(err: unknown): boolean {
   const c = errno(err);
   return c === 'ENOENT' || c === 'ENOTDIR';
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 async function writeAll(fh: FileHandle, buf: Buffer, length: number, position: number): Promise<void> {

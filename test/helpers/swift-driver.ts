@@ -5,7 +5,7 @@ import type { SwiftConfig, SwiftSettings } from '../../src/storage/swift/config.
 import type { SwiftContainers } from '../../src/storage/swift/containers.js';
 import { encodePath } from '../../src/storage/swift/containers.js';
 import type { SwiftTransport } from '../../src/storage/swift/transport.js';
-import { mapLimit } from '../../src/storage/retry.js';
+import { mapLimit } from '../../src/async/map-limit.js';
 import type { SwiftDriver } from '../../src/storage/swift.js';
 
 /** The driver's private parts, by the names it keeps them under. */

@@ -3,6 +3,7 @@
 // is served from it; everything else is fetched from the upstream, cached
 // (verified first) and served. Pushes only ever go to the namespace, and a
 // tag pushed there shadows the upstream's tag of the same name.
+import { mapLimit } from '../../async/map-limit.js';
 import type { Logger } from '../../log/logger.js';
 import { blobExists, isBlobLinked, linkBlob, type BlobInfo } from '../blobs.js';
 import { repoExists } from '../catalog.js';
@@ -216,18 +217,13 @@ export class Mirror {
         if (!(await readManifestLink(s, repo, digest))) await this.getManifest(s, repo, digest.text);
       }),
     ];
-    let next = 0;
-    const worker = async () => {
-      while (next < jobs.length) {
-        const job = jobs[next++]!;
-        try {
-          await job();
-        } catch (err) {
-          if (!isRegistryError(err)) throw err;
-        }
+    await mapLimit(jobs, REFERENCE_FETCH_CONCURRENCY, async (job) => {
+      try {
+        await job();
+      } catch (err) {
+        if (!isRegistryError(err)) throw err;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(REFERENCE_FETCH_CONCURRENCY, jobs.length) }, worker));
+    });
   }
 
   // -------------------------------------------------------------------------

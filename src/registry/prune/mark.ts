@@ -4,13 +4,14 @@
 // manifests and manifest lists (config, layers, child manifests, subject).
 //
 // Manifest bodies are read, parsed and dropped: only digests are kept.
+import { mapLimit } from '../../async/map-limit.js';
 import { layout } from '../layout.js';
 import { parseManifest } from '../manifest-parse.js';
 import type { ManifestLink } from '../manifests.js';
 import { MANIFEST_TYPES, isIndexType } from '../media-types.js';
 import { parseDigest } from '../names.js';
 import { listAll } from '../scope.js';
-import { errorText, forEachLimit, problem, type NsContext } from './context.js';
+import { errorText, problem, type NsContext } from './context.js';
 import { digestFromKey } from './walk.js';
 
 export const PARALLEL = 16;
@@ -109,7 +110,7 @@ export async function loadRepo(ctx: NsContext, repo: string): Promise<RepoModel>
   const prefix = layout.manifestLinks(ctx.ns, repo);
   let page: Array<{ digest: string; modified: number }> = [];
   const flush = async () => {
-    await forEachLimit(page, PARALLEL, async ({ digest, modified }) => {
+    await mapLimit(page, PARALLEL, async ({ digest, modified }) => {
       const info = await readManifestInfo(ctx, repo, digest, modified);
       if (!info) return;
       if (info.corrupt) problem(ctx, digest, `manifest kept: ${info.corrupt}`, repo);
@@ -146,7 +147,7 @@ export async function loadTags(ctx: NsContext, repo: string, changedSince?: Map<
     keys.push({ tag, modified });
   }
   const tags: TagInfo[] = [];
-  await forEachLimit(keys, PARALLEL, async ({ tag, modified }) => {
+  await mapLimit(keys, PARALLEL, async ({ tag, modified }) => {
     const raw = await ctx.driver.get(prefix + tag);
     if (!raw) return;
     const text = raw.toString('utf8');

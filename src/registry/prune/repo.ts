@@ -21,7 +21,8 @@ import type { Descriptor } from '../manifest-parse.js';
 import { parseDigest } from '../names.js';
 import { listAll } from '../scope.js';
 import { NotFoundError } from '../../storage/errors.js';
-import { errorText, forEachLimit, isRecent, isYoung, problem, type NsContext } from './context.js';
+import { mapLimit } from '../../async/map-limit.js';
+import { errorText, isRecent, isYoung, problem, type NsContext } from './context.js';
 import { decide } from './expiry.js';
 import { PARALLEL, loadRepo, loadTags, manifestRefs, parseLink, readManifestInfo, type ManifestInfo, type TagInfo } from './mark.js';
 import { ruleFor } from './retention.js';
@@ -105,7 +106,7 @@ export async function pruneRepo(ctx: NsContext, repo: string): Promise<number> {
   // 1. Tags (before manifests: a tag never points at a missing manifest).
   const removeTags = [...d.removeTags].sort(([a], [b]) => (a < b ? -1 : 1));
   const keptTargets: string[] = [];
-  await forEachLimit(removeTags, PARALLEL, async ([tag, reason]) => {
+  await mapLimit(removeTags, PARALLEL, async ([tag, reason]) => {
     const t = tagsByName.get(tag)!;
     if (!dry) {
       try {
@@ -132,7 +133,7 @@ export async function pruneRepo(ctx: NsContext, repo: string): Promise<number> {
   // 2. Manifests.
   const removed = new Map<string, Removed>();
   const gone = new Set<string>(); // removed (or, in a dry run, to be removed)
-  await forEachLimit([...d.removeManifests], PARALLEL, async ([digest, reason]) => {
+  await mapLimit([...d.removeManifests], PARALLEL, async ([digest, reason]) => {
     const info = model.manifests.get(digest)!;
     if (!dry) {
       try {
@@ -164,7 +165,7 @@ export async function pruneRepo(ctx: NsContext, repo: string): Promise<number> {
   const repoRefs = new Set<string>();
   let linksConservative = d.conservative;
   const remaining = [...model.manifests.values()].filter((m) => !gone.has(m.digest));
-  await forEachLimit(remaining, PARALLEL, async (m) => {
+  await mapLimit(remaining, PARALLEL, async (m) => {
     ctx.referenced.add(m.digest);
     report.kept.manifests.objects++;
     report.kept.manifests.bytes += m.size;
@@ -193,7 +194,7 @@ export async function pruneRepo(ctx: NsContext, repo: string): Promise<number> {
     if (candidates.length === 0) return;
     await ctx.trash.open();
     const moved: string[] = [];
-    await forEachLimit(candidates, PARALLEL, async (digest) => {
+    await mapLimit(candidates, PARALLEL, async (digest) => {
       let key = digest;
       try {
         const d = parseDigest(digest);
@@ -229,7 +230,7 @@ export async function pruneRepo(ctx: NsContext, repo: string): Promise<number> {
       problem(ctx, layout.used(ctx.ns), `use markers not readable, links put back: ${errorText(err)}`, repo);
       used = new Set(moved);
     }
-    await forEachLimit(moved, PARALLEL, async (digest) => {
+    await mapLimit(moved, PARALLEL, async (digest) => {
       if (!used.has(digest)) {
         unlinked.push(digest);
         return;
@@ -325,7 +326,7 @@ async function rescanRepo(
     if (before && before.modified === modified && !removed.has(digest)) continue;
     fresh.push({ digest, modified });
   }
-  await forEachLimit(fresh, PARALLEL, async ({ digest, modified }) => {
+  await mapLimit(fresh, PARALLEL, async ({ digest, modified }) => {
     const info = await readManifestInfo(ctx, repo, digest, modified).catch(() => null);
     if (!info) return;
     ctx.referenced.add(digest);
@@ -379,7 +380,7 @@ async function rescanRepo(
   }
 
   for (const b of neededBlobs) ctx.referenced.add(b);
-  await forEachLimit(unlinked, PARALLEL, async (digest) => {
+  await mapLimit(unlinked, PARALLEL, async (digest) => {
     const d = parseDigest(digest);
     try {
       if (restoreAllLinks || neededBlobs.has(digest)) {

@@ -13,10 +13,11 @@
 // it finds there), so either the push sees the blob missing and fails (the
 // client uploads it again), or this rescan sees its link and puts the blob back.
 import { NotFoundError } from '../../storage/errors.js';
+import { mapLimit } from '../../async/map-limit.js';
 import { layout } from '../layout.js';
 import { parseDigest, type Digest } from '../names.js';
 import { listAll } from '../scope.js';
-import { errorText, forEachLimit, isRecent, problem, type NsContext } from './context.js';
+import { errorText, isRecent, problem, type NsContext } from './context.js';
 import { PARALLEL, manifestRefs, readManifestInfo } from './mark.js';
 import { moveIfThere } from './trash.js';
 import { usedNow } from './used.js';
@@ -56,7 +57,7 @@ async function neededNow(ctx: NsContext, wanted: Map<string, number>): Promise<S
       const modified = e.modified?.getTime() ?? ctx.now();
       if (modified >= since) fresh.push({ digest: d, modified });
     }
-    await forEachLimit(fresh, PARALLEL, async ({ digest, modified }) => {
+    await mapLimit(fresh, PARALLEL, async ({ digest, modified }) => {
       const info = await readManifestInfo(ctx, repo, digest, modified).catch(() => null);
       if (!info || info.corrupt !== undefined) return;
       for (const c of info.children ?? []) if (wanted.has(c)) needed.add(c);
@@ -81,7 +82,7 @@ export async function sweepBlobs(ctx: NsContext): Promise<void> {
   const trashCandidates = async () => {
     if (candidates.length === 0) return;
     await trash.open();
-    await forEachLimit(candidates, PARALLEL, async (text) => {
+    await mapLimit(candidates, PARALLEL, async (text) => {
       const d = parseDigest(text);
       const key = layout.blob(ns, d);
       try {
@@ -124,7 +125,7 @@ export async function sweepBlobs(ctx: NsContext): Promise<void> {
       problem(ctx, layout.used(ns), `use markers not readable, trashed blobs put back: ${errorText(err)}`);
       used = new Set(trashed.keys());
     }
-    await forEachLimit([...used], PARALLEL, async (text) => {
+    await mapLimit([...used], PARALLEL, async (text) => {
       const size = trashed.get(text)!;
       trashed.delete(text);
       try {
@@ -145,7 +146,7 @@ export async function sweepBlobs(ctx: NsContext): Promise<void> {
       problem(ctx, layout.trashRun(ns, trash.run), `rescan failed, trashed blobs put back: ${errorText(err)}`);
       needed = new Set(trashed.keys());
     }
-    await forEachLimit([...trashed], PARALLEL, async ([text, size]) => {
+    await mapLimit([...trashed], PARALLEL, async ([text, size]) => {
       const d = parseDigest(text);
       const t = trash.blob(d);
       try {
@@ -204,7 +205,7 @@ export async function sweepBlobs(ctx: NsContext): Promise<void> {
     await trashCandidates();
   } catch (err) {
     // Stopped half way (a listing failed): whatever is in the trash goes back now.
-    await forEachLimit([...trashed.keys()], PARALLEL, async (text) => {
+    await mapLimit([...trashed.keys()], PARALLEL, async (text) => {
       await putBack(parseDigest(text)).catch(() => undefined);
     });
     throw err;

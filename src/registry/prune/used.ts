@@ -8,11 +8,12 @@
 // run AFTER candidates were moved into the trash (a reader writes its marker
 // before its last existence check).
 import { NotFoundError } from '../../storage/errors.js';
+import { mapLimit } from '../../async/map-limit.js';
 import { bucketProtectsUntil } from '../blob-use.js';
 import { layout } from '../layout.js';
 import { parseDigest } from '../names.js';
 import { listAll } from '../scope.js';
-import { forEachLimit, problem, errorText, type NsContext } from './context.js';
+import { problem, errorText, type NsContext } from './context.js';
 
 const PARALLEL = 16;
 
@@ -52,7 +53,7 @@ export async function loadUsed(ctx: NsContext): Promise<void> {
       const objects = page.entries.filter((e) => !e.prefix).map((e) => e.key);
       if (objects.length === 0) break;
       let failed = false;
-      await forEachLimit(objects, PARALLEL, async (k) => {
+      await mapLimit(objects, PARALLEL, async (k) => {
         await ctx.driver.delete(k).catch((err: unknown) => {
           if (err instanceof NotFoundError) return;
           failed = true;
@@ -74,7 +75,7 @@ export async function usedNow(ctx: NsContext, digests: readonly string[]): Promi
   if (digests.length === 0) return out;
   const { live } = await buckets(ctx);
   if (live.length === 0) return out;
-  await forEachLimit(digests, PARALLEL, async (text) => {
+  await mapLimit(digests, PARALLEL, async (text) => {
     const d = parseDigest(text);
     for (const b of live) {
       if (await ctx.driver.stat(layout.usedMarker(ctx.ns, b, d))) {

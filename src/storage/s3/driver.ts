@@ -49,7 +49,9 @@ import {
 } from '../driver.js';
 import { NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from '../errors.js';
 import { checkKey as validateKey, checkPrefix } from '../keys.js';
-import { mapLimit, retryPolicy, watchBody, withRetries, type AttemptContext, type IdleDeadline, type RetryPolicy } from '../retry.js';
+import { mapLimit } from '../../async/map-limit.js';
+import { Semaphore } from '../../async/semaphore.js';
+import { retryPolicy, watchBody, withRetries, type AttemptContext, type IdleDeadline, type RetryPolicy } from '../retry.js';
 import { isBadRange, isNoSuchBucket, isS3NotFound, makeS3Client } from './client.js';
 import { MAX_COPY_PART, MIN_PART, planConcat, type Piece } from './concat-plan.js';
 import type { S3Config } from './config.js';
@@ -630,22 +632,5 @@ export class S3Driver implements StorageDriver {
 
   async close(): Promise<void> {
     this.client.destroy();
-  }
-}
-
-/** Counting semaphore (bounds memory of concurrently buffered parts). */
-class Semaphore {
-  private waiting: (() => void)[] = [];
-  constructor(private free: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
-    try {
-      return await fn();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free++;
-    }
   }
 }

@@ -35,7 +35,8 @@ import {
 } from '../driver.js';
 import { NotFoundError, RangeNotSatisfiableError } from '../errors.js';
 import { checkKey as validateKey, checkPrefix } from '../keys.js';
-import { mapLimit, retryPolicy, unavailable, type RetryPolicy } from '../retry.js';
+import { mapLimit } from '../../async/map-limit.js';
+import { retryPolicy, unavailable, type RetryPolicy } from '../retry.js';
 import { SwiftAuth } from './auth.js';
 import { withCloud } from './clouds.js';
 import { swiftSettings, type SwiftConfig, type SwiftSettings } from './config.js';

@@ -6,7 +6,8 @@
 // What counts as idempotent is the caller's decision: GET/HEAD/LIST/DELETE and
 // PUT of bytes held in memory are; a PUT whose body is a stream is not (the
 // stream is consumed by the first attempt), so it gets exactly one attempt.
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { IdleTimer, watchIdle } from '../async/idle-timeout.js';
 import { NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from './errors.js';
 
 export interface RetryOptions {
@@ -149,38 +150,10 @@ export function backoffMs(p: RetryPolicy, n: number): number {
   return d / 2 + Math.random() * (d / 2);
 }
 
-/**
- * A deadline that can be pushed back while work makes progress. Its signal
- * aborts with a BackendTimeoutError when `ms` pass without a `touch()`.
- */
-export class IdleDeadline {
-  private readonly controller = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
-  constructor(
-    private readonly ms: number,
-    private readonly what: string,
-  ) {
-    this.touch();
-  }
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-  get expired(): boolean {
-    return this.controller.signal.aborted;
-  }
-  touch(): void {
-    if (this.controller.signal.aborted) return;
-    if (this.timer) this.timer.refresh();
-    else {
-      this.timer = setTimeout(() => {
-        this.controller.abort(new BackendTimeoutError(`${this.what}: no progress for ${this.ms} ms`));
-      }, this.ms);
-      this.timer.unref();
-    }
-  }
-  clear(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+/** The idle timer of one backend call: it expires with a BackendTimeoutError that names the call. */
+export class IdleDeadline extends IdleTimer {
+  constructor(ms: number, what: string) {
+    super(ms, () => new BackendTimeoutError(`${what}: no progress for ${ms} ms`));
   }
 }
 
@@ -272,59 +245,10 @@ function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 
 /**
  * Pass a response body through with an idle timeout that only runs while
- * this side waits for the backend: it restarts on every chunk and is stopped
- * while the consumer is not reading (a slow client must not time out the
- * backend). When the backend stalls or the body fails, the returned stream
- * errors with a StorageUnavailableError instead of hanging.
+ * this side waits for the backend (async/idle-timeout.ts). When the backend
+ * stalls or the body fails, the returned stream errors with a
+ * StorageUnavailableError instead of hanging.
  */
 export function watchBody(source: Readable, deadline: IdleDeadline, what: string): Readable {
-  let finished = false;
-  const out = new Readable({
-    highWaterMark: 1 << 20,
-    read() {
-      if (finished) return;
-      deadline.touch(); // waiting for the backend again
-      source.resume();
-    },
-    destroy(err, cb) {
-      finished = true;
-      cleanup();
-      if (!source.destroyed) source.destroy();
-      cb(err);
-    },
-  });
-  const fail = (err: unknown) => {
-    if (finished) return;
-    finished = true;
-    cleanup();
-    const reason = deadline.expired ? deadline.signal.reason : err;
-    out.destroy(unavailable(`${what} (reading body)`, reason));
-  };
-  const onAbort = () => fail(deadline.signal.reason);
-  const onData = (chunk: Buffer) => {
-    if (!out.push(chunk)) {
-      source.pause();
-      deadline.clear(); // the consumer is behind: not the backend's time
-    } else {
-      deadline.touch();
-    }
-  };
-  const onEnd = () => {
-    if (finished) return;
-    finished = true;
-    cleanup();
-    out.push(null);
-  };
-  const cleanup = () => {
-    deadline.clear();
-    deadline.signal.removeEventListener('abort', onAbort);
-    source.off('data', onData);
-    source.off('end', onEnd);
-  };
-  deadline.signal.addEventListener('abort', onAbort, { once: true });
-  source.on('error', fail);
-  source.on('data', onData);
-  source.on('end', onEnd);
-  source.pause();
-  return out;
+  return watchIdle(source, deadline, (reason) => unavailable(`${what} (reading body)`, reason));
 }

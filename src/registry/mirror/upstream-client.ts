@@ -8,8 +8,8 @@
 // may go silent for at most `timeoutMs` while its reader waits for it.
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { IdleTimer, watchIdle } from '../../async/idle-timeout.js';
 import { RegistryError, type ErrorCode } from '../errors.js';
 import { MANIFEST_TYPES } from '../media-types.js';
 import type { MirrorSettings } from './settings.js';
@@ -76,51 +76,6 @@ export function parseChallenge(header: string | string[] | undefined): Challenge
     params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!;
   }
   return { scheme: m[1]!.toLowerCase(), params };
-}
-
-/**
- * Passes a response body through, failing it when the upstream goes silent
- * for `ms` while the reader is waiting for data. Time the reader spends not
- * reading (a slow client downstream) does not count.
- */
-class IdleGuard extends Transform {
-  private timer: NodeJS.Timeout | undefined;
-  private saturated = false;
-  constructor(
-    private readonly ms: number,
-    private readonly onIdle: () => Error,
-  ) {
-    super({ highWaterMark: 1 << 20 });
-    this.arm();
-  }
-  private arm(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.saturated || this.destroyed) return;
-    this.timer = setTimeout(() => this.destroy(this.onIdle()), this.ms);
-    this.timer.unref();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.saturated = !this.push(chunk);
-    this.arm();
-    done();
-  }
-  override _read(size: number): void {
-    this.saturated = false;
-    this.arm();
-    super._read(size);
-  }
-  override _flush(done: TransformCallback): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.saturated = true;
-    done();
-  }
-  override _destroy(err: Error | null, done: (err: Error | null) => void): void {
-    clearTimeout(this.timer);
-    this.saturated = true;
-    done(err);
-  }
 }
 
 /** Read a whole (small) body, refusing more than `max` bytes. */
@@ -400,8 +355,9 @@ export class UpstreamClient {
           answered = true;
           clearTimeout(headerTimer);
           req.setTimeout(0);
-          const body = new IdleGuard(ms, () => new UpstreamError('timeout', `upstream ${url.origin} stopped sending for ${ms / 1000} s`));
-          pipeline(res, body, () => undefined);
+          // The upstream may go silent for `ms` while the reader waits; time the reader spends not reading does not count.
+          const idle = new IdleTimer(ms, () => new UpstreamError('timeout', `upstream ${url.origin} stopped sending for ${ms / 1000} s`));
+          const body = watchIdle(res, idle, (reason) => (reason instanceof Error ? reason : new Error(String(reason))));
           resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
         },
       );

@@ -1,5 +1,5 @@
 // Key rules every driver shares: UTF-8 key order, key and prefix validation,
-// listing limits and byte-range resolution.
+// listing limits, byte-range resolution and keys in URLs.
 import type { ByteRange } from './driver.js';
 import { MAX_LIST_LIMIT } from './driver.js';
 import { InvalidKeyError, RangeNotSatisfiableError } from './errors.js';
@@ -81,4 +81,9 @@ export function resolveRange(key: string, size: number, range: ByteRange): { sta
   }
   if (end > size - 1) end = size - 1;
   return { start, end };
+}
+
+/** A key as the path of a URL: each '/'-separated segment percent-encoded. */
+export function encodeKeyPath(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
 }

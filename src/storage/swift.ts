@@ -2,4 +2,4 @@
 // says which part does what). Importers use this file.
 export { cloudsYamlPaths, loadCloud } from './swift/clouds.js';
 export type { SwiftConfig } from './swift/config.js';
-export { SwiftDriver, compareBytes } from './swift/driver.js';
+export { SwiftDriver } from './swift/driver.js';

@@ -3,9 +3,9 @@
 import type { Session } from '../../src/storage/swift/auth.js';
 import type { SwiftConfig, SwiftSettings } from '../../src/storage/swift/config.js';
 import type { SwiftContainers } from '../../src/storage/swift/containers.js';
-import { encodePath } from '../../src/storage/swift/containers.js';
 import type { SwiftTransport } from '../../src/storage/swift/transport.js';
 import { mapLimit } from '../../src/async/map-limit.js';
+import { encodeKeyPath } from '../../src/storage/keys.js';
 import type { SwiftDriver } from '../../src/storage/swift.js';
 
 /** The driver's private parts, by the names it keeps them under. */
@@ -44,7 +44,7 @@ export async function destroySwiftContainers(d: SwiftDriver): Promise<void> {
       const rows = r.status === 204 || !r.body.length ? [] : (JSON.parse(r.body.toString('utf8')) as { name: string }[]);
       if (rows.length === 0) break;
       await mapLimit(rows, settings.concurrency, async (row) => {
-        const del = await transport.call(what, 'DELETE', { path: `${cpath}/${encodePath(row.name)}`, idempotent: true });
+        const del = await transport.call(what, 'DELETE', { path: `${cpath}/${encodeKeyPath(row.name)}`, idempotent: true });
         if (del.status >= 300 && del.status !== 404) throw transport.fail(what, del);
       });
     }

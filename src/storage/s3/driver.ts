@@ -38,17 +38,9 @@ import {
   type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import {
-  MAX_LIST_LIMIT,
-  type ByteRange,
-  type ListEntry,
-  type ListOptions,
-  type ListPage,
-  type ObjectInfo,
-  type StorageDriver,
-} from '../driver.js';
+import type { ByteRange, ListEntry, ListOptions, ListPage, ObjectInfo, StorageDriver } from '../driver.js';
 import { NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from '../errors.js';
-import { checkKey as validateKey, checkPrefix } from '../keys.js';
+import { checkKey as validateKey, checkPrefix, compareKeys, encodeKeyPath, listLimit } from '../keys.js';
 import { mapLimit } from '../../async/map-limit.js';
 import { Semaphore } from '../../async/semaphore.js';
 import { retryPolicy, watchBody, withRetries, type AttemptContext, type IdleDeadline, type RetryPolicy } from '../retry.js';
@@ -57,14 +49,6 @@ import { MAX_COPY_PART, MIN_PART, planConcat, type Piece } from './concat-plan.j
 import type { S3Config } from './config.js';
 
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
-
-function encodeKey(key: string): string {
-  return key.split('/').map(encodeURIComponent).join('/');
-}
-
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
 
 export class S3Driver implements StorageDriver {
   readonly name = 's3';
@@ -136,7 +120,7 @@ export class S3Driver implements StorageDriver {
 
   async list(options: ListOptions): Promise<ListPage> {
     checkPrefix(options.prefix ?? '');
-    const limit = Math.max(1, Math.min(options.limit ?? MAX_LIST_LIMIT, MAX_LIST_LIMIT));
+    const limit = listLimit(options.limit);
     const entries: ListEntry[] = [];
     const { startAfter } = options;
     let token: string | undefined;
@@ -171,10 +155,10 @@ export class S3Driver implements StorageDriver {
             modified: o.LastModified ?? new Date(0),
           }),
         ),
-      ].sort((a, b) => compareBytes(a.key, b.key));
+      ].sort((a, b) => compareKeys(a.key, b.key));
       for (const row of rows) {
         // a common prefix that sorts before the marker is not "after" it
-        if (startAfter !== undefined && compareBytes(row.key, startAfter) <= 0) continue;
+        if (startAfter !== undefined && compareKeys(row.key, startAfter) <= 0) continue;
         if (entries.length === limit) return { entries, next: entries[limit - 1]!.key };
         entries.push(row);
       }
@@ -460,7 +444,7 @@ export class S3Driver implements StorageDriver {
     }
     await this.ensureBucket();
     const Bucket = this.bucket;
-    const copySource = (i: number) => `${Bucket}/${encodeKey(sources[i]!)}`;
+    const copySource = (i: number) => `${Bucket}/${encodeKeyPath(sources[i]!)}`;
 
     if (parts.length === 0) return this.put(to, new Uint8Array(0));
     const first = parts[0]!;

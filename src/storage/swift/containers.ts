@@ -1,7 +1,7 @@
 // The two containers a driver uses — one for the objects, one for the
 // segments of large objects — and the URL paths into them. They are created
 // at the first write, and again when a write finds one gone.
-import { checkKey } from '../keys.js';
+import { checkKey, encodeKeyPath } from '../keys.js';
 import type { CallOptions, Reply, SwiftTransport } from './transport.js';
 
 export class SwiftContainers {
@@ -19,7 +19,7 @@ export class SwiftContainers {
   /** URL path of the object at `key` (checked: URL normalisation would remap a bad one). */
   objectPath(key: string): string {
     checkKey(key);
-    return `${encodeURIComponent(this.objects)}/${encodePath(key)}`;
+    return `${encodeURIComponent(this.objects)}/${encodeKeyPath(key)}`;
   }
 
   /** URL path of the objects container (for listings). */
@@ -29,7 +29,7 @@ export class SwiftContainers {
 
   /** URL path of the segment named `segKey` in the segments container. */
   segmentPath(segKey: string): string {
-    return `${encodeURIComponent(this.segments)}/${encodePath(segKey)}`;
+    return `${encodeURIComponent(this.segments)}/${encodeKeyPath(segKey)}`;
   }
 
   /** Create the containers (data and segments) once, at the first write, or again after a write found one missing. */
@@ -60,9 +60,4 @@ export class SwiftContainers {
     }
     return r;
   }
-}
-
-/** A key as a URL path: each '/'-separated segment percent-encoded. */
-export function encodePath(key: string): string {
-  return key.split('/').map(encodeURIComponent).join('/');
 }

@@ -24,17 +24,9 @@
 // may still be streaming them); they are garbage in the segments container.
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import {
-  MAX_LIST_LIMIT,
-  type ByteRange,
-  type ListEntry,
-  type ListOptions,
-  type ListPage,
-  type ObjectInfo,
-  type StorageDriver,
-} from '../driver.js';
+import type { ByteRange, ListEntry, ListOptions, ListPage, ObjectInfo, StorageDriver } from '../driver.js';
 import { NotFoundError, RangeNotSatisfiableError } from '../errors.js';
-import { checkKey as validateKey, checkPrefix } from '../keys.js';
+import { checkKey as validateKey, checkPrefix, compareKeys, listLimit } from '../keys.js';
 import { mapLimit } from '../../async/map-limit.js';
 import { retryPolicy, unavailable, type RetryPolicy } from '../retry.js';
 import { SwiftAuth } from './auth.js';
@@ -71,7 +63,7 @@ export class SwiftDriver implements StorageDriver {
 
   async list(options: ListOptions): Promise<ListPage> {
     checkPrefix(options.prefix ?? '');
-    const limit = Math.max(1, Math.min(options.limit ?? MAX_LIST_LIMIT, MAX_LIST_LIMIT));
+    const limit = listLimit(options.limit);
     const delimiter = options.delimiter || undefined;
     if (delimiter && delimiter.length !== 1) throw new TypeError('swift: the list delimiter must be one character');
     const entries: ListEntry[] = [];
@@ -92,7 +84,7 @@ export class SwiftDriver implements StorageDriver {
         const key = row.subdir ?? row.name ?? '';
         lastSeen = key;
         // Swift may repeat a prefix that equals the marker; the contract wants strictly after.
-        if (options.startAfter !== undefined && compareBytes(key, options.startAfter) <= 0) continue;
+        if (options.startAfter !== undefined && compareKeys(key, options.startAfter) <= 0) continue;
         if (entries.length === limit) return { entries, next: entries[entries.length - 1]!.key };
         entries.push(
           row.subdir !== undefined
@@ -102,7 +94,7 @@ export class SwiftDriver implements StorageDriver {
       }
       if (rows.length <= want || lastSeen === undefined) return { entries };
       // Everything in this batch was skipped or consumed: read on (never in place).
-      marker = marker !== undefined && compareBytes(lastSeen, marker) <= 0 ? `${marker}\u{10FFFF}` : lastSeen;
+      marker = marker !== undefined && compareKeys(lastSeen, marker) <= 0 ? `${marker}\u{10FFFF}` : lastSeen;
     }
   }
 
@@ -414,11 +406,6 @@ function checkRange(range: ByteRange): void {
   ) {
     throw new TypeError(`invalid byte range ${JSON.stringify(range)}`);
   }
-}
-
-/** Compare by UTF-8 bytes (the order Swift and S3 list in). */
-export function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 function parseSwiftDate(s: string | undefined): Date {

@@ -8,10 +8,11 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { ObjectInfo } from '../driver.js';
 import { NotFoundError } from '../errors.js';
+import { encodeKeyPath } from '../keys.js';
 import { mapLimit } from '../../async/map-limit.js';
 import { unavailable, withRetries, type IdleDeadline } from '../retry.js';
 import type { SwiftSettings } from './config.js';
-import { encodePath, type SwiftContainers } from './containers.js';
+import type { SwiftContainers } from './containers.js';
 import { headerDate, type Reply, type SwiftTransport } from './transport.js';
 
 /** Bytes of a streamed body kept to send it again after a 401. */
@@ -167,7 +168,7 @@ export class SegmentStore {
       source.close();
       // best effort: the segments of a put that did not happen
       await mapLimit(written, this.settings.concurrency, (s) =>
-        this.transport.call(what, 'DELETE', { path: encodePath(s.path!.slice(1)), idempotent: true }).catch(() => undefined),
+        this.transport.call(what, 'DELETE', { path: encodeKeyPath(s.path!.slice(1)), idempotent: true }).catch(() => undefined),
       );
       if (source.error !== undefined) throw source.error;
       throw err;
@@ -331,7 +332,7 @@ export class SegmentStore {
       for (const seg of JSON.parse(r.body.toString('utf8')) as StoredSegment[]) {
         if (!seg.name) continue;
         used.add(seg.name);
-        if (seg.sub_slo && depth < 10) await walk(encodePath(seg.name.slice(1)), depth + 1);
+        if (seg.sub_slo && depth < 10) await walk(encodeKeyPath(seg.name.slice(1)), depth + 1);
       }
     };
     await walk(this.containers.objectPath(key), 0);
@@ -340,7 +341,7 @@ export class SegmentStore {
 
   /** Delete one segment (or nested manifest, with its segments) by its "/container/object" name. */
   async deleteSegment(what: string, name: string): Promise<void> {
-    const path = encodePath(name.slice(1));
+    const path = encodeKeyPath(name.slice(1));
     const head = await this.transport.call(what, 'HEAD', { path, idempotent: true });
     if (head.status === 404) return;
     const r = await this.transport.call(what, 'DELETE', {

@@ -38,6 +38,7 @@ import {
   type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { ChunkSource } from '../chunk-source.js';
 import type { ByteRange, ListEntry, ListOptions, ListPage, ObjectInfo, StorageDriver } from '../driver.js';
 import { NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from '../errors.js';
 import { checkKey as validateKey, checkPrefix, compareKeys, encodeKeyPath, listLimit } from '../keys.js';
@@ -216,54 +217,9 @@ export class S3Driver implements StorageDriver {
    * when anything fails, so nothing appears at `key`.
    */
   private async putStream(what: string, key: string, body: Readable): Promise<ObjectInfo> {
-    const it = body[Symbol.asyncIterator]();
-    let sourceError: unknown;
-    let carry: Buffer | undefined;
-    let ended = false;
-    /** The next non-empty chunk of the body, or undefined at its end. */
-    const pull = async (): Promise<Buffer | undefined> => {
-      for (;;) {
-        let r: IteratorResult<unknown>;
-        try {
-          r = await it.next();
-        } catch (err) {
-          sourceError = err;
-          throw err;
-        }
-        if (r.done) {
-          ended = true;
-          return undefined;
-        }
-        const v = r.value;
-        const chunk = Buffer.isBuffer(v) ? v : typeof v === 'string' ? Buffer.from(v) : Buffer.from(v as Uint8Array);
-        if (chunk.length > 0) return chunk;
-      }
-    };
-    /** Fill one part of `size` bytes (less at the end of the body). */
-    const fill = async (size: number): Promise<Buffer> => {
-      const buf = Buffer.allocUnsafe(size);
-      let n = 0;
-      while (n < size) {
-        const chunk = carry ?? (await pull());
-        carry = undefined;
-        if (!chunk) break;
-        const take = Math.min(chunk.length, size - n);
-        chunk.copy(buf, n, 0, take);
-        n += take;
-        if (take < chunk.length) carry = chunk.subarray(take);
-      }
-      return n === size ? buf : buf.subarray(0, n);
-    };
-    /** Is the body used up? (Reads ahead one chunk into `carry` to know.) */
-    const isLast = async (): Promise<boolean> => {
-      if (carry) return false;
-      if (ended) return true;
-      carry = await pull();
-      return carry === undefined;
-    };
-
-    let first: Buffer | undefined = await fill(this.partSizeFor(0));
-    if (await isLast()) return this.put(key, first);
+    const source = new ChunkSource(body);
+    let first: Buffer | undefined = await source.fill(this.partSizeFor(0));
+    if (await source.atEnd()) return this.put(key, first);
 
     await this.ensureBucket();
     const Bucket = this.bucket;
@@ -304,8 +260,8 @@ export class S3Driver implements StorageDriver {
         uploading.catch(() => undefined);
         if (inFlight) await inFlight;
         inFlight = uploading;
-        if (await isLast()) break;
-        part = await fill(this.partSizeFor(n + 1));
+        if (await source.atEnd()) break;
+        part = await source.fill(this.partSizeFor(n + 1));
         if (part.length === 0) break;
       }
       await inFlight;
@@ -327,7 +283,7 @@ export class S3Driver implements StorageDriver {
       await inFlight?.catch(() => undefined);
       await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId })).catch(() => undefined);
       if (!body.destroyed) body.destroy();
-      throw sourceError ?? err;
+      throw source.error ?? err;
     }
     return { key, size, modified: new Date() };
   }

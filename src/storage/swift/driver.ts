@@ -24,6 +24,7 @@
 // may still be streaming them); they are garbage in the segments container.
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { ChunkSource } from '../chunk-source.js';
 import type { ByteRange, ListEntry, ListOptions, ListPage, ObjectInfo, StorageDriver } from '../driver.js';
 import { NotFoundError, RangeNotSatisfiableError } from '../errors.js';
 import { checkKey as validateKey, checkPrefix, compareKeys, listLimit } from '../keys.js';
@@ -33,7 +34,7 @@ import { SwiftAuth } from './auth.js';
 import { withCloud } from './clouds.js';
 import { swiftSettings, type SwiftConfig, type SwiftSettings } from './config.js';
 import { SwiftContainers } from './containers.js';
-import { ChunkSource, SegmentStore, isSlo, segFromStored, segLength, type Seg, type StoredSegment } from './segments.js';
+import { SegmentStore, isSlo, segFromStored, segLength, type Seg, type StoredSegment } from './segments.js';
 import { SwiftTransport, headerDate } from './transport.js';
 
 /** Least size of a segment made from several small concat sources (Swift rate-limits segments under 1 MiB). */

@@ -5,7 +5,7 @@
 // write manifests only. A manifest of more than maxSegments entries nests
 // (sub-manifests in the segments container).
 import { createHash, randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import type { ChunkSource } from '../chunk-source.js';
 import type { ObjectInfo } from '../driver.js';
 import { NotFoundError } from '../errors.js';
 import { encodeKeyPath } from '../keys.js';
@@ -58,73 +58,6 @@ export function segLength(s: Seg): number {
 /** Does this answer come from an SLO manifest? */
 export function isSlo(h: Headers): boolean {
   return (h.get('x-static-large-object') ?? '').toLowerCase() === 'true';
-}
-
-/** A pull-based view of a body stream with one chunk of push-back. */
-export class ChunkSource {
-  private readonly it: AsyncIterator<unknown>;
-  private readonly stream: Readable;
-  private pushedBack: Buffer | undefined;
-  done = false;
-  error: unknown;
-
-  constructor(stream: Readable) {
-    this.stream = stream;
-    this.it = stream[Symbol.asyncIterator]();
-  }
-
-  /** The next non-empty chunk, or undefined at the end. Rejects with the stream's error. */
-  async next(): Promise<Buffer | undefined> {
-    if (this.pushedBack) {
-      const b = this.pushedBack;
-      this.pushedBack = undefined;
-      return b;
-    }
-    for (;;) {
-      let r: IteratorResult<unknown>;
-      try {
-        r = await this.it.next();
-      } catch (err) {
-        this.error ??= err;
-        throw err;
-      }
-      if (r.done) {
-        this.done = true;
-        return undefined;
-      }
-      const v = r.value;
-      const b = Buffer.isBuffer(v) ? v : typeof v === 'string' ? Buffer.from(v) : Buffer.from(v as Uint8Array);
-      if (b.length > 0) return b;
-    }
-  }
-
-  unshift(b: Buffer): void {
-    if (b.length > 0) this.pushedBack = b;
-  }
-
-  /** Up to `limit` bytes (starting with `first`) into one buffer. */
-  async take(limit: number, first: Buffer[]): Promise<Buffer> {
-    const out: Buffer[] = [];
-    let n = 0;
-    for (;;) {
-      const chunk = first.length ? first.shift()! : await this.next();
-      if (!chunk) break;
-      if (n + chunk.length > limit) {
-        this.unshift(chunk.subarray(limit - n));
-        out.push(chunk.subarray(0, limit - n));
-        n = limit;
-        break;
-      }
-      out.push(chunk);
-      n += chunk.length;
-      if (n >= limit) break;
-    }
-    return Buffer.concat(out, n);
-  }
-
-  close(): void {
-    if (!this.stream.destroyed && !this.stream.readableEnded) this.stream.destroy();
-  }
 }
 
 /** Writes, reads and deletes segments and SLO manifests. */

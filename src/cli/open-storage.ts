@@ -1,7 +1,7 @@
 // Turns the storage section of the config into a driver. Object-store drivers
 // are imported only when configured, so the default start stays light.
 import { resolve } from 'node:path';
-import type { StorageConfig } from '../config/config.js';
+import type { StorageConfig } from '../config/storage.js';
 import type { StorageDriver } from '../storage/driver.js';
 import type { RetryHook } from '../storage/retry.js';
 
@@ -22,38 +22,17 @@ export async function openStorage(cfg: StorageConfig, hooks: StorageHooks = {}):
     }
     case 'swift': {
       const { SwiftDriver } = await import('../storage/swift.js');
-      return new SwiftDriver({
-        authUrl: cfg.authUrl,
-        username: cfg.username,
-        password: cfg.password,
-        container: cfg.container,
-        authVersion: cfg.authVersion,
-        projectName: cfg.projectName,
-        projectId: cfg.projectId,
-        projectDomainName: cfg.projectDomainName,
-        projectDomainId: cfg.projectDomainId,
-        userDomainName: cfg.userDomainName,
-        userDomainId: cfg.userDomainId,
-        region: cfg.region,
-        interface: cfg.interface,
-        cloud: cfg.cloud,
-        tempUrlKey: cfg.tempUrlKey,
-        timeoutMs: cfg.timeoutMs,
-        onRetry: hooks.onRetry,
-      });
+      return new SwiftDriver({ ...driverOptions(cfg), onRetry: hooks.onRetry });
     }
     case 's3': {
       const { S3Driver } = await import('../storage/s3.js');
-      return new S3Driver({
-        endpoint: cfg.endpoint,
-        region: cfg.region,
-        bucket: cfg.bucket,
-        accessKey: cfg.accessKey,
-        secretKey: cfg.secretKey,
-        forcePathStyle: cfg.forcePathStyle,
-        timeoutMs: cfg.timeoutMs,
-        onRetry: hooks.onRetry,
-      });
+      return new S3Driver({ ...driverOptions(cfg), onRetry: hooks.onRetry });
     }
   }
+}
+
+/** The driver's settings: the section without what the registry keeps for itself (the timeout stays: it is the driver's timeoutMs). */
+function driverOptions<T extends StorageConfig>(cfg: T): Omit<T, 'driver' | 'expiration' | 'redirect'> {
+  const { driver: _driver, expiration: _expiration, redirect: _redirect, ...options } = cfg;
+  return options;
 }

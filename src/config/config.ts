@@ -11,8 +11,10 @@ import { readPrune, type PruneConfig } from './prune.js';
 import { readUi, type UiConfig } from './ui.js';
 import { OPERATIONS_KEYS, readOperations, type OperationsConfig } from './operations.js';
 import { readNotifications, type NotificationsConfig } from './notifications.js';
+import { readStorage, type StorageConfig } from './storage.js';
 
 export { ConfigError } from './reader.js';
+export type { FilesystemStorage, MemoryStorage, S3Storage, StorageConfig, SwiftStorage } from './storage.js';
 
 /** A user's rights everywhere (zuul-registry): read = pull, write = pull+push+delete, none = only what `access` rules grant. */
 export type Access = 'read' | 'write' | 'none';
@@ -52,52 +54,6 @@ export interface AuthSettings {
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-
-export interface FilesystemStorage {
-  driver: 'filesystem';
-  root: string;
-}
-export interface MemoryStorage {
-  driver: 'memory';
-}
-export interface SwiftStorage {
-  driver: 'swift';
-  authUrl?: string;
-  username?: string;
-  password?: string;
-  container: string;
-  authVersion?: '1' | '3';
-  projectName?: string;
-  projectId?: string;
-  projectDomainName?: string;
-  projectDomainId?: string;
-  userDomainName?: string;
-  userDomainId?: string;
-  region?: string;
-  /** Keystone catalog interface: public (default), internal or admin. */
-  interface?: string;
-  cloud?: string;
-  tempUrlKey?: string;
-}
-export interface S3Storage {
-  driver: 's3';
-  endpoint?: string;
-  region: string;
-  bucket: string;
-  /** Both or neither; neither = the AWS SDK's default credential chain (env, ~/.aws, instance role). */
-  accessKey?: string;
-  secretKey?: string;
-  /** Unset: the driver's default (path style when `endpoint` is set). */
-  forcePathStyle?: boolean;
-}
-export type StorageConfig = (FilesystemStorage | MemoryStorage | SwiftStorage | S3Storage) & {
-  /** Seconds after which a pushed manifest expires (prune removes it); unset = never. */
-  expiration?: number;
-  /** Answer blob GETs with a redirect to a time-limited store URL (Swift/S3). */
-  redirect: boolean;
-  /** Timeout of one backend call, ms. */
-  timeoutMs: number;
-};
 
 export interface Limits {
   /** Largest manifest accepted (bytes). */
@@ -185,110 +141,6 @@ function substituteEnv(v: unknown, env: NodeJS.ProcessEnv, where: string): unkno
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, substituteEnv(x, env, `${where}.${k}`)]));
   }
   return v;
-}
-
-function readStorage(r: Reader): StorageConfig {
-  const driver = r.enumeration('driver', ['filesystem', 'memory', 'swift', 's3'] as const, 'filesystem');
-  const common = {
-    expiration: r.optionalInteger('expiration', 1),
-    redirect: r.boolean('redirect', false),
-    timeoutMs: r.integer('timeout', 30, 1, 3600) * 1000,
-  };
-  switch (driver) {
-    case 'filesystem':
-      r.only(['driver', 'root', 'expiration', 'redirect', 'timeout']);
-      if (common.redirect) r.fail('redirect', 'only the swift and s3 drivers can redirect blob downloads');
-      return { driver, root: r.string('root', './data'), ...common };
-    case 'memory':
-      r.only(['driver', 'expiration', 'redirect', 'timeout']);
-      if (common.redirect) r.fail('redirect', 'only the swift and s3 drivers can redirect blob downloads');
-      return { driver, ...common };
-    case 'swift': {
-      r.only([
-        'driver',
-        'auth-url',
-        'username',
-        'password',
-        'container',
-        'auth-version',
-        'project-name',
-        'project-id',
-        'project-domain-name',
-        'project-domain-id',
-        'user-domain-name',
-        'user-domain-id',
-        'region',
-        'interface',
-        'cloud',
-        'temp-url-key',
-        'expiration',
-        'redirect',
-        'timeout',
-      ]);
-      const cloud = r.optionalString('cloud');
-      const authVersion = r.optionalString('auth-version');
-      if (authVersion !== undefined && !['1', '1.0', 'v1', '3', 'v3'].includes(authVersion)) {
-        r.fail('auth-version', `must be 1 (tempauth/swauth) or 3 (Keystone) (got ${JSON.stringify(authVersion)})`);
-      }
-      const iface = r.optionalString('interface');
-      if (iface !== undefined && !['public', 'internal', 'admin'].includes(iface)) {
-        r.fail('interface', `must be public, internal or admin (got ${JSON.stringify(iface)})`);
-      }
-      // Every replica must sign TempURLs with the same key, so none is made up here.
-      if (common.redirect && r.optionalString('temp-url-key') === undefined) {
-        r.fail('redirect', 'needs temp-url-key (the key Swift TempURLs are signed with; the same on every replica)');
-      }
-      const s: SwiftStorage = {
-        driver,
-        cloud,
-        authUrl: cloud ? r.optionalString('auth-url') : r.string('auth-url'),
-        username: cloud ? r.optionalString('username') : r.string('username'),
-        password: cloud ? r.optionalString('password') : r.string('password'),
-        container: r.string('container'),
-        authVersion: authVersion === undefined ? undefined : authVersion.includes('3') ? '3' : '1',
-        projectName: r.optionalString('project-name'),
-        projectId: r.optionalString('project-id'),
-        projectDomainName: r.optionalString('project-domain-name'),
-        projectDomainId: r.optionalString('project-domain-id'),
-        userDomainName: r.optionalString('user-domain-name'),
-        userDomainId: r.optionalString('user-domain-id'),
-        region: r.optionalString('region'),
-        interface: iface,
-        tempUrlKey: r.optionalString('temp-url-key'),
-      };
-      return { ...s, ...common };
-    }
-    case 's3': {
-      r.only([
-        'driver',
-        'endpoint',
-        'region',
-        'bucket',
-        'access-key',
-        'secret-key',
-        'force-path-style',
-        'expiration',
-        'redirect',
-        'timeout',
-      ]);
-      const s: S3Storage = {
-        driver,
-        endpoint: r.optionalString('endpoint'),
-        region: r.string('region', 'us-east-1'),
-        bucket: r.string('bucket'),
-        accessKey: r.optionalString('access-key'),
-        secretKey: r.optionalString('secret-key'),
-        forcePathStyle: r.keys().includes('force-path-style') ? r.boolean('force-path-style', false) : undefined,
-      };
-      if ((s.accessKey === undefined) !== (s.secretKey === undefined)) {
-        r.fail(
-          s.accessKey === undefined ? 'access-key' : 'secret-key',
-          'access-key and secret-key must be set together (or neither: the AWS default credential chain)',
-        );
-      }
-      return { ...s, ...common };
-    }
-  }
 }
 
 function readUsers(r: Reader): UserConfig[] {

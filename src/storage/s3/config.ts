@@ -1,4 +1,8 @@
-// The S3 driver's settings (S3Config). Pure data: nothing here talks to S3.
+// The S3 driver's settings (S3Config), and how the keys of
+// `registry.storage` become them (s3Options: adding an S3 option touches this
+// file only). Pure data and parsing: nothing here talks to S3, and the config
+// reader imports it.
+import type { DriverOptions } from '../options.js';
 import type { RetryOptions } from '../retry.js';
 
 export interface S3Config extends RetryOptions {
@@ -18,3 +22,25 @@ export interface S3Config extends RetryOptions {
   /** Parallel requests within one concat / cleanup (default 4). */
   concurrency?: number;
 }
+
+export const s3Options: DriverOptions<S3Config> = {
+  keys: ['endpoint', 'region', 'bucket', 'access-key', 'secret-key', 'force-path-style'],
+  redirects: true,
+  read(r) {
+    const s: S3Config = {
+      endpoint: r.optionalString('endpoint'),
+      region: r.string('region', 'us-east-1'),
+      bucket: r.string('bucket'),
+      accessKey: r.optionalString('access-key'),
+      secretKey: r.optionalString('secret-key'),
+      forcePathStyle: r.keys().includes('force-path-style') ? r.boolean('force-path-style', false) : undefined,
+    };
+    if ((s.accessKey === undefined) !== (s.secretKey === undefined)) {
+      r.fail(
+        s.accessKey === undefined ? 'access-key' : 'secret-key',
+        'access-key and secret-key must be set together (or neither: the AWS default credential chain)',
+      );
+    }
+    return s;
+  },
+};

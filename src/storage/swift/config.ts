@@ -1,6 +1,9 @@
-// The Swift driver's settings: what a program passes (SwiftConfig) and the
-// values the driver runs with, defaults filled in (swiftSettings). Pure
-// data: nothing here talks to Swift.
+// The Swift driver's settings: what a program passes (SwiftConfig), how the
+// keys of `registry.storage` become that (swiftOptions: adding a Swift
+// option touches this file only), and the values the driver runs with,
+// defaults filled in (swiftSettings). Pure data and parsing: nothing here
+// talks to Swift, and the config reader imports it.
+import type { DriverOptions } from '../options.js';
 import type { RetryOptions } from '../retry.js';
 
 export interface SwiftConfig extends RetryOptions {
@@ -43,6 +46,59 @@ export interface SwiftConfig extends RetryOptions {
   /** Most segments in one manifest before manifests nest (Swift's max_manifest_segments, default 1000). */
   maxManifestSegments?: number;
 }
+
+export const swiftOptions: DriverOptions<SwiftConfig> = {
+  keys: [
+    'auth-url',
+    'username',
+    'password',
+    'container',
+    'auth-version',
+    'project-name',
+    'project-id',
+    'project-domain-name',
+    'project-domain-id',
+    'user-domain-name',
+    'user-domain-id',
+    'region',
+    'interface',
+    'cloud',
+    'temp-url-key',
+  ],
+  redirects: true,
+  read(r, { redirect }) {
+    const cloud = r.optionalString('cloud');
+    const authVersion = r.optionalString('auth-version');
+    if (authVersion !== undefined && !['1', '1.0', 'v1', '3', 'v3'].includes(authVersion)) {
+      r.fail('auth-version', `must be 1 (tempauth/swauth) or 3 (Keystone) (got ${JSON.stringify(authVersion)})`);
+    }
+    const iface = r.optionalString('interface');
+    if (iface !== undefined && !['public', 'internal', 'admin'].includes(iface)) {
+      r.fail('interface', `must be public, internal or admin (got ${JSON.stringify(iface)})`);
+    }
+    // Every replica must sign TempURLs with the same key, so none is made up here.
+    if (redirect && r.optionalString('temp-url-key') === undefined) {
+      r.fail('redirect', 'needs temp-url-key (the key Swift TempURLs are signed with; the same on every replica)');
+    }
+    return {
+      cloud,
+      authUrl: cloud ? r.optionalString('auth-url') : r.string('auth-url'),
+      username: cloud ? r.optionalString('username') : r.string('username'),
+      password: cloud ? r.optionalString('password') : r.string('password'),
+      container: r.string('container'),
+      authVersion: authVersion === undefined ? undefined : authVersion.includes('3') ? '3' : '1',
+      projectName: r.optionalString('project-name'),
+      projectId: r.optionalString('project-id'),
+      projectDomainName: r.optionalString('project-domain-name'),
+      projectDomainId: r.optionalString('project-domain-id'),
+      userDomainName: r.optionalString('user-domain-name'),
+      userDomainId: r.optionalString('user-domain-id'),
+      region: r.optionalString('region'),
+      interface: iface,
+      tempUrlKey: r.optionalString('temp-url-key'),
+    };
+  },
+};
 
 /** Swift's default max_manifest_segments. */
 export const MAX_SLO_SEGMENTS = 1000;

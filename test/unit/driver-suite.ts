@@ -12,11 +12,11 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { ListEntry, ListOptions, StorageDriver } from '../../src/storage/driver.js';
-import { NotFoundError, RangeNotSatisfiableError } from '../../src/storage/errors.js';
+import { InvalidKeyError, NotFoundError, RangeNotSatisfiableError } from '../../src/storage/errors.js';
 
 export interface DriverSuiteOptions {
   /** Size of the large streamed object in MiB (default 64; env WHARF_SUITE_LARGE_MIB overrides). */
@@ -205,12 +205,12 @@ export function runDriverSuite(name: string, makeDriver: () => Promise<DriverUnd
     }
 
     /** A test with a fresh key prefix "<run>/<n>-<slug>/" that is emptied afterwards. */
-    function test(title: string, fn: (p: string) => Promise<void>): void {
+    function test(title: string, fn: (p: string, t: TestContext) => Promise<void>): void {
       const slug = `${++seq}-${title.replace(/[^a-z0-9]+/gi, '-').slice(0, 40)}`;
-      it(title, { timeout }, async () => {
+      it(title, { timeout }, async (t) => {
         const p = `${run}/${slug}/`;
         try {
-          await fn(p);
+          await fn(p, t);
         } catch (err) {
           await purge(p).catch(() => {}); // report the test's failure, not the cleanup's
           throw err;
@@ -543,6 +543,104 @@ export function runDriverSuite(name: string, makeDriver: () => Promise<DriverUnd
       });
     });
 
+    // ---------------------------------------------------------- append
+
+    describe('append (optional)', () => {
+      /** The test's body on a driver that offers append; skipped (and said so) on the others. */
+      function testAppend(title: string, fn: (p: string, append: NonNullable<StorageDriver['append']>) => Promise<void>): void {
+        test(title, async (p, t) => {
+          if (!d.append) {
+            t.skip(`${d.name} offers no append (optional: the registry then stores one object per chunk)`);
+            return;
+          }
+          await fn(p, d.append.bind(d));
+        });
+      }
+      testAppend('grows one object from an offset and cuts stray tails', async (p, append) => {
+        const key = p + 'upload/0';
+        assert.equal((await append(key, 0, streamOf([Buffer.from('abc')]))).size, 3);
+        assert.equal((await append(key, 3, streamOf([Buffer.from('def'), Buffer.from('gh')]))).size, 8);
+        assert.equal((await d.get(key))!.toString(), 'abcdefgh');
+        assert.equal((await d.stat(key))!.size, 8);
+        // A retry from an earlier offset replaces what came after it.
+        assert.equal((await append(key, 6, streamOf([Buffer.from('XY')]))).size, 8);
+        assert.equal((await d.get(key))!.toString(), 'abcdefXY');
+        // An empty append cuts the object to the offset.
+        assert.equal((await append(key, 4, streamOf([]))).size, 4);
+        assert.equal((await d.get(key))!.toString(), 'abcd');
+        // Offset 0 empties an existing object.
+        assert.equal((await append(key, 0, streamOf([Buffer.from('fresh')]))).size, 5);
+        assert.equal((await d.get(key))!.toString(), 'fresh');
+        // What append built publishes like any object.
+        await d.concat(p + 'blob', [key]);
+        await d.deleteConcatSources(p + 'blob', [key]);
+        assert.equal((await d.get(p + 'blob'))!.toString(), 'fresh');
+        assert.equal(await d.stat(key), null);
+      });
+
+      testAppend('past the end or on a missing object: NotFoundError, nothing changed', async (p, append) => {
+        const key = p + 'upload/0';
+        await append(key, 0, streamOf([Buffer.from('abcd')]));
+        await rejectsWith(append(key, 5, streamOf([Buffer.from('z')])), NotFoundError, 'offset past the end');
+        await rejectsWith(append(p + 'missing/0', 2, streamOf([Buffer.from('z')])), NotFoundError, 'missing object');
+        assert.equal((await d.get(key))!.toString(), 'abcd');
+        assert.equal(await d.stat(p + 'missing/0'), null);
+      });
+
+      testAppend('a body that fails half way leaves the object as it was', async (p, append) => {
+        const key = p + 'upload/0';
+        await append(key, 0, streamOf([Buffer.from('abcd')]));
+        await assert.rejects(append(key, 4, failingStream([Buffer.from('1234')], new Error('client went away'))), /client went away/);
+        assert.equal((await d.get(key))!.toString(), 'abcd');
+        assert.equal((await d.stat(key))!.size, 4);
+      });
+    });
+
+    // ---------------------------------------------------------- invalid keys
+
+    describe('invalid keys', () => {
+      test('a malformed key or prefix is an InvalidKeyError for every operation, and stores nothing', async (p) => {
+        await d.put(p + 'ok', Buffer.from('kept'));
+        const bad = [
+          '',
+          '/' + p + 'abs',
+          p + 'a//b',
+          p + 'a/',
+          p + 'a/../b',
+          p + '..',
+          p + '../x',
+          p + 'a/./b',
+          p + '.',
+          p + './a',
+          p + 'a\0b',
+        ];
+        for (const key of bad) {
+          const what = JSON.stringify(key);
+          await rejectsWith(d.put(key, Buffer.from('x')), InvalidKeyError, `put bytes ${what}`);
+          await rejectsWith(d.put(key, streamOf([Buffer.from('x')])), InvalidKeyError, `put stream ${what}`);
+          await rejectsWith(d.stat(key), InvalidKeyError, `stat ${what}`);
+          await rejectsWith(d.get(key), InvalidKeyError, `get ${what}`);
+          await rejectsWith(d.read(key), InvalidKeyError, `read ${what}`);
+          await rejectsWith(d.read(key, { start: 0, end: 0 }), InvalidKeyError, `ranged read ${what}`);
+          await rejectsWith(d.delete(key), InvalidKeyError, `delete ${what}`);
+          await rejectsWith(d.move(p + 'ok', key), InvalidKeyError, `move to ${what}`);
+          await rejectsWith(d.move(key, p + 'moved'), InvalidKeyError, `move from ${what}`);
+          await rejectsWith(d.concat(key, [p + 'ok']), InvalidKeyError, `concat to ${what}`);
+          await rejectsWith(d.concat(p + 'blob', [p + 'ok', key]), InvalidKeyError, `concat from ${what}`);
+          await rejectsWith(d.deleteConcatSources(p + 'blob', [key]), InvalidKeyError, `deleteConcatSources of ${what}`);
+          await rejectsWith(d.deleteConcatSources(key, [p + 'ok']), InvalidKeyError, `deleteConcatSources to ${what}`);
+          if (d.append) await rejectsWith(d.append(key, 0, streamOf([Buffer.from('x')])), InvalidKeyError, `append ${what}`);
+        }
+        for (const prefix of ['/' + p, p + '../', p + 'a//', p + './', p + 'a/../b/', p + '\0']) {
+          await rejectsWith(d.list({ prefix }), InvalidKeyError, `list ${JSON.stringify(prefix)}`);
+          await rejectsWith(d.list({ prefix, delimiter: '/' }), InvalidKeyError, `list / ${JSON.stringify(prefix)}`);
+        }
+        // Nothing was stored, moved or removed.
+        assert.deepEqual(keysOf(await listAll(d, { prefix: p })), [p + 'ok']);
+        assert.equal((await d.get(p + 'ok'))!.toString(), 'kept');
+      });
+    });
+
     // ---------------------------------------------------------- list
 
     describe('list', () => {
@@ -701,6 +799,38 @@ export function runDriverSuite(name: string, makeDriver: () => Promise<DriverUnd
         await d.put(p + 'one/obj', Buffer.from('1'));
         assert.deepEqual((await d.list({ prefix: p + 'one/obj/', delimiter: '/' })).entries, []);
         assert.deepEqual((await d.list({ prefix: p + 'on/', delimiter: '/' })).entries, []);
+      });
+
+      test('limits out of range are clamped; a marker inside a group or empty', async (p) => {
+        const keys = await seed(p);
+        const all = expectedListing(keys, { prefix: p, delimiter: '/' });
+        // 1..1000: below is 1, above is 1000 (here: all), fractions round down, NaN and Infinity mean the default.
+        for (const [limit, n] of [
+          [0, 1],
+          [-5, 1],
+          [2.7, 2],
+          [5000, all.length],
+          [Number.NaN, all.length],
+          [Number.POSITIVE_INFINITY, all.length],
+        ] as const) {
+          const page = await d.list({ prefix: p, delimiter: '/', limit });
+          assert.deepEqual(keysOf(page.entries), all.slice(0, n), `limit ${limit}`);
+          if (n < all.length) assert.equal(page.next, all[n - 1], `limit ${limit}: next`);
+          else assert.equal(page.next, undefined, `limit ${limit}: no next`);
+        }
+        // A marker inside a group: the group sorts before the marker, so it is not listed.
+        for (const marker of ['c/e', 'c/f', 'c/f/g', 'b/c', 'x/y/z']) {
+          for (const delimiter of ['/', undefined]) {
+            const opts = { prefix: p, delimiter, startAfter: p + marker };
+            assert.deepEqual(
+              keysOf(await listAll(d, { ...opts, limit: 2 })),
+              expectedListing(keys, opts),
+              `after ${marker} (${delimiter})`,
+            );
+          }
+        }
+        // An empty marker is no marker.
+        assert.deepEqual(keysOf((await d.list({ prefix: p, delimiter: '/', startAfter: '' })).entries), all);
       });
 
       const testMany = largeListing

@@ -1,5 +1,6 @@
 // Runs the shared driver suite against the memory and filesystem drivers, plus
-// filesystem-only checks (key mapping, temp files, directory pruning).
+// filesystem-only checks (key mapping, temp files, directory pruning); the
+// suite has the append tests.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, promises as fsp, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -136,38 +137,6 @@ describe('filesystem driver specifics', () => {
     assert.ok(!existsSync(join(root, 'up')), 'source and its empty directory are gone');
     assert.equal((await d.get('blob/data'))!.toString(), 'one part');
     await d.delete('blob/data');
-  });
-
-  it('append grows one object from an offset and cuts stray tails', async () => {
-    const key = 'ap/upload/0';
-    assert.equal((await d.append(key, 0, Readable.from([Buffer.from('abc')]))).size, 3);
-    assert.equal((await d.append(key, 3, Readable.from([Buffer.from('def'), Buffer.from('gh')]))).size, 8);
-    assert.equal((await d.get(key))!.toString(), 'abcdefgh');
-    // A retry from an earlier offset replaces what came after it.
-    assert.equal((await d.append(key, 6, Readable.from([Buffer.from('XY')]))).size, 8);
-    assert.equal((await d.get(key))!.toString(), 'abcdefXY');
-    // An empty append cuts the object to the offset.
-    assert.equal((await d.append(key, 4, Readable.from([]))).size, 4);
-    assert.equal((await d.get(key))!.toString(), 'abcd');
-    // Past the end, or on a missing object: NotFoundError, nothing changed.
-    await assert.rejects(d.append(key, 5, Readable.from([Buffer.from('z')])), { name: 'NotFoundError' });
-    await assert.rejects(d.append('ap/missing/0', 2, Readable.from([Buffer.from('z')])), { name: 'NotFoundError' });
-    assert.equal((await d.get(key))!.toString(), 'abcd');
-    // A body that fails half way leaves the object as it was before the append.
-    const failing = new Readable({
-      read() {
-        this.push(Buffer.from('1234'));
-        this.destroy(new Error('client went away'));
-      },
-    });
-    await assert.rejects(d.append(key, 4, failing), /client went away/);
-    assert.equal((await d.get(key))!.toString(), 'abcd');
-    // Offset 0 empties an existing object; concat of the single object is a hard link.
-    await d.append(key, 0, Readable.from([Buffer.from('fresh')]));
-    await d.concat('ap/blob', [key]);
-    await d.deleteConcatSources('ap/blob', [key]);
-    assert.equal((await d.get('ap/blob'))!.toString(), 'fresh');
-    await d.delete('ap/blob');
   });
 
   it('puts racing with deletes that prune the same directories', async () => {

@@ -535,7 +535,10 @@ export class S3Driver implements StorageDriver {
   }
 
   async deleteConcatSources(to: string, sources: string[]): Promise<void> {
-    void to; // the published object owns its bytes: every source can go
+    // The published object owns its bytes: every source can go. Keys are
+    // checked here as everywhere else: DeleteObjects would take any string.
+    validateKey(to);
+    for (const key of sources) validateKey(key);
     await this.deleteMany(`s3 delete concat sources of ${to}`, [...new Set(sources)]);
   }
 

@@ -1,5 +1,5 @@
 // Test-only access to an S3Driver's parts (kept off the production class):
-// teardown of its bucket.
+// its settings, and teardown of its bucket.
 import {
   AbortMultipartUploadCommand,
   DeleteBucketCommand,
@@ -9,10 +9,11 @@ import {
 } from '@aws-sdk/client-s3';
 import type { AttemptContext } from '../../src/storage/retry.js';
 import { isNoSuchBucket } from '../../src/storage/s3/client.js';
-import type { S3Driver } from '../../src/storage/s3.js';
+import type { S3Config, S3Driver } from '../../src/storage/s3.js';
 
 /** The driver's private parts, by the names it keeps them under. */
-interface S3DriverParts {
+export interface S3DriverParts {
+  cfg: S3Config;
   bucket: string;
   client: S3Client;
   bucketReady: Promise<void> | undefined;
@@ -20,9 +21,13 @@ interface S3DriverParts {
   deleteMany(what: string, keys: string[]): Promise<void>;
 }
 
+export function s3Parts(d: S3Driver): S3DriverParts {
+  return d as unknown as S3DriverParts;
+}
+
 /** Empty the driver's bucket (objects and unfinished multipart uploads) and delete it, through the driver's own client. */
 export async function destroyS3Bucket(driver: S3Driver): Promise<void> {
-  const d = driver as unknown as S3DriverParts;
+  const d = s3Parts(driver);
   const what = `s3 destroy bucket ${d.bucket}`;
   for (;;) {
     const page = await d.send(what, true, async ({ signal }) => {

@@ -1,7 +1,8 @@
 // The Swift driver against a real Swift all-in-one (started by the project's
 // scripts/swift/start.sh through test/helpers/swift.ts): the shared driver
-// suite, then Swift-specific behaviour — auth (v1, Keystone v3, clouds.yaml),
-// token refresh, container auto-create, SLO layout, TempURL, backend faults.
+// suite (backend faults included), then Swift-specific behaviour — auth (v1,
+// Keystone v3, clouds.yaml), token refresh, container auto-create, SLO
+// layout, TempURL, faults of the auth endpoint and of streamed puts.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,10 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { NotFoundError, StorageUnavailableError } from '../../src/storage/errors.js';
+import { StorageUnavailableError } from '../../src/storage/errors.js';
 import { worstCaseMs, retryPolicy } from '../../src/storage/retry.js';
 import { SwiftDriver, loadCloud, type SwiftConfig } from '../../src/storage/swift.js';
-import { blackhole, closedPort, ensureSwift, faultProxy, swiftToken, uniqueName, type SwiftEnv } from '../helpers/swift.js';
+import { blackhole, closedPort, timed } from '../helpers/faults.js';
+import { ensureSwift, swiftToken, uniqueName, type SwiftEnv } from '../helpers/swift.js';
 import { destroySwiftContainers, swiftAuthInfo, swiftParts, swiftSession } from '../helpers/swift-driver.js';
 import { runDriverSuite } from '../unit/driver-suite.js';
 
@@ -51,16 +53,35 @@ async function raw(
   return { status: res.status, headers: res.headers, body: await res.text() };
 }
 
-runDriverSuite('swift', async () => {
-  const env = await ensureSwift();
-  const driver = driverFor(env);
-  return {
-    driver,
-    async cleanup() {
-      await destroySwiftContainers(driver);
+runDriverSuite(
+  'swift',
+  async () => {
+    const env = await ensureSwift();
+    const driver = driverFor(env);
+    return {
+      driver,
+      async cleanup() {
+        await destroySwiftContainers(driver);
+      },
+    };
+  },
+  {
+    faults: {
+      backend: async () => new URL((await ensureSwift()).storageUrl).origin,
+      // The same container, reached at `origin` with the suite driver's token (so the twin needs no login).
+      twin: async (of, origin, retry) => {
+        const env = await ensureSwift();
+        const { token } = await swiftAuthInfo(of as SwiftDriver);
+        return new SwiftDriver({
+          ...swiftParts(of as SwiftDriver).cfg,
+          ...retry,
+          token,
+          storageUrl: `${origin}${new URL(env.storageUrl).pathname}`,
+        });
+      },
     },
-  };
-});
+  },
+);
 
 // Everything stored as segments + SLO manifests (threshold 1 byte), segments of
 // at most 3 MiB: the large-object paths get the whole suite too.
@@ -343,21 +364,11 @@ describe('swift driver specifics', () => {
     }
   });
 
-  describe('backend faults', () => {
+  describe('backend faults (Swift only; the suite has the rest)', () => {
     const fast = { timeoutMs: 400, retries: 2, baseDelayMs: 20, maxDelayMs: 100 };
     const budget = worstCaseMs(retryPolicy(fast)) + 1500;
 
-    async function timed<T>(p: Promise<T>): Promise<{ err: unknown; ms: number }> {
-      const t0 = Date.now();
-      try {
-        await p;
-        return { err: undefined, ms: Date.now() - t0 };
-      } catch (err) {
-        return { err, ms: Date.now() - t0 };
-      }
-    }
-
-    it('a closed port: StorageUnavailableError after bounded retries', async () => {
+    it('a closed auth endpoint: StorageUnavailableError after bounded retries', async () => {
       const port = await closedPort();
       const d = new SwiftDriver({
         authUrl: `http://127.0.0.1:${port}/auth/v1.0`,
@@ -379,101 +390,18 @@ describe('swift driver specifics', () => {
       }
     });
 
-    it('a hung backend: each attempt times out, no hang', async () => {
+    it('a hung backend: a streamed put gets one attempt (its body is consumed)', async () => {
       const hole = await blackhole();
       try {
         const d = new SwiftDriver({ storageUrl: `${hole.url}/v1/AUTH_test`, token: 'AUTH_tkx', container: 'c', ...fast });
-        const { err, ms } = await timed(d.get('k'));
-        assert.ok(err instanceof StorageUnavailableError, String(err));
-        assert.match(err.message, /no progress for 400 ms/);
-        assert.ok(ms >= 3 * 400 && ms < budget, `took ${ms} ms (budget ${budget})`);
-        assert.equal(hole.requests.length, 3, `one request per attempt: ${hole.requests.join(', ')}`);
-        // A streamed put is not retried (its body is consumed): one attempt.
         swiftParts(d).containers.ready = Promise.resolve();
-        const before = hole.requests.length;
         const big = Readable.from([randomBytes(2 * MiB)]);
-        const { err: err2, ms: ms2 } = await timed(d.put('s', big));
-        assert.ok(err2 instanceof StorageUnavailableError, String(err2));
-        assert.ok(ms2 < 400 + 1500, `streamed put took ${ms2} ms`);
-        assert.equal(hole.requests.length - before, 1, 'a streamed put is not retried');
+        const { err, ms } = await timed(d.put('s', big));
+        assert.ok(err instanceof StorageUnavailableError, String(err));
+        assert.ok(ms < 400 + 1500, `streamed put took ${ms} ms`);
+        assert.equal(hole.requests.length, 1, 'a streamed put is not retried');
       } finally {
         await hole.close();
-      }
-    });
-
-    it('transient 5xx answers are retried; 404 is not', async () => {
-      const proxy = await faultProxy(new URL(env.storageUrl).origin);
-      const d = driverFor(env, { ...fast, storageUrl: `${proxy.url}${new URL(env.storageUrl).pathname}` });
-      const undo = async () => {
-        proxy.decide = () => undefined;
-        await destroySwiftContainers(d);
-      };
-      cleanups.push(undo);
-      try {
-        await d.put('k', Buffer.from('value'));
-        let failures = 2;
-        proxy.decide = (req) => (req.method === 'GET' && failures-- > 0 ? 503 : undefined);
-        const n0 = proxy.seen.length;
-        assert.equal((await d.get('k'))!.toString(), 'value');
-        assert.equal(proxy.seen.length - n0, 3, 'two 503s, then success');
-        proxy.decide = () => 500;
-        const { err } = await timed(d.get('k'));
-        assert.ok(err instanceof StorageUnavailableError);
-        assert.match(err.message, /after 3 attempts/);
-        proxy.decide = () => undefined;
-        const n1 = proxy.seen.length;
-        assert.equal(await d.get('missing'), null);
-        await assert.rejects(d.read('missing'), NotFoundError);
-        assert.equal(proxy.seen.length - n1, 2, 'a 404 is an answer, not a fault');
-      } finally {
-        proxy.decide = () => undefined;
-        // clean up through the proxy while it is still there
-        const i = cleanups.indexOf(undo);
-        if (i >= 0) await cleanups.splice(i, 1)[0]!().catch(() => undefined);
-        await proxy.close();
-      }
-    });
-
-    it('a slow reader is not a backend fault (the idle timeout pauses with the reader)', async () => {
-      const d = track(driverFor(env, { ...fast }));
-      const data = randomBytes(3 * MiB);
-      await d.put('slow', data);
-      const stream = await d.read('slow');
-      const chunks: Buffer[] = [];
-      let paused = false;
-      for await (const c of stream) {
-        chunks.push(c as Buffer);
-        if (!paused) {
-          paused = true;
-          await new Promise((r) => setTimeout(r, 3 * fast.timeoutMs)); // the consumer dawdles
-        }
-      }
-      assert.ok(Buffer.concat(chunks).equals(data));
-    });
-
-    it('a response body that stalls or is cut fails the stream instead of hanging', async () => {
-      const proxy = await faultProxy(new URL(env.storageUrl).origin);
-      const d = driverFor(env, { ...fast, storageUrl: `${proxy.url}${new URL(env.storageUrl).pathname}` });
-      const undo = async () => {
-        proxy.decide = () => undefined;
-        await destroySwiftContainers(d);
-      };
-      cleanups.push(undo);
-      try {
-        await d.put('big', randomBytes(2 * MiB));
-        for (const action of ['stall', 'cut'] as const) {
-          proxy.decide = (req) => (req.method === 'GET' ? { action, cutAfter: 100_000 } : undefined);
-          const stream = await d.read('big');
-          const { err, ms } = await timed(readAll(stream));
-          assert.ok(err instanceof StorageUnavailableError, `${action}: ${String(err)}`);
-          assert.ok(ms < 400 + 1500, `${action}: took ${ms} ms`);
-        }
-      } finally {
-        proxy.decide = () => undefined;
-        // clean up through the proxy while it is still there
-        const i = cleanups.indexOf(undo);
-        if (i >= 0) await cleanups.splice(i, 1)[0]!().catch(() => undefined);
-        await proxy.close();
       }
     });
   });

@@ -6,6 +6,10 @@
 //
 // Every test works under its own key prefix `wharf-suite-<run>/<test>/` and
 // deletes what it wrote, so the suite can run against a shared real backend.
+// Drivers with a network backend also get the backend-fault tests (retries
+// after 5xx, a closed port, a hung backend, a slow reader, a stalled or cut
+// body): their `faults` hooks put a fault proxy between a twin driver and
+// the backend.
 // Runtime is kept to seconds on the filesystem driver (the largest object is
 // 64 MiB by default; see DriverSuiteOptions).
 import assert from 'node:assert/strict';
@@ -16,7 +20,9 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { ListEntry, ListOptions, StorageDriver } from '../../src/storage/driver.js';
-import { InvalidKeyError, NotFoundError, RangeNotSatisfiableError } from '../../src/storage/errors.js';
+import { InvalidKeyError, NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from '../../src/storage/errors.js';
+import { retryPolicy, worstCaseMs, type RetryOptions } from '../../src/storage/retry.js';
+import { blackhole, closedPort, faultProxy, timed } from '../helpers/faults.js';
 
 export interface DriverSuiteOptions {
   /** Size of the large streamed object in MiB (default 64; env WHARF_SUITE_LARGE_MIB overrides). */
@@ -39,6 +45,20 @@ export interface DriverSuiteOptions {
   largeListing?: boolean;
   /** Per-test timeout in ms (default 120 s). */
   timeoutMs?: number;
+  /** For a driver with a network backend: runs the backend-fault tests. */
+  faults?: FaultHooks;
+}
+
+/** What the backend-fault tests need of a driver with a network backend. */
+export interface FaultHooks {
+  /** The backend's origin (http://host:port): where the fault proxy forwards to. */
+  backend(): Promise<string>;
+  /**
+   * A driver on the same store as `of` (the suite's driver: same container or
+   * bucket, same credentials) whose backend requests go to `origin` instead,
+   * with `retry` as its retry settings. The test closes it.
+   */
+  twin(of: StorageDriver, origin: string, retry: RetryOptions): Promise<StorageDriver>;
 }
 
 export interface DriverUnderTest {
@@ -975,5 +995,124 @@ export function runDriverSuite(name: string, makeDriver: () => Promise<DriverUnd
         }
       });
     });
+
+    // ---------------------------------------------------------- backend faults
+
+    const hooks = options.faults;
+    if (hooks) {
+      describe('backend faults', () => {
+        // Short timeouts for the faulted twin only: the suite's own driver
+        // writes what the twin reads, so a slow backend does not fail the setup.
+        const fast: RetryOptions = { timeoutMs: 400, retries: 2, baseDelayMs: 20, maxDelayMs: 100 };
+        const budget = worstCaseMs(retryPolicy(fast)) + 1500;
+
+        async function withTwin(origin: string, fn: (twin: StorageDriver) => Promise<void>): Promise<void> {
+          const twin = await hooks!.twin(d, origin, fast);
+          try {
+            await fn(twin);
+          } finally {
+            await twin.close?.();
+          }
+        }
+
+        test('a closed port: StorageUnavailableError after bounded retries', async (p) => {
+          await withTwin(`http://127.0.0.1:${await closedPort()}`, async (twin) => {
+            for (const [what, op] of [
+              ['stat', () => twin.stat(p + 'k')],
+              ['put', () => twin.put(p + 'k', Buffer.from('x'))],
+              ['list', () => twin.list({ prefix: p })],
+              ['read', () => twin.read(p + 'k')],
+            ] as const) {
+              const { err, ms } = await timed((op as () => Promise<unknown>)());
+              assert.ok(err instanceof StorageUnavailableError, `${what}: expected StorageUnavailableError, got ${String(err)}`);
+              assert.match(err.message, /ECONNREFUSED/, what);
+              assert.ok(ms < budget, `${what} took ${ms} ms (budget ${budget})`);
+            }
+          });
+        });
+
+        test('a hung backend: each attempt times out, no hang', async (p) => {
+          const hole = await blackhole();
+          try {
+            await withTwin(hole.url, async (twin) => {
+              const { err, ms } = await timed(twin.get(p + 'k'));
+              assert.ok(err instanceof StorageUnavailableError, String(err));
+              assert.match(err.message, /no progress for 400 ms/);
+              assert.ok(ms >= 3 * 400 && ms < budget, `took ${ms} ms (budget ${budget})`);
+              assert.equal(hole.requests.length, 3, `one request per attempt: ${hole.requests.join(', ')}`);
+            });
+          } finally {
+            await hole.close();
+          }
+        });
+
+        test('transient 5xx answers are retried; 404 is not', async (p) => {
+          await d.put(p + 'k', Buffer.from('value'));
+          const proxy = await faultProxy(await hooks.backend());
+          try {
+            await withTwin(proxy.url, async (twin) => {
+              let failures = 2;
+              proxy.decide = (req) => (req.method === 'GET' && failures-- > 0 ? 503 : undefined);
+              const n0 = proxy.seen.length;
+              assert.equal((await twin.get(p + 'k'))!.toString(), 'value');
+              assert.equal(proxy.seen.length - n0, 3, 'two 503s, then success');
+              proxy.decide = () => 500;
+              for (const [what, op] of [
+                ['get', () => twin.get(p + 'k')],
+                ['stat', () => twin.stat(p + 'k')],
+              ] as const) {
+                const { err } = await timed((op as () => Promise<unknown>)());
+                assert.ok(err instanceof StorageUnavailableError, `${what}: ${String(err)}`);
+                assert.match(err.message, /after 3 attempts/, what);
+              }
+              proxy.decide = () => undefined;
+              const n1 = proxy.seen.length;
+              assert.equal(await twin.get(p + 'missing'), null);
+              await rejectsWith(twin.read(p + 'missing'), NotFoundError, 'read');
+              assert.equal(proxy.seen.length - n1, 2, 'a 404 is an answer, not a fault');
+            });
+          } finally {
+            await proxy.close();
+          }
+        });
+
+        test('a slow reader is not a backend fault (the idle timeout pauses with the reader)', async (p) => {
+          const data = randomBytes(3 * MiB);
+          await d.put(p + 'slow', data);
+          await withTwin(await hooks.backend(), async (twin) => {
+            const stream = await twin.read(p + 'slow');
+            const chunks: Buffer[] = [];
+            let paused = false;
+            for await (const c of stream) {
+              chunks.push(c as Buffer);
+              if (!paused) {
+                paused = true;
+                await sleep(3 * fast.timeoutMs!); // the consumer dawdles
+              }
+            }
+            assert.ok(Buffer.concat(chunks).equals(data));
+          });
+        });
+
+        test('a response body that stalls or is cut fails the stream instead of hanging', async (p) => {
+          await d.put(p + 'big', randomBytes(2 * MiB));
+          const proxy = await faultProxy(await hooks.backend());
+          try {
+            await withTwin(proxy.url, async (twin) => {
+              for (const action of ['stall', 'cut'] as const) {
+                proxy.decide = (req) => (req.method === 'GET' ? { action, cutAfter: 100_000 } : undefined);
+                const stream = await twin.read(p + 'big');
+                const { err, ms } = await timed(readAll(stream));
+                assert.ok(err instanceof StorageUnavailableError, `${action}: ${String(err)}`);
+                assert.ok(ms < 400 + 1500, `${action}: took ${ms} ms`);
+              }
+            });
+          } finally {
+            proxy.decide = () => undefined;
+            await proxy.close();
+          }
+        });
+      });
+    }
   });
 }

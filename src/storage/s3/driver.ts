@@ -204,6 +204,36 @@ export class S3Driver implements StorageDriver {
     return this.putStream(what, key, body);
   }
 
+  /** Start a multipart upload to `key`; its UploadId. */
+  private async createMultipart(what: string, key: string): Promise<string> {
+    const created = await this.write(what, true, ({ signal }) =>
+      this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: 'application/octet-stream' }), {
+        abortSignal: signal,
+      }),
+    );
+    if (!created.UploadId) throw new StorageUnavailableError(`${what}: CreateMultipartUpload returned no UploadId`);
+    return created.UploadId;
+  }
+
+  /** Complete a multipart upload of `size` bytes at `key` from `parts` (in order). */
+  private async completeMultipart(what: string, key: string, UploadId: string, parts: CompletedPart[], size: number): Promise<void> {
+    await this.send(`${what} (complete)`, true, async ({ signal, attempt }) => {
+      try {
+        await this.client.send(
+          new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }),
+          { abortSignal: signal },
+        );
+      } catch (err) {
+        // A retry after a lost answer: the upload is gone because it completed.
+        if (attempt > 0 && (err as { name?: string }).name === 'NoSuchUpload') {
+          const info = await this.stat(key);
+          if (info && info.size === size) return;
+        }
+        throw err;
+      }
+    });
+  }
+
   /** Part n's size (0-based): doubles every maxParts/4 parts, so long streams fit the part limit. */
   private partSizeFor(n: number): number {
     const base = Math.max(MIN_PART, this.cfg.partSize ?? MIN_PART);
@@ -223,13 +253,7 @@ export class S3Driver implements StorageDriver {
 
     await this.ensureBucket();
     const Bucket = this.bucket;
-    const created = await this.write(what, true, ({ signal }) =>
-      this.client.send(new CreateMultipartUploadCommand({ Bucket, Key: key, ContentType: 'application/octet-stream' }), {
-        abortSignal: signal,
-      }),
-    );
-    const UploadId = created.UploadId;
-    if (!UploadId) throw new StorageUnavailableError(`${what}: CreateMultipartUpload returned no UploadId`);
+    const UploadId = await this.createMultipart(what, key);
     const done: CompletedPart[] = [];
     let size = 0;
     const uploadPart = async (PartNumber: number, bytes: Buffer): Promise<void> => {
@@ -266,19 +290,7 @@ export class S3Driver implements StorageDriver {
       }
       await inFlight;
       done.sort((a, b) => a.PartNumber! - b.PartNumber!);
-      await this.send(`${what} (complete)`, true, async ({ signal, attempt }) => {
-        try {
-          await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key: key, UploadId, MultipartUpload: { Parts: done } }), {
-            abortSignal: signal,
-          });
-        } catch (err) {
-          if (attempt > 0 && (err as { name?: string }).name === 'NoSuchUpload') {
-            const info = await this.stat(key);
-            if (info && info.size === size) return;
-          }
-          throw err;
-        }
-      });
+      await this.completeMultipart(what, key, UploadId, done, size);
     } catch (err) {
       await inFlight?.catch(() => undefined);
       await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId })).catch(() => undefined);
@@ -430,13 +442,7 @@ export class S3Driver implements StorageDriver {
       return { key: to, size: total, modified: new Date() };
     }
 
-    const created = await this.write(what, true, ({ signal }) =>
-      this.client.send(new CreateMultipartUploadCommand({ Bucket, Key: to, ContentType: 'application/octet-stream' }), {
-        abortSignal: signal,
-      }),
-    );
-    const UploadId = created.UploadId;
-    if (!UploadId) throw new StorageUnavailableError(`${what}: CreateMultipartUpload returned no UploadId`);
+    const UploadId = await this.createMultipart(what, to);
     try {
       // Uploaded parts hold up to minPart bytes in memory each: at most 2 at once.
       const uploadSlots = new Semaphore(2);
@@ -483,20 +489,7 @@ export class S3Driver implements StorageDriver {
           return { PartNumber, ETag: r.ETag };
         });
       });
-      await this.send(`${what} (complete)`, true, async ({ signal, attempt }) => {
-        try {
-          await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key: to, UploadId, MultipartUpload: { Parts: completed } }), {
-            abortSignal: signal,
-          });
-        } catch (err) {
-          // A retry after a lost answer: the upload is gone because it completed.
-          if (attempt > 0 && (err as { name?: string }).name === 'NoSuchUpload') {
-            const info = await this.stat(to);
-            if (info && info.size === total) return;
-          }
-          throw err;
-        }
-      });
+      await this.completeMultipart(what, to, UploadId, completed, total);
     } catch (err) {
       await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key: to, UploadId })).catch(() => undefined);
       throw err;

@@ -68,6 +68,18 @@ export function listLimit(limit: number | undefined): number {
 }
 
 /**
+ * Throw a TypeError unless `range` is well formed: `start` a non-negative
+ * safe integer, `end` a safe integer when set. For drivers that leave the
+ * rest to the backend; an `end` before `start` is well formed, and not
+ * satisfiable.
+ */
+export function checkByteRange(range: ByteRange): void {
+  if (!Number.isSafeInteger(range.start) || range.start < 0 || (range.end !== undefined && !Number.isSafeInteger(range.end))) {
+    throw new TypeError(`invalid byte range ${JSON.stringify(range)}`);
+  }
+}
+
+/**
  * Validate a byte range against an object size and return the inclusive
  * [start, end] to serve. `end` past the last byte is clamped (HTTP semantics);
  * `start` at or past the end (so any range of an empty object) is not

@@ -413,6 +413,13 @@ export function runDriverSuite(name: string, makeDriver: () => Promise<DriverUnd
         await rejectsWith(d.read(p + 'empty', { start: 0 }), RangeNotSatisfiableError, 'any range of an empty object');
       });
 
+      test('a range that ends before it starts is not satisfiable', async (p) => {
+        await d.put(p + 'k', Buffer.from('0123456789'));
+        await rejectsWith(d.read(p + 'k', { start: 5, end: 2 }), RangeNotSatisfiableError, 'end < start');
+        await rejectsWith(d.read(p + 'k', { start: 0, end: -1 }), RangeNotSatisfiableError, 'end -1');
+        await rejectsWith(d.read(p + 'missing', { start: 5, end: 2 }), NotFoundError, 'of a missing object');
+      });
+
       test('missing object is NotFoundError', async (p) => {
         await rejectsWith(d.read(p + 'missing'), NotFoundError, 'read');
         await rejectsWith(d.read(p + 'missing', { start: 0, end: 1 }), NotFoundError, 'ranged read');

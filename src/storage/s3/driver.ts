@@ -41,7 +41,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ChunkSource } from '../chunk-source.js';
 import type { ByteRange, ListEntry, ListOptions, ListPage, ObjectInfo, StorageDriver } from '../driver.js';
 import { NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from '../errors.js';
-import { checkKey as validateKey, checkPrefix, compareKeys, encodeKeyPath, listLimit } from '../keys.js';
+import { checkByteRange, checkKey as validateKey, checkPrefix, compareKeys, encodeKeyPath, listLimit } from '../keys.js';
 import { mapLimit } from '../../async/map-limit.js';
 import { Semaphore } from '../../async/semaphore.js';
 import { retryPolicy, watchBody, withRetries, type AttemptContext, type IdleDeadline, type RetryPolicy } from '../retry.js';
@@ -317,9 +317,7 @@ export class S3Driver implements StorageDriver {
     validateKey(key);
     const what = `s3 read ${key}`;
     if (range) {
-      if (!Number.isSafeInteger(range.start) || range.start < 0 || (range.end !== undefined && !Number.isSafeInteger(range.end))) {
-        throw new TypeError(`invalid byte range ${JSON.stringify(range)}`);
-      }
+      checkByteRange(range);
       if (range.end !== undefined && range.end < range.start) {
         const info = await this.stat(key);
         if (!info) throw new NotFoundError(key);

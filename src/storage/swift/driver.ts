@@ -27,7 +27,7 @@ import { Readable } from 'node:stream';
 import { ChunkSource } from '../chunk-source.js';
 import type { ByteRange, ListEntry, ListOptions, ListPage, ObjectInfo, StorageDriver } from '../driver.js';
 import { NotFoundError, RangeNotSatisfiableError } from '../errors.js';
-import { checkKey as validateKey, checkPrefix, compareKeys, listLimit } from '../keys.js';
+import { checkByteRange, checkKey as validateKey, checkPrefix, compareKeys, listLimit } from '../keys.js';
 import { mapLimit } from '../../async/map-limit.js';
 import { retryPolicy, unavailable, type RetryPolicy } from '../retry.js';
 import { SwiftAuth } from './auth.js';
@@ -154,7 +154,7 @@ export class SwiftDriver implements StorageDriver {
     const what = `swift read ${key}`;
     const headers: Record<string, string> = {};
     if (range) {
-      checkRange(range);
+      checkByteRange(range);
       if (range.end !== undefined && range.end < range.start) {
         const info = await this.stat(key);
         if (!info) throw new NotFoundError(key);
@@ -396,16 +396,6 @@ export class SwiftDriver implements StorageDriver {
 
   async close(): Promise<void> {
     // fetch() uses the process-wide pool; nothing of our own to release.
-  }
-}
-
-function checkRange(range: ByteRange): void {
-  if (
-    !Number.isSafeInteger(range.start) ||
-    range.start < 0 ||
-    (range.end !== undefined && (!Number.isSafeInteger(range.end) || range.end < 0))
-  ) {
-    throw new TypeError(`invalid byte range ${JSON.stringify(range)}`);
   }
 }
 

@@ -2,6 +2,7 @@
 // in, durations in seconds), with every secret replaced by REDACTED: what
 // `wharf check-config` prints.
 import type { Config, StorageConfig } from './config.js';
+import { showDriverKeys } from './storage.js';
 
 export const REDACTED = '<redacted>';
 
@@ -26,43 +27,7 @@ function safeUrl(url: string): string {
 
 function storage(s: StorageConfig): Record<string, unknown> {
   const common = { expiration: s.expiration, redirect: s.redirect, timeout: seconds(s.timeoutMs) };
-  switch (s.driver) {
-    case 'filesystem':
-      return compact({ driver: s.driver, root: s.root, ...common });
-    case 'memory':
-      return compact({ driver: s.driver, ...common });
-    case 'swift':
-      return compact({
-        driver: s.driver,
-        cloud: s.cloud,
-        'auth-url': s.authUrl,
-        'auth-version': s.authVersion,
-        username: s.username,
-        password: secret(s.password),
-        container: s.container,
-        'project-name': s.projectName,
-        'project-id': s.projectId,
-        'project-domain-name': s.projectDomainName,
-        'project-domain-id': s.projectDomainId,
-        'user-domain-name': s.userDomainName,
-        'user-domain-id': s.userDomainId,
-        region: s.region,
-        interface: s.interface,
-        'temp-url-key': secret(s.tempUrlKey),
-        ...common,
-      });
-    case 's3':
-      return compact({
-        driver: s.driver,
-        endpoint: s.endpoint,
-        region: s.region,
-        bucket: s.bucket,
-        'access-key': s.accessKey,
-        'secret-key': secret(s.secretKey),
-        'force-path-style': s.forcePathStyle,
-        ...common,
-      });
-  }
+  return compact({ driver: s.driver, ...showDriverKeys(s, secret), ...common });
 }
 
 export function effectiveConfig(c: Config): { registry: Record<string, unknown> } {

@@ -4,7 +4,7 @@
 // that module only; adding a driver, a row in DRIVERS and a case in
 // cli/open-storage.ts.
 import { type FilesystemConfig, filesystemOptions } from '../storage/fs-config.js';
-import { NO_OPTIONS } from '../storage/options.js';
+import { type DriverOptions, NO_OPTIONS } from '../storage/options.js';
 import { type S3Config, s3Options } from '../storage/s3/config.js';
 import { type SwiftConfig, swiftOptions } from '../storage/swift/config.js';
 import type { Reader } from './reader.js';
@@ -48,4 +48,10 @@ export function readStorage(r: Reader): StorageConfig {
     r.fail('redirect', `only the ${can.join(' and ')} drivers can redirect blob downloads`);
   }
   return { driver, ...options.read(r, shared), ...shared } as StorageConfig;
+}
+
+/** The driver's own settings under their keys, secrets passed through `secret` (for config/effective.ts). */
+export function showDriverKeys(s: StorageConfig, secret: (value: string | undefined) => unknown): Record<string, unknown> {
+  // Each options module shows the settings its own read() produced.
+  return (DRIVERS[s.driver] as DriverOptions<StorageConfig>).show(s, secret);
 }

@@ -10,4 +10,5 @@ export const filesystemOptions: DriverOptions<FilesystemConfig> = {
   keys: ['root'],
   redirects: false,
   read: (r) => ({ root: r.string('root', './data') }),
+  show: (s) => ({ root: s.root }),
 };

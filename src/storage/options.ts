@@ -24,6 +24,11 @@ export interface DriverOptions<T> {
   readonly redirects: boolean;
   /** Read the keys (`redirect`: the shared key's value, for drivers that need more keys with it). */
   read(r: OptionReader, shared: { redirect: boolean }): T;
+  /**
+   * The settings under their keys, as `wharf check-config` prints them
+   * (config/effective.ts); every secret goes through `secret`, which hides it.
+   */
+  show(settings: T, secret: (value: string | undefined) => unknown): Record<string, unknown>;
 }
 
 /** A driver without keys of its own (memory). */
@@ -31,4 +36,5 @@ export const NO_OPTIONS: DriverOptions<Record<string, never>> = {
   keys: [],
   redirects: false,
   read: () => ({}),
+  show: () => ({}),
 };

@@ -43,4 +43,12 @@ export const s3Options: DriverOptions<S3Config> = {
     }
     return s;
   },
+  show: (s, secret) => ({
+    endpoint: s.endpoint,
+    region: s.region,
+    bucket: s.bucket,
+    'access-key': s.accessKey,
+    'secret-key': secret(s.secretKey),
+    'force-path-style': s.forcePathStyle,
+  }),
 };

@@ -98,6 +98,23 @@ export const swiftOptions: DriverOptions<SwiftConfig> = {
       tempUrlKey: r.optionalString('temp-url-key'),
     };
   },
+  show: (s, secret) => ({
+    cloud: s.cloud,
+    'auth-url': s.authUrl,
+    'auth-version': s.authVersion,
+    username: s.username,
+    password: secret(s.password),
+    container: s.container,
+    'project-name': s.projectName,
+    'project-id': s.projectId,
+    'project-domain-name': s.projectDomainName,
+    'project-domain-id': s.projectDomainId,
+    'user-domain-name': s.userDomainName,
+    'user-domain-id': s.userDomainId,
+    region: s.region,
+    interface: s.interface,
+    'temp-url-key': secret(s.tempUrlKey),
+  }),
 };
 
 /** Swift's default max_manifest_segments. */

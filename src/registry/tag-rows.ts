@@ -5,6 +5,7 @@
 // object's write time), then only the page's tags are read. Mirror
 // namespaces add the upstream tags they have cached answers for, marked as
 // such; a tag pushed to the namespace shadows the upstream's.
+import { mapLimit } from '../async/map-limit.js';
 import { summarizeManifest, type ManifestSummary } from './describe.js';
 import { layout } from './layout.js';
 import { readCachedTag } from './mirror/tag-cache.js';
@@ -74,19 +75,6 @@ function parsePushedCursor(text: string): Key {
 /** Reads of one page run this many at a time. */
 const PARALLEL = 8;
 
-async function mapLimit<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, worker));
-  return out;
-}
-
 async function row(s: Scope, repo: string, k: Key, summaries: Map<string, Promise<ManifestSummary | null>>): Promise<TagRow | null> {
   const rec =
     k.source === 'pushed'
@@ -136,7 +124,7 @@ export async function tagRows(
     more = start + limit < all.length;
   }
   const summaries = new Map<string, Promise<ManifestSummary | null>>();
-  const rows = await mapLimit(page, (k) => row(s, repo, k, summaries));
+  const rows = await mapLimit(page, PARALLEL, (k) => row(s, repo, k, summaries));
   const last = page[page.length - 1];
   return {
     tags: rows.filter((r): r is TagRow => r !== null),

@@ -10,7 +10,8 @@ import { layout } from '../layout.js';
 import type { Digest } from '../names.js';
 import { quarantineBlob } from '../quarantine.js';
 import { listAll } from '../scope.js';
-import { HASH_PARALLEL, Unrepairable, digestOrNull, forEachLimit, found, hashBlob, isRecent, type NsCheck } from './context.js';
+import { mapLimit } from '../../async/map-limit.js';
+import { HASH_PARALLEL, Unrepairable, digestOrNull, found, hashBlob, isRecent, type NsCheck } from './context.js';
 
 interface Seen {
   size: number;
@@ -105,7 +106,7 @@ export async function scanBlobs(ctx: NsCheck): Promise<void> {
   const hashQueue = async () => {
     const batch = queue;
     queue = [];
-    await forEachLimit(batch, HASH_PARALLEL, async (d) => {
+    await mapLimit(batch, HASH_PARALLEL, async (d) => {
       await verifyBlob(ctx, d);
       ctx.progress('blobs', scanned.blobs);
     });

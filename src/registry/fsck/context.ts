@@ -98,15 +98,6 @@ export function digestOrNull(text: string): Digest | null {
   }
 }
 
-/** Run `fn` over items with at most `limit` in flight. */
-export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 export interface Hashed {
   /** The digest the bytes really have (hex). */
   hex: string;

@@ -8,7 +8,8 @@ import { MANIFEST_TYPES } from '../media-types.js';
 import { parseLink } from '../prune/mark.js';
 import { digestFromKey, repositories } from '../prune/walk.js';
 import { listAll } from '../scope.js';
-import { PARALLEL, digestOrNull, forEachLimit, type NsCheck } from './context.js';
+import { mapLimit } from '../../async/map-limit.js';
+import { PARALLEL, digestOrNull, type NsCheck } from './context.js';
 import type { Breakage } from './report.js';
 
 /** At most this many broken manifests listed per finding. */
@@ -38,7 +39,7 @@ export async function findImpact(
       const d = e.prefix ? null : digestFromKey(e.key);
       if (d && digestOrNull(d)) digests.push(d);
     }
-    await forEachLimit(digests, PARALLEL, async (text) => {
+    await mapLimit(digests, PARALLEL, async (text) => {
       if (badManifests.has(`${repo}@${text}`)) hit(text, `${repo}@${text}`);
       const d = digestOrNull(text)!;
       const [raw, body] = await Promise.all([ctx.driver.get(layout.manifestLink(ctx.ns, repo, d)), ctx.driver.get(layout.blob(ctx.ns, d))]);
@@ -71,7 +72,7 @@ export async function findImpact(
     const prefix = layout.tags(ctx.ns, repo);
     const tagKeys: string[] = [];
     for await (const e of listAll(ctx.driver, prefix, { delimiter: '/' })) if (!e.prefix) tagKeys.push(e.key);
-    await forEachLimit(tagKeys, PARALLEL, async (key) => {
+    await mapLimit(tagKeys, PARALLEL, async (key) => {
       const raw = await ctx.driver.get(key);
       try {
         const target = String((JSON.parse(raw?.toString('utf8') ?? '') as { digest?: unknown }).digest);

@@ -24,7 +24,8 @@ import { DEFAULT_GRACE_SECONDS } from '../blob-use.js';
 import { DigestMap, DigestSet } from '../prune/digest-set.js';
 import { namespaces as listNamespaces, repositories } from '../prune/walk.js';
 import { findOrphanBlobs, scanBlobs } from './blobs.js';
-import { PARALLEL, Unrepairable, errorText, forEachLimit, incomplete, type Candidate, type NsCheck } from './context.js';
+import { mapLimit } from '../../async/map-limit.js';
+import { PARALLEL, Unrepairable, errorText, incomplete, type Candidate, type NsCheck } from './context.js';
 import { findImpact } from './impact.js';
 import { checkCatalog, checkTrash, listQuarantined, loadUsed } from './leftovers.js';
 import { checkRepo } from './repos.js';
@@ -149,7 +150,7 @@ async function checkNamespace(ctx: NsCheck): Promise<void> {
 
   // Look again: what a push or prune finished meanwhile is not damage.
   const confirmed: Candidate[] = [];
-  await forEachLimit(ctx.candidates, PARALLEL, async (c) => {
+  await mapLimit(ctx.candidates, PARALLEL, async (c) => {
     try {
       if (!c.confirm || (await c.confirm())) confirmed.push(c);
     } catch (err) {

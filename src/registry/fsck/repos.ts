@@ -20,7 +20,8 @@ import { takeBackFromTrash } from '../prune/trash.js';
 import { digestFromKey } from '../prune/walk.js';
 import { listAll } from '../scope.js';
 import { verifyBlob, recordCorrupt } from './blobs.js';
-import { PARALLEL, Unrepairable, digestOrNull, errorText, forEachLimit, found, inTrash, isRecent, type NsCheck } from './context.js';
+import { mapLimit } from '../../async/map-limit.js';
+import { PARALLEL, Unrepairable, digestOrNull, errorText, found, inTrash, isRecent, type NsCheck } from './context.js';
 
 const PAGE = 256;
 
@@ -363,7 +364,7 @@ export async function checkRepo(ctx: NsCheck, repo: string): Promise<void> {
 
   let page: Array<{ digest: string; modified: number }> = [];
   const flush = async () => {
-    await forEachLimit(page, PARALLEL, (m) => checkManifest(ctx, st, m.digest, m.modified));
+    await mapLimit(page, PARALLEL, (m) => checkManifest(ctx, st, m.digest, m.modified));
     page = [];
     ctx.progress('repositories', report.scanned.manifests);
   };
@@ -378,7 +379,7 @@ export async function checkRepo(ctx: NsCheck, repo: string): Promise<void> {
   const tagPrefix = layout.tags(ns, repo);
   let tags: string[] = [];
   const flushTags = async () => {
-    await forEachLimit(tags, PARALLEL, (t) => checkTag(ctx, st, tagPrefix + t, t));
+    await mapLimit(tags, PARALLEL, (t) => checkTag(ctx, st, tagPrefix + t, t));
     tags = [];
   };
   for await (const e of listAll(driver, tagPrefix, { delimiter: '/' })) {

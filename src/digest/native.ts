@@ -42,11 +42,16 @@ export function nativeLoadError(): string | null {
   return loadError;
 }
 
-/** Path of the built addon: searched upwards from this module (src/ or dist/src/). */
+/** Path of the built hash addon (see findBuiltAddon). */
 export function addonPath(): string | null {
+  return findBuiltAddon(ADDON_FILE);
+}
+
+/** Path of a built addon file: searched upwards from this module (src/ or dist/src/). */
+export function findBuiltAddon(file: string): string | null {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
-    const p = join(dir, ADDON_FILE);
+    const p = join(dir, file);
     if (existsSync(p)) return p;
     const up = dirname(dir);
     if (up === dir) break;

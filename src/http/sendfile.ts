@@ -26,14 +26,13 @@
 // fails a running send (EPIPE), then close the duplicate. A client that stops
 // reading: the server's idle timeout destroys the socket the same way (each
 // batch that moves bytes re-arms that timeout, as Node's own writes do).
-import { existsSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { TLSSocket } from 'node:tls';
-import { fileURLToPath } from 'node:url';
+import { findBuiltAddon } from '../digest/native.js';
 
 /** The addon's exports (native/src/sendfile.c). */
 interface IoAddon {
@@ -63,18 +62,6 @@ const POOL_WAIT_MS = 10;
 let addon: IoAddon | null | undefined;
 let why = '';
 
-function findAddon(): string | null {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const p = join(dir, ADDON_FILE);
-    if (existsSync(p)) return p;
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return null;
-}
-
 function loadAddon(): IoAddon | null {
   if (addon !== undefined) return addon;
   addon = null;
@@ -82,7 +69,7 @@ function loadAddon(): IoAddon | null {
     why = 'disabled by WHARF_SENDFILE';
     return null;
   }
-  const path = findAddon();
+  const path = findBuiltAddon(ADDON_FILE);
   if (path === null) {
     why = `${ADDON_FILE} not built`;
     return null;

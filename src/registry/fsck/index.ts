@@ -32,7 +32,8 @@ import { checkRepo } from './repos.js';
 import { isRemaining, newReport, type FindingKind, type FsckProgress, type FsckReport } from './report.js';
 import { checkUploads } from './uploads.js';
 
-export { EXIT, exitCode, findingLines, formatBytes, summaryText } from './report.js';
+export { EXIT, exitCode, findingLines, summaryText } from './report.js';
+export { formatBytes } from '../prune/report.js';
 export type { Finding, FindingKind, FsckProgress, FsckReport } from './report.js';
 
 export const DEFAULT_UPLOAD_AGE_SECONDS = 3600;

@@ -7,6 +7,7 @@
 // Orphans are objects nothing refers to any more: garbage `wharf prune`
 // removes, or leftovers it leaves alone; they are reported, never repaired,
 // and do not change the exit status.
+import { formatBytes } from '../prune/report.js';
 
 export type Severity = 'damage' | 'orphan';
 
@@ -157,17 +158,6 @@ export function exitCode(r: FsckReport): number {
   if (r.counts.repaired > 0) code |= EXIT.repaired;
   if (r.incomplete.length > 0) code |= EXIT.operational;
   return code;
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
 /** One line per finding, with what it breaks and what repair did. */

@@ -3,6 +3,7 @@
 //   npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE]
 //                    [--profile DIR] [--mib N] [--seconds N] [--small N]
 //                    [--label TEXT] [--snapshot] [--list] [--against distribution|quiet|no-log|no-metrics]
+//                    [--store fs|s3]
 //
 // For every scenario, interleaved A/B rounds: each round prepares the data
 // once, then starts a fresh Wharf, runs the scenario, stops it, starts a
@@ -24,6 +25,9 @@
 // small HEAD/GET scenario, `--only conc`); there the side that runs first
 // alternates from round to round. --against no-log and --against no-metrics
 // turn only one of the two off, to see which costs what.
+// --store s3 puts both registries on the Swift all-in-one's S3 API (started
+// by scripts/swift/start.sh if it is not running; a fresh bucket per server
+// start, no redirects: bench/stores.ts) instead of the filesystem.
 import { execFileSync, execSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -50,6 +54,7 @@ import { pull } from './scenarios/pull.js';
 import { smallPull } from './scenarios/small-pull.js';
 import { smallPush } from './scenarios/small-push.js';
 import { startBenchServer, type ServerKind, type ServerWindow } from './servers.js';
+import { BENCH_STORES, benchStore, type BenchStoreKind } from './stores.js';
 import { median, MiB } from './stats.js';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -70,6 +75,7 @@ const { values } = parseArgs({
     label: { type: 'string' },
     snapshot: { type: 'boolean', default: false },
     against: { type: 'string', default: 'distribution' },
+    store: { type: 'string', default: 'fs' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -100,6 +106,7 @@ function runSnapshot(): number {
         outFileFor(
           values.quick ||
             values.against !== 'distribution' ||
+            values.store !== 'fs' ||
             values.only !== undefined ||
             values.mib !== undefined ||
             values.seconds !== undefined ||
@@ -120,7 +127,7 @@ function outFileFor(partial: boolean): string {
 
 if (values.help || values.list) {
   console.log(
-    'npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT] [--snapshot] [--against distribution|quiet|no-log|no-metrics]\n\nScenarios:',
+    'npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT] [--snapshot] [--against distribution|quiet|no-log|no-metrics]\n                 [--store fs|s3]\n\nScenarios:',
   );
   const s = sizesFor(values.quick);
   for (const sc of SCENARIOS) console.log(`  ${sc.name.padEnd(8)} ${sc.title}: ${sc.describe(s)}`);
@@ -162,6 +169,9 @@ if (againstQuiet) {
   }
 }
 
+if (!BENCH_STORES.includes(values.store as BenchStoreKind)) throw new Error(`--store must be one of ${BENCH_STORES.join(', ')}`);
+const store = await benchStore(values.store as BenchStoreKind);
+
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
 const only = values.only
@@ -182,7 +192,13 @@ if (values.mib !== undefined) {
 if (values.seconds !== undefined) sizes.concSeconds = Number(values.seconds);
 if (values.small !== undefined) sizes.smallCount = Number(values.small);
 const full =
-  !againstQuiet && !values.quick && !only && values.mib === undefined && values.seconds === undefined && values.small === undefined;
+  !againstQuiet &&
+  store.kind === 'fs' &&
+  !values.quick &&
+  !only &&
+  values.mib === undefined &&
+  values.seconds === undefined &&
+  values.small === undefined;
 const outFile = values.out !== undefined ? resolve(values.out) : outFileFor(!full);
 const wharfEnv: Record<string, string> = {};
 if (values.profile) {
@@ -214,9 +230,12 @@ function brief(sc: Scenario, r: SideResult): string {
 
 async function runSide(kind: ServerKind, sc: Scenario, data: unknown): Promise<{ result: SideResult; info: string; pid?: number }> {
   let server;
+  let storage;
   try {
-    server = await startBenchServer(kind, { wharfEnv: kind !== 'distribution' ? wharfEnv : {} });
+    storage = await store.open();
+    server = await startBenchServer(kind, { wharfEnv: kind !== 'distribution' ? wharfEnv : {}, storage });
   } catch (err) {
+    await storage?.destroy().catch(() => {});
     return { result: { error: `start: ${String((err as Error)?.message ?? err)}` }, info: '' };
   }
   try {
@@ -230,6 +249,7 @@ async function runSide(kind: ServerKind, sc: Scenario, data: unknown): Promise<{
     };
   } finally {
     await server.stop();
+    await storage.destroy().catch((err) => log(`could not remove the bench's bucket: ${String(err)}`));
   }
 }
 
@@ -253,11 +273,12 @@ const env = {
   distribution: distributionVersion(),
   wharfHashEngine: '',
   source: values.label ?? gitDescribe(),
+  store: store.describe,
   loadAverageAtStart: loadavg(),
   loadAverageAtEnd: [] as number[],
 };
 log(
-  `bench: ${selected.map((s) => s.name).join(', ')}; ${rounds} round(s)${sizes.quick ? ', quick sizes' : ''}; ${env.cpus} cpus; ${env.distribution}`,
+  `bench: ${selected.map((s) => s.name).join(', ')}; ${rounds} round(s)${sizes.quick ? ', quick sizes' : ''}; ${env.cpus} cpus; ${env.distribution}; store: ${store.describe}`,
 );
 
 const results: ScenarioResult[] = [];
@@ -298,6 +319,7 @@ const report = {
   command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
   /** The second side: `distribution` (its results are under `distribution`), or `quiet`, `no-log`, `no-metrics` (Wharf variants, also under `distribution`). */
   against: values.against,
+  store: store.kind,
   rounds,
   quick: sizes.quick,
   env,
@@ -308,7 +330,7 @@ mkdirSync(dirname(outFile), { recursive: true });
 writeFileSync(outFile, JSON.stringify(report, null, 2) + '\n');
 
 const versus = against.versus;
-const header = `${versus} — ${rounds} interleaved round(s) per scenario, medians; ratio = median of per-round ratios, > 1 means ${LABELS.a} is better. ${env.cpus} × ${env.cpuModel}, Node ${env.node}, Wharf ${env.source} (${env.wharfHashEngine})${againstQuiet ? '' : `, ${env.distribution}`}. MB = 10^6 bytes; CPU = server user+system seconds in the measured window; RSS = server peak resident memory.`;
+const header = `${versus} — ${rounds} interleaved round(s) per scenario, medians; ratio = median of per-round ratios, > 1 means ${LABELS.a} is better. ${env.cpus} × ${env.cpuModel}, Node ${env.node}, Wharf ${env.source} (${env.wharfHashEngine})${againstQuiet ? '' : `, ${env.distribution}`}; store: ${store.describe}. MB = 10^6 bytes; CPU = server user+system seconds in the measured window; RSS = server peak resident memory.`;
 console.log(`\n${header}\n`);
 console.log(textTable(results, LABELS));
 console.log(`\nWorkloads:\n${workloadList(results)}`);

@@ -9,6 +9,7 @@
 // that the measuring process does no work per log line.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { startDistribution, startWharfRegistry, type RunningRegistry } from '../test/helpers/registries.js';
+import type { BenchStorage } from './stores.js';
 
 /**
  * 'wharf-quiet': Wharf with the access log and metrics off (`npm run bench -- --against quiet`);
@@ -30,6 +31,8 @@ const CLK_TCK = 100; // getconf CLK_TCK on Linux/x86-64
 export interface ServerOptions {
   /** Extra environment for Wharf (e.g. NODE_OPTIONS=--cpu-prof). */
   wharfEnv?: Record<string, string>;
+  /** Object-store settings for this start (bench/stores.ts); the filesystem when absent. */
+  storage?: BenchStorage;
 }
 
 export interface ServerWindow {
@@ -128,12 +131,17 @@ export async function startBenchServer(kind: ServerKind, opts: ServerOptions = {
   if (kind !== 'distribution') {
     // 'wharf' runs as configured by default: access log (info) and metrics on.
     reg = await startWharfRegistry({
-      registry: { 'log-level': 'info', delete: true, ...WHARF_VARIANTS[kind] },
+      registry: {
+        'log-level': 'info',
+        delete: true,
+        ...(opts.storage?.wharf ? { storage: opts.storage.wharf } : {}),
+        ...WHARF_VARIANTS[kind],
+      },
       env: { WHARF_HASH_ENGINE: 'auto', ...opts.wharfEnv },
       outputTo: 'file',
     });
   } else {
-    reg = await startDistribution({ logLevel: 'warn', outputTo: 'file' });
+    reg = await startDistribution({ logLevel: 'warn', outputTo: 'file', storage: opts.storage?.distribution });
   }
   const fresh = [...childPids()].filter((p) => !before.has(p));
   const want = kind === 'distribution' ? 'docker-registry' : 'wharf';

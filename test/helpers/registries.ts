@@ -42,6 +42,8 @@ export interface DistributionOptions {
   extraConfig?: Record<string, unknown>;
   /** Ms to wait for /v2/ (default 20 000). */
   startTimeoutMs?: number;
+  /** The storage driver section instead of the filesystem one, plus e.g. `redirect` (the bench's `--store s3`). */
+  storage?: Record<string, unknown>;
   /** 'memory' (default) or 'file': see StartOptions.outputTo in wharf.ts. */
   outputTo?: OutputTo;
 }
@@ -83,7 +85,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
     version: 0.1,
     log: { level: opts.logLevel ?? 'warn', accesslog: { disabled: opts.logLevel !== 'debug' } },
     storage: {
-      filesystem: { rootdirectory: dataDir },
+      ...(opts.storage ?? { filesystem: { rootdirectory: dataDir } }),
       delete: { enabled: true },
       cache: { blobdescriptor: 'inmemory' },
       maintenance: { uploadpurging: { enabled: false } },
@@ -96,8 +98,9 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
   const io = processOutput(opts.outputTo ?? 'memory', join(tmp, 'output.log'));
   const child = spawn(DISTRIBUTION_BIN, ['serve', configPath], {
     stdio: io.stdio,
-    // Distribution reads REGISTRY_* env vars as config overrides: don't inherit any.
-    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_'))),
+    // Distribution reads REGISTRY_* env vars as config overrides, and its S3 driver AWS_* ones
+    // (an AWS_CA_BUNDLE makes it panic at start with its own HTTP transport): don't inherit any.
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_') && !k.startsWith('AWS_'))),
   });
   io.attach(child);
   const exited = new Promise<void>((res) => child.once('exit', () => res()));

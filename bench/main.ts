@@ -28,6 +28,10 @@
 // --store s3 puts both registries on the Swift all-in-one's S3 API (started
 // by scripts/swift/start.sh if it is not running; a fresh bucket per server
 // start, no redirects: bench/stores.ts) instead of the filesystem.
+// --against replicas runs Wharf as --replicas N (default 3) processes on one
+// store behind nginx round-robin against 1 process behind the same nginx
+// (both sides' CPU counts every replica and nginx): how throughput grows
+// with replicas, and where the store becomes the limit.
 import { execFileSync, execSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -76,6 +80,7 @@ const { values } = parseArgs({
     snapshot: { type: 'boolean', default: false },
     against: { type: 'string', default: 'distribution' },
     store: { type: 'string', default: 'fs' },
+    replicas: { type: 'string', default: '3' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -127,7 +132,7 @@ function outFileFor(partial: boolean): string {
 
 if (values.help || values.list) {
   console.log(
-    'npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT] [--snapshot] [--against distribution|quiet|no-log|no-metrics]\n                 [--store fs|s3]\n\nScenarios:',
+    'npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT] [--snapshot] [--against distribution|quiet|no-log|no-metrics|replicas]\n                 [--store fs|s3] [--replicas N]\n\nScenarios:',
   );
   const s = sizesFor(values.quick);
   for (const sc of SCENARIOS) console.log(`  ${sc.name.padEnd(8)} ${sc.title}: ${sc.describe(s)}`);
@@ -152,20 +157,33 @@ const AGAINST: Record<string, { kind: ServerKind; label: string; versus: string 
     label: 'Wharf no metrics',
     versus: 'Wharf (the defaults) vs Wharf without metrics (metrics: false)',
   },
+  replicas: {
+    kind: 'wharf',
+    label: 'Wharf ×1',
+    versus: `Wharf, ${values.replicas} replicas behind nginx round-robin vs 1 replica behind the same nginx`,
+  },
 };
 const against = AGAINST[values.against];
 if (!against) throw new Error(`--against must be one of ${Object.keys(AGAINST).join(', ')}`);
 /** Wharf against a variant of itself (the cost of logs and metrics). */
 const againstQuiet = values.against !== 'distribution';
+/** --against replicas: N replicas (side A) against one (side B), both behind nginx. */
+const againstReplicas = values.against === 'replicas';
+const replicas = Number(values.replicas);
+if (!Number.isInteger(replicas) || replicas < 1) throw new Error('--replicas must be a positive integer');
 /** The second side of every round. */
 const OTHER: ServerKind = against.kind;
-const LABELS: SideLabels = againstQuiet ? { a: 'Wharf', b: against.label } : DISTRIBUTION_LABELS;
+const LABELS: SideLabels = againstReplicas
+  ? { a: `Wharf ×${replicas}`, b: against.label }
+  : againstQuiet
+    ? { a: 'Wharf', b: against.label }
+    : DISTRIBUTION_LABELS;
 if (againstQuiet) {
   // The targets are against Distribution; against itself the budget is what counts:
   // logs + metrics may cost at most 5 % of the small HEAD/GET throughput.
   for (const sc of SCENARIOS) {
     for (const m of sc.metrics) delete m.target;
-    if (sc.name === 'conc') sc.metrics[0]!.target = { kind: 'ratio', value: 0.95, text: '≥ 0.95× (cost ≤ 5 %)' };
+    if (sc.name === 'conc' && !againstReplicas) sc.metrics[0]!.target = { kind: 'ratio', value: 0.95, text: '≥ 0.95× (cost ≤ 5 %)' };
   }
 }
 
@@ -228,12 +246,27 @@ function brief(sc: Scenario, r: SideResult): string {
   return `${m} (server cpu ${r.window!.cpuSeconds.toFixed(2)} s, main thread ${r.window!.mainThreadCpuSeconds.toFixed(2)} s, peak rss ${r.window!.peakRssMB.toFixed(0)} MB, client cpu ${r.window!.clientCpuSeconds.toFixed(2)} s, ${r.window!.wallSeconds.toFixed(2)} s)`;
 }
 
-async function runSide(kind: ServerKind, sc: Scenario, data: unknown): Promise<{ result: SideResult; info: string; pid?: number }> {
+/** One side of a round: a server kind, alone or as replicas behind nginx. */
+interface Side {
+  slot: 'wharf' | 'distribution';
+  kind: ServerKind;
+  replicas?: number;
+  name: string;
+}
+const SIDE_A: Side = againstReplicas
+  ? { slot: 'wharf', kind: 'wharf', replicas, name: `wharf-x${replicas}` }
+  : { slot: 'wharf', kind: 'wharf', name: 'wharf' };
+const SIDE_B: Side = againstReplicas
+  ? { slot: 'distribution', kind: 'wharf', replicas: 1, name: 'wharf-x1' }
+  : { slot: 'distribution', kind: OTHER, name: OTHER };
+
+async function runSide(side: Side, sc: Scenario, data: unknown): Promise<{ result: SideResult; info: string; pid?: number }> {
+  const kind = side.kind;
   let server;
   let storage;
   try {
     storage = await store.open();
-    server = await startBenchServer(kind, { wharfEnv: kind !== 'distribution' ? wharfEnv : {}, storage });
+    server = await startBenchServer(kind, { wharfEnv: kind !== 'distribution' ? wharfEnv : {}, storage, replicas: side.replicas });
   } catch (err) {
     await storage?.destroy().catch(() => {});
     return { result: { error: `start: ${String((err as Error)?.message ?? err)}` }, info: '' };
@@ -293,13 +326,15 @@ for (const sc of selected) {
     const sides = {} as Record<'wharf' | 'distribution', SideResult>;
     // Against itself the two sides differ by a few per cent: alternate which one runs first, so that
     // an order effect (page cache, the previous server still exiting) cannot pass for a cost.
-    const order = againstQuiet && round % 2 === 0 ? ([OTHER, 'wharf'] as const) : (['wharf', OTHER] as const);
-    for (const kind of order) {
-      const { result, info, pid } = await runSide(kind, sc, data);
-      if (kind === 'wharf' && info) env.wharfHashEngine = info;
+    const order = againstQuiet && round % 2 === 0 ? [SIDE_B, SIDE_A] : [SIDE_A, SIDE_B];
+    for (const side of order) {
+      const { result, info, pid } = await runSide(side, sc, data);
+      if (side.slot === 'wharf' && info) env.wharfHashEngine = info;
       if (result.error) failures++;
-      sides[kind === 'wharf' ? 'wharf' : 'distribution'] = result;
-      log(`[${sc.name}] round ${round}/${rounds} ${kind.padEnd(12)} ${brief(sc, result)}${values.profile && pid ? ` pid ${pid}` : ''}`);
+      sides[side.slot] = result;
+      log(
+        `[${sc.name}] round ${round}/${rounds} ${side.name.padEnd(12)} ${brief(sc, result)}${values.profile && pid ? ` pid ${pid}` : ''}`,
+      );
     }
     const ratios: Record<string, number> = {};
     if (sides.wharf.metrics && sides.distribution.metrics) {
@@ -319,6 +354,7 @@ const report = {
   command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
   /** The second side: `distribution` (its results are under `distribution`), or `quiet`, `no-log`, `no-metrics` (Wharf variants, also under `distribution`). */
   against: values.against,
+  ...(againstReplicas ? { replicas } : {}),
   store: store.kind,
   rounds,
   quick: sizes.quick,

@@ -8,6 +8,7 @@
 // log: a line per request) to a file that the bench reads only on failure, so
 // that the measuring process does no work per log line.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { startNginx } from '../test/helpers/balancer.js';
 import { startDistribution, startWharfRegistry, type RunningRegistry } from '../test/helpers/registries.js';
 import type { BenchStorage } from './stores.js';
 
@@ -29,6 +30,14 @@ export const SERVER_KINDS: readonly ServerKind[] = ['wharf', 'distribution'];
 const CLK_TCK = 100; // getconf CLK_TCK on Linux/x86-64
 
 export interface ServerOptions {
+  /**
+   * Wharf only: start this many `wharf serve` replicas on the same store behind
+   * nginx round-robin (test/helpers/balancer.ts) and measure them together
+   * (CPU summed over the replicas and nginx, RSS summed). Absent: one process, no balancer.
+   */
+  replicas?: number;
+  /** Wharf on the filesystem: use this data directory (the replicas share one). */
+  dataDir?: string;
   /** Extra environment for Wharf (e.g. NODE_OPTIONS=--cpu-prof). */
   wharfEnv?: Record<string, string>;
   /** Object-store settings for this start (bench/stores.ts); the filesystem when absent. */
@@ -52,6 +61,8 @@ export interface BenchServer {
   kind: ServerKind;
   url: string;
   pid: number;
+  /** The filesystem store's directory, when there is one. */
+  dataDir?: string;
   /** What the server said at start (Wharf: hash engine). */
   info: string;
   /** Measure the server over `fn`. */
@@ -126,6 +137,7 @@ function resetPeak(pid: number): boolean {
 }
 
 export async function startBenchServer(kind: ServerKind, opts: ServerOptions = {}): Promise<BenchServer> {
+  if (opts.replicas !== undefined) return startReplicas(kind, opts.replicas, opts);
   const before = childPids();
   let reg: RunningRegistry;
   if (kind !== 'distribution') {
@@ -138,6 +150,7 @@ export async function startBenchServer(kind: ServerKind, opts: ServerOptions = {
         ...WHARF_VARIANTS[kind],
       },
       env: { WHARF_HASH_ENGINE: 'auto', ...opts.wharfEnv },
+      dataDir: opts.dataDir,
       outputTo: 'file',
     });
   } else {
@@ -167,44 +180,86 @@ export async function startBenchServer(kind: ServerKind, opts: ServerOptions = {
     kind,
     url: reg.url,
     pid,
+    dataDir: reg.dataDir,
     info,
     output: reg.output,
     stop: () => reg.stop(),
-    async measure<T>(fn: () => Promise<T>) {
-      const reset = resetPeak(pid);
-      let polled = statusKiB(pid, 'VmRSS');
-      const timer = setInterval(() => {
-        try {
-          polled = Math.max(polled, statusKiB(pid, 'VmRSS'));
-        } catch {
-          /* exited */
-        }
-      }, 20);
-      const cpu0 = cpuSecondsOf(pid);
-      const main0 = cpuOne(pid, pid);
-      const client0 = process.cpuUsage();
-      const t0 = performance.now();
-      try {
-        const value = await fn();
-        const wallSeconds = (performance.now() - t0) / 1000;
-        const cpuSeconds = cpuSecondsOf(pid) - cpu0;
-        const mainThreadCpuSeconds = cpuOne(pid, pid) - main0;
-        const c = process.cpuUsage(client0);
-        const hwm = reset ? statusKiB(pid, 'VmHWM') : NaN;
-        const peakKiB = Math.max(polled, Number.isFinite(hwm) ? hwm : 0);
-        return {
-          value,
-          window: {
-            cpuSeconds,
-            mainThreadCpuSeconds,
-            peakRssMB: (peakKiB * 1024) / 1e6,
-            wallSeconds,
-            clientCpuSeconds: (c.user + c.system) / 1e6,
-          },
-        };
-      } finally {
-        clearInterval(timer);
-      }
+    measure: (fn) => measureProcesses([pid], fn),
+  };
+}
+
+/** The server window of `pids` (each with its descendants) over `fn`. */
+async function measureProcesses<T>(pids: number[], fn: () => Promise<T>): Promise<{ value: T; window: ServerWindow }> {
+  const sum = (f: (pid: number) => number) => pids.reduce((a, p) => a + f(p), 0);
+  const reset = pids.every((p) => resetPeak(p));
+  let polled = sum((p) => statusKiB(p, 'VmRSS'));
+  const timer = setInterval(() => {
+    try {
+      polled = Math.max(
+        polled,
+        sum((p) => statusKiB(p, 'VmRSS')),
+      );
+    } catch {
+      /* exited */
+    }
+  }, 20);
+  const cpu0 = sum(cpuSecondsOf);
+  const main0 = sum((p) => cpuOne(p, p));
+  const client0 = process.cpuUsage();
+  const t0 = performance.now();
+  try {
+    const value = await fn();
+    const wallSeconds = (performance.now() - t0) / 1000;
+    const cpuSeconds = sum(cpuSecondsOf) - cpu0;
+    const mainThreadCpuSeconds = sum((p) => cpuOne(p, p)) - main0;
+    const c = process.cpuUsage(client0);
+    // Summed high-water marks: an upper bound of the peak of the sum.
+    const hwm = reset ? sum((p) => statusKiB(p, 'VmHWM')) : NaN;
+    const peakKiB = Math.max(polled, Number.isFinite(hwm) ? hwm : 0);
+    return {
+      value,
+      window: {
+        cpuSeconds,
+        mainThreadCpuSeconds,
+        peakRssMB: (peakKiB * 1024) / 1e6,
+        wallSeconds,
+        clientCpuSeconds: (c.user + c.system) / 1e6,
+      },
+    };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** `replicas` Wharf processes on one store behind nginx round-robin, measured as one server. */
+async function startReplicas(kind: ServerKind, replicas: number, opts: ServerOptions): Promise<BenchServer> {
+  if (kind === 'distribution') throw new Error('replicas: Wharf only');
+  if (!Number.isInteger(replicas) || replicas < 1) throw new Error('replicas must be a positive integer');
+  const servers: BenchServer[] = [];
+  const stopAll = () => Promise.all(servers.map((r) => r.stop()));
+  let balancer;
+  try {
+    for (let i = 0; i < replicas; i++) {
+      // On the filesystem the replicas share the first one's data directory.
+      servers.push(await startBenchServer(kind, { ...opts, replicas: undefined, dataDir: servers[0]?.dataDir }));
+    }
+    balancer = await startNginx(servers.map((r) => Number(new URL(r.url).port)));
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  const nginx = balancer;
+  return {
+    kind,
+    url: nginx.url,
+    pid: servers[0]!.pid,
+    dataDir: servers[0]!.dataDir,
+    info: servers[0]!.info,
+    output: () => servers.map((r, i) => `--- replica ${i + 1}\n${r.output()}`).join('\n') + `\n--- nginx\n${nginx.output()}`,
+    stop: async () => {
+      await nginx.stop();
+      await stopAll();
     },
+    measure: (fn) => measureProcesses([...servers.map((r) => r.pid), nginx.child.pid!], fn),
   };
 }

@@ -457,20 +457,26 @@ static napi_value js_update(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* One piece of an async update: the bytes of one Uint8Array. */
+typedef struct {
+  const uint8_t *data;
+  size_t len;
+} piece;
+
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
   napi_ref state_ref, data_ref;
   uint8_t *st;
-  const uint8_t *data;
-  size_t len;
   int alg;
+  size_t count;
+  piece pieces[]; /* count entries: one buffer, or the elements of an array in order */
 } async_req;
 
 static void async_execute(napi_env env, void *arg) {
   (void)env;
   async_req *r = (async_req *)arg;
-  state_update(r->alg, r->st, r->data, r->len);
+  for (size_t i = 0; i < r->count; i++) state_update(r->alg, r->st, r->pieces[i].data, r->pieces[i].len);
 }
 
 static void async_complete(napi_env env, napi_status status, void *arg) {
@@ -491,24 +497,43 @@ static void async_complete(napi_env env, napi_status status, void *arg) {
   free(r);
 }
 
+/*
+ * updateAsync(state, data): data is one Uint8Array or an array of them (hashed
+ * in order in one job, so a batch of socket chunks needs no concatenation).
+ * The caller must not change the array or the bytes until the promise settles.
+ */
 static napi_value js_update_async(napi_env env, napi_callback_info info) {
   napi_value argv[2], promise, name;
-  uint8_t *st, *data;
-  size_t len;
+  uint8_t *st;
   int alg;
+  bool is_array = false;
+  uint32_t count = 1;
   if (!get_args(env, info, 2, argv)) return NULL;
   if (!get_state(env, argv[0], &st, &alg)) return NULL;
-  if (!get_bytes(env, argv[1], "data", &data, &len)) return NULL;
-  async_req *r = (async_req *)calloc(1, sizeof *r);
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok) return NULL;
+  if (is_array && napi_get_array_length(env, argv[1], &count) != napi_ok) return NULL;
+  async_req *r = (async_req *)calloc(1, sizeof *r + (size_t)count * sizeof(piece));
   if (r == NULL) {
     napi_throw_error(env, NULL, "wharf_sha: out of memory");
     return NULL;
   }
+  r->count = count;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value item = argv[1];
+    uint8_t *data;
+    if (is_array && napi_get_element(env, argv[1], i, &item) != napi_ok) {
+      free(r);
+      return NULL;
+    }
+    if (!get_bytes(env, item, "data", &data, &r->pieces[i].len)) {
+      free(r);
+      return NULL;
+    }
+    r->pieces[i].data = data;
+  }
   r->st = st;
-  r->data = data;
-  r->len = len;
   r->alg = alg;
-  /* Keep both buffers alive until the work completes. */
+  /* Keep the state and the data (the buffer, or the array holding them) alive until the work completes. */
   if (napi_create_reference(env, argv[0], 1, &r->state_ref) != napi_ok ||
       napi_create_reference(env, argv[1], 1, &r->data_ref) != napi_ok ||
       napi_create_promise(env, &r->deferred, &promise) != napi_ok ||

@@ -15,9 +15,10 @@ export interface ResumableHash {
    * Feed bytes without stalling the event loop (native: libuv threadpool;
    * TypeScript: ~1 MiB slices with setImmediate between). Until the promise
    * settles the hash is busy (any other call throws) and `data` must not be
-   * modified.
+   * modified. An array is hashed in order as if concatenated (a batch of
+   * socket chunks needs no copy); the array must not change either.
    */
-  updateAsync?(data: Uint8Array): Promise<void>;
+  updateAsync?(data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   /** Versioned, self-describing state as a string (safe to store in JSON). */
   exportState(): string;
   /** Lower-case hex digest of everything fed. The hash must not be used afterwards. */

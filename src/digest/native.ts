@@ -24,7 +24,8 @@ export interface NativeAddon {
   /** Feed data into a state buffer (104 bytes: sha256, 208 bytes: sha512). */
   update(state: Uint8Array, data: Uint8Array): void;
   /** Same, on the libuv threadpool. Neither buffer may be touched until it settles. */
-  updateAsync(state: Uint8Array, data: Uint8Array): Promise<void>;
+  /** `data`: one buffer, or an array of them hashed in order in one threadpool job. */
+  updateAsync(state: Uint8Array, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   /** Digest of a state buffer (the buffer is left unchanged). */
   digest(state: Uint8Array): Buffer;
 }
@@ -149,11 +150,23 @@ export class NativeHash implements ResumableHash {
     return this;
   }
 
-  async updateAsync(data: Uint8Array): Promise<void> {
+  async updateAsync(data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     this.#check();
-    checkData(data);
-    if (data.length < NATIVE_ASYNC_MIN) {
-      this.#addon.update(this.#state, data);
+    let size: number;
+    if (data instanceof Uint8Array) {
+      checkData(data);
+      size = data.length;
+    } else {
+      data = [...data]; // the addon holds this copy of the list until the job is done
+      size = 0;
+      for (const piece of data) {
+        checkData(piece);
+        size += piece.length;
+      }
+    }
+    if (size < NATIVE_ASYNC_MIN) {
+      if (data instanceof Uint8Array) this.#addon.update(this.#state, data);
+      else for (const piece of data) this.#addon.update(this.#state, piece);
       return;
     }
     this.#busy = true;

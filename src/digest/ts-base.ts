@@ -67,18 +67,27 @@ export abstract class TsHash implements ResumableHash {
     return this;
   }
 
-  async updateAsync(data: Uint8Array): Promise<void> {
+  async updateAsync(data: Uint8Array | readonly Uint8Array[]): Promise<void> {
     this.#check();
-    checkData(data);
-    if (data.length <= TS_ASYNC_SLICE) {
-      this.#feed(data);
+    const pieces = data instanceof Uint8Array ? [data] : [...data];
+    let size = 0;
+    for (const piece of pieces) {
+      checkData(piece);
+      size += piece.length;
+    }
+    if (size <= TS_ASYNC_SLICE) {
+      for (const piece of pieces) this.#feed(piece);
       return;
     }
     this.#busy = true;
     try {
-      for (let pos = 0; pos < data.length; pos += TS_ASYNC_SLICE) {
-        if (pos > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-        this.#feed(data.subarray(pos, pos + TS_ASYNC_SLICE));
+      let first = true;
+      for (const piece of pieces) {
+        for (let pos = 0; pos < piece.length; pos += TS_ASYNC_SLICE) {
+          if (!first) await new Promise<void>((resolve) => setImmediate(resolve));
+          first = false;
+          this.#feed(piece.subarray(pos, pos + TS_ASYNC_SLICE));
+        }
       }
     } finally {
       this.#busy = false;

@@ -16,14 +16,16 @@ import type { BenchStorage } from './stores.js';
  * 'wharf-quiet': Wharf with the access log and metrics off (`npm run bench -- --against quiet`);
  * 'wharf-no-log' / 'wharf-no-metrics': only one of them off (`--against no-log|no-metrics`).
  */
-export type ServerKind = 'wharf' | 'distribution' | 'wharf-quiet' | 'wharf-no-log' | 'wharf-no-metrics';
+export type ServerKind = 'wharf' | 'distribution' | 'wharf-quiet' | 'wharf-no-log' | 'wharf-no-metrics' | 'wharf-sync-reads';
 
-/** The registry settings of each Wharf variant (the access log and metrics are on by default). */
-const WHARF_VARIANTS: Record<Exclude<ServerKind, 'distribution'>, Record<string, unknown>> = {
+/** The registry settings and environment of each Wharf variant (the access log and metrics are on by default). */
+const WHARF_VARIANTS: Record<Exclude<ServerKind, 'distribution'>, { registry?: Record<string, unknown>; env?: Record<string, string> }> = {
   wharf: {},
-  'wharf-quiet': { 'access-log': false, metrics: false },
-  'wharf-no-log': { 'access-log': false },
-  'wharf-no-metrics': { metrics: false },
+  'wharf-quiet': { registry: { 'access-log': false, metrics: false } },
+  'wharf-no-log': { registry: { 'access-log': false } },
+  'wharf-no-metrics': { registry: { metrics: false } },
+  /** The filesystem driver's stats and small reads with synchronous calls instead of the threadpool. */
+  'wharf-sync-reads': { env: { WHARF_SYNC_READS: 'on' } },
 };
 export const SERVER_KINDS: readonly ServerKind[] = ['wharf', 'distribution'];
 
@@ -147,9 +149,9 @@ export async function startBenchServer(kind: ServerKind, opts: ServerOptions = {
         'log-level': 'info',
         delete: true,
         ...(opts.storage?.wharf ? { storage: opts.storage.wharf } : {}),
-        ...WHARF_VARIANTS[kind],
+        ...WHARF_VARIANTS[kind].registry,
       },
-      env: { WHARF_HASH_ENGINE: 'auto', ...opts.wharfEnv },
+      env: { WHARF_HASH_ENGINE: 'auto', ...opts.wharfEnv, ...WHARF_VARIANTS[kind].env },
       dataDir: opts.dataDir,
       outputTo: 'file',
     });

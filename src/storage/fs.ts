@@ -19,7 +19,7 @@
 //   cannot both exist (the second put fails with ENOTDIR / the first with EISDIR).
 // - The top-level segment `_tmp` is reserved.
 // - Each key segment is a file name, so at most 255 bytes (NAME_MAX).
-import { constants as fsc, createReadStream, promises as fsp } from 'node:fs';
+import { closeSync, constants as fsc, createReadStream, fstatSync, openSync, promises as fsp, readSync, statSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
@@ -43,6 +43,19 @@ const DIR_CACHE_MAX_DIRS = 8;
 const DIR_CACHE_QUIET_NS = 1_000_000_000n;
 /** Bounded parallelism for stat/unlink fan-out. */
 const PARALLEL = 16;
+/**
+ * With `synchronousReads`, reads of at most this many bytes (and every stat)
+ * use synchronous calls on the event loop. Through fs/promises each call is a
+ * threadpool round trip: 13–60 µs of main-thread CPU to submit and settle,
+ * plus a wait behind the pool's big writes and hash jobs, which is what small
+ * HEAD/GETs feel during a big push; the synchronous call costs 2–10 µs on a
+ * local filesystem with the pages cached. On a slow or network filesystem
+ * each one blocks the loop instead, and on a CPU-starved machine a process
+ * with one busy thread gets a smaller share than one with a busy pool (the
+ * bench measured 0.47× req/s at load 11–13), so it is off until a quiet
+ * machine's bench says otherwise (`npm run bench -- --against sync-reads`).
+ */
+const SYNC_READ_MAX = 256 * 1024;
 
 export interface FilesystemDriverOptions {
   /** Storage root directory (created if missing). */
@@ -54,6 +67,16 @@ export interface FilesystemDriverOptions {
   fsync?: boolean;
   /** Remove stale temp files (older than an hour) at startup (default true). */
   sweepTemp?: boolean;
+  /**
+   * stat and reads up to 256 KiB with synchronous calls (default false, unless
+   * the environment says WHARF_SYNC_READS=on): see SYNC_READ_MAX.
+   */
+  synchronousReads?: boolean;
+}
+
+/** The default of `synchronousReads`: off, unless WHARF_SYNC_READS says on. */
+function synchronousReadsByDefault(): boolean {
+  return /^(1|on|true|yes)$/i.test(process.env.WHARF_SYNC_READS ?? '');
 }
 
 interface DirEntry {
@@ -85,6 +108,35 @@ function rethrowFull(err: unknown): never {
 }
 
 /** Errors that mean "no object at this path". */
+/** `length` bytes at `position` of an open file (fewer only if the file is shorter). */
+function readFullySync(fd: number, position: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, got, length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got === length ? buf : buf.subarray(0, got);
+}
+
+/**
+ * The whole file when it is at most SYNC_READ_MAX bytes, read with synchronous
+ * calls; undefined when it is bigger (the caller reads it through the pool);
+ * null for a directory. Missing files throw as fs does.
+ */
+function readSmallSync(file: string): Buffer | null | undefined {
+  const fd = openSync(file, 'r');
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return null;
+    if (st.size > SYNC_READ_MAX) return undefined;
+    return readFullySync(fd, 0, st.size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function isMissing(err: unknown): boolean {
   const c = errno(err);
   return c === 'ENOENT' || c === 'ENOTDIR';
@@ -140,6 +192,7 @@ export class FilesystemDriver implements StorageDriver {
   readonly root: string;
   private readonly tmpDir: string;
   private readonly fsync: boolean;
+  private readonly syncReads: boolean;
   private readonly ready: Promise<void>;
   private sweeping: Promise<unknown> = Promise.resolve();
   private readonly dirCache = new Map<string, DirSnapshot>();
@@ -148,6 +201,7 @@ export class FilesystemDriver implements StorageDriver {
     this.root = path.resolve(options.root);
     this.tmpDir = path.join(this.root, TMP_DIR);
     this.fsync = options.fsync ?? true;
+    this.syncReads = options.synchronousReads ?? synchronousReadsByDefault();
     this.ready = fsp.mkdir(this.tmpDir, { recursive: true }).then(() => {
       if (options.sweepTemp ?? true) this.sweeping = this.sweepTemp().catch(() => 0);
     });
@@ -204,7 +258,8 @@ export class FilesystemDriver implements StorageDriver {
   async stat(key: string): Promise<ObjectInfo | null> {
     const file = this.path(key);
     try {
-      const st = await fsp.stat(file);
+      const st = this.syncReads ? statSync(file, { throwIfNoEntry: false }) : await fsp.stat(file);
+      if (!st) return null;
       return st.isFile() ? { key, size: st.size, modified: st.mtime } : null;
     } catch (err) {
       if (isMissing(err)) return null;
@@ -215,6 +270,10 @@ export class FilesystemDriver implements StorageDriver {
   async get(key: string): Promise<Buffer | null> {
     const file = this.path(key);
     try {
+      if (this.syncReads) {
+        const small = readSmallSync(file);
+        if (small !== undefined) return small;
+      }
       return await fsp.readFile(file);
     } catch (err) {
       if (isMissing(err) || errno(err) === 'EISDIR') return null;
@@ -235,6 +294,7 @@ export class FilesystemDriver implements StorageDriver {
 
   async read(key: string, range?: ByteRange): Promise<Readable> {
     const file = this.path(key);
+    if (this.syncReads) return this.readSync(key, file, range);
     let fh: FileHandle;
     try {
       fh = await fsp.open(file, 'r');
@@ -260,6 +320,43 @@ export class FilesystemDriver implements StorageDriver {
       return Readable.from([], { objectMode: false });
     }
     return createReadStream(file, { fd: fh, start, end, highWaterMark: CHUNK, autoClose: true });
+  }
+
+  /** read() with synchronous open and fstat, and one synchronous read when the range is small. */
+  private readSync(key: string, file: string, range?: ByteRange): Readable {
+    let fd: number;
+    try {
+      fd = openSync(file, 'r');
+    } catch (err) {
+      if (isMissing(err)) throw new NotFoundError(key);
+      throw err;
+    }
+    // The open descriptor pins this version of the object, as in read().
+    let start = 0;
+    let end: number;
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new NotFoundError(key);
+      if (range) ({ start, end } = resolveRange(key, st.size, range));
+      else end = st.size - 1;
+      if (end < start) {
+        closeSync(fd);
+        return Readable.from([], { objectMode: false });
+      }
+      if (end - start + 1 <= SYNC_READ_MAX) {
+        const buf = readFullySync(fd, start, end - start + 1);
+        closeSync(fd);
+        return Readable.from([buf], { objectMode: false });
+      }
+    } catch (err) {
+      try {
+        closeSync(fd);
+      } catch {
+        /* already closed */
+      }
+      throw err;
+    }
+    return createReadStream(file, { fd, start, end, highWaterMark: CHUNK, autoClose: true });
   }
 
   // ---- writes ----

@@ -26,22 +26,25 @@ runDriverSuite(
   { checkMemory: false },
 );
 
-runDriverSuite('filesystem', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'wharf-fs-suite-'));
-  const driver = new FilesystemDriver({ root });
-  return {
-    driver,
-    async cleanup() {
-      try {
-        // Nothing left: no objects, no empty directories, no temp files.
-        assert.deepEqual(readdirSync(root), [TMP_DIR], 'objects or directories left behind');
-        assert.deepEqual(readdirSync(join(root, TMP_DIR)), [], 'temp files left behind');
-      } finally {
-        rmSync(root, { recursive: true, force: true });
-      }
-    },
-  };
-});
+// Twice: reads and stats through the threadpool (the default) and with synchronous calls.
+for (const synchronousReads of [false, true]) {
+  runDriverSuite(synchronousReads ? 'filesystem, synchronous reads' : 'filesystem', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'wharf-fs-suite-'));
+    const driver = new FilesystemDriver({ root, synchronousReads });
+    return {
+      driver,
+      async cleanup() {
+        try {
+          // Nothing left: no objects, no empty directories, no temp files.
+          assert.deepEqual(readdirSync(root), [TMP_DIR], 'objects or directories left behind');
+          assert.deepEqual(readdirSync(join(root, TMP_DIR)), [], 'temp files left behind');
+        } finally {
+          rmSync(root, { recursive: true, force: true });
+        }
+      },
+    };
+  });
+}
 
 describe('filesystem driver specifics', () => {
   let root: string;
@@ -53,6 +56,47 @@ describe('filesystem driver specifics', () => {
   after(async () => {
     await d.close();
     rmSync(root, { recursive: true, force: true });
+  });
+
+  it('reads the same bytes on both sides of the synchronous-read limit (256 KiB), whole and in ranges, in both modes', async () => {
+    const synchronous = new FilesystemDriver({ root, synchronousReads: true });
+    const threadpool = new FilesystemDriver({ root, synchronousReads: false });
+    const limit = 256 * 1024;
+    const drain = async (r: Readable) => {
+      const parts: Buffer[] = [];
+      for await (const c of r) parts.push(c as Buffer);
+      return Buffer.concat(parts);
+    };
+    for (const size of [0, 1, limit - 1, limit, limit + 1, 3 * limit + 7]) {
+      const body = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) body[i] = (i * 31 + size) & 0xff;
+      await d.put(`sync-limit/${size}`, body);
+      for (const drv of [synchronous, threadpool]) {
+        assert.ok((await drv.get(`sync-limit/${size}`))!.equals(body), `get ${size}`);
+        assert.ok((await drain(await drv.read(`sync-limit/${size}`))).equals(body), `read ${size}`);
+        assert.equal((await drv.stat(`sync-limit/${size}`))!.size, size);
+        if (size > 2) {
+          const start = Math.floor(size / 3);
+          for (const end of [start, size - 2, undefined]) {
+            const got = await drain(await drv.read(`sync-limit/${size}`, { start, end }));
+            assert.ok(got.equals(body.subarray(start, end === undefined ? size : end + 1)), `range ${size} ${start}-${end}`);
+          }
+        }
+      }
+    }
+    // A "directory" is no object: null from stat and get, NotFound from read, in both modes.
+    for (const drv of [synchronous, threadpool]) {
+      assert.equal(await drv.stat('sync-limit'), null);
+      assert.equal(await drv.get('sync-limit'), null);
+      await assert.rejects(drv.read('sync-limit'), /not found/i);
+      assert.equal(await drv.stat('sync-limit/missing'), null);
+      assert.equal(await drv.get('sync-limit/missing'), null);
+      await assert.rejects(drv.read('sync-limit/missing'), /not found/i);
+      assert.equal(await drv.get('sync-limit/0/below-a-file'), null, 'ENOTDIR is missing too');
+    }
+    await threadpool.close();
+    await synchronous.close();
+    for (const size of [0, 1, limit - 1, limit, limit + 1, 3 * limit + 7]) await d.delete(`sync-limit/${size}`);
   });
 
   it('rejects malformed keys with a plain Error', async () => {

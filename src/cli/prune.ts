@@ -37,6 +37,7 @@ export function pruneOptionsFrom(config: Config): PruneOptions {
     uploadAgeSeconds: config.prune.uploadAgeSeconds,
     expirationSeconds: config.storage.expiration,
     retention: config.prune.retention,
+    configured: config.namespaces.known,
   };
 }
 

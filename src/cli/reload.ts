@@ -74,7 +74,7 @@ export async function reload(
         throw new Error(`TLS reload failed; keeping the old certificate: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    parts = await Runtime.reloadable(merged, log, metrics);
+    parts = await Runtime.reloadable(merged, log, metrics, rt.buildsets);
     const restart = restartKeys(current, next);
     if (merged.tlsCert !== undefined) log.info('TLS certificate reloaded', { cert: merged.tlsCert });
     server.reloadTls(merged);

@@ -15,6 +15,8 @@ import { schedulePrune } from '../registry/prune/schedule.js';
 import { instrumentDriver } from '../storage/instrumented.js';
 import { pruneOptionsFrom } from './prune.js';
 import { reload } from './reload.js';
+import { countBuildsets } from '../registry/buildsets/reap.js';
+import type { StorageDriver } from '../storage/driver.js';
 
 export const SERVE_HELP = `Usage: wharf serve [--config FILE]
 
@@ -58,11 +60,24 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
 
 export async function serve(config: Config, configPath?: string): Promise<void> {
   const log: Logger = createLogger(config.logLevel);
-  const metrics = config.ops.metrics
-    ? new Metrics({ namespaces: config.namespaces.known, version: version(), logDropped: () => log.dropped(), eventQueues: () => queues() })
+  const metrics: Metrics | undefined = config.ops.metrics
+    ? new Metrics({
+        namespaces: config.namespaces.known,
+        version: version(),
+        logDropped: () => log.dropped(),
+        eventQueues: () => queues(),
+        buildsets: config.buildsets && {
+          limits: {
+            namespaces: config.buildsets.maxNamespaces,
+            bytesPerNamespace: config.buildsets.maxBytes,
+            ttlSeconds: config.buildsets.maxTtlSeconds,
+          },
+          count: (): Promise<{ live: number; ended: number }> => countBuildsets(driver),
+        },
+      })
     : undefined;
   const raw = await openStorage(config.storage, { onRetry: metrics?.retryHook(config.storage.driver) });
-  const driver = metrics ? instrumentDriver(raw, metrics.storage) : raw;
+  const driver: StorageDriver = metrics ? instrumentDriver(raw, metrics.storage) : raw;
   // Users, keys and password hashes are checked before listening: a bad entry stops the start.
   const rt = await Runtime.create(config, driver, log, metrics);
   const queues = () => rt.notifier.endpoints.map((e) => ({ endpoint: e.name, length: e.length }));

@@ -12,6 +12,7 @@ import { readUi, type UiConfig } from './ui.js';
 import { OPERATIONS_KEYS, readOperations, type OperationsConfig } from './operations.js';
 import { readNotifications, type NotificationsConfig } from './notifications.js';
 import { readStorage, type StorageConfig } from './storage.js';
+import { readBuildsets, type BuildsetsConfig } from './buildsets.js';
 
 export { ConfigError } from './reader.js';
 export type { FilesystemStorage, MemoryStorage, S3Storage, StorageConfig, SwiftStorage } from './storage.js';
@@ -24,6 +25,8 @@ export interface UserConfig {
   pass: string;
   access: Access;
   groups: string[];
+  /** May use the admin API (/admin/v1/: buildset namespaces). */
+  admin: boolean;
 }
 
 export type Action = 'pull' | 'push' | 'delete';
@@ -90,6 +93,8 @@ export interface Config {
   ops: OperationsConfig;
   /** `registry.notifications`: webhook endpoints for registry events. */
   notifications: NotificationsConfig;
+  /** `registry.buildsets`: namespaces created at run time through the admin API (absent: no admin API). */
+  buildsets?: BuildsetsConfig;
 }
 
 export const ENV_PREFIX = 'WHARF_';
@@ -146,12 +151,14 @@ function substituteEnv(v: unknown, env: NodeJS.ProcessEnv, where: string): unkno
 function readUsers(r: Reader): UserConfig[] {
   const seen = new Set<string>();
   return r.list('users').map((u, i) => {
-    u.only(['name', 'pass', 'access', 'groups']);
+    u.only(['name', 'pass', 'access', 'groups', 'admin']);
     const name = u.string('name');
     // Basic auth splits "user:pass" at the first colon; '*' means "any user" in rules.
     // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
     if (name.includes(':') || name === '*' || /[\s\x00-\x1f]/.test(name))
       u.fail('name', 'must not contain ":", spaces or control characters, nor be "*"');
+    // Buildset namespaces' generated users are "<namespace>@buildset".
+    if (name.endsWith('@buildset')) u.fail('name', 'must not end with "@buildset" (the names of buildset credentials)');
     if (seen.has(name)) r.fail(`users[${i}].name`, `duplicate user "${name}"`);
     seen.add(name);
     return {
@@ -159,6 +166,7 @@ function readUsers(r: Reader): UserConfig[] {
       pass: u.string('pass'),
       access: u.enumeration('access', ['read', 'write', 'none'] as const, 'read'),
       groups: u.stringList('groups'),
+      admin: u.boolean('admin', false),
     };
   });
 }
@@ -266,6 +274,7 @@ export function configFromObject(doc: unknown, env: NodeJS.ProcessEnv = process.
     'access',
     'login-throttle',
     'notifications',
+    'buildsets',
     ...OPERATIONS_KEYS,
   ];
   applyEnv(registry, env, keys);
@@ -287,6 +296,13 @@ export function configFromObject(doc: unknown, env: NodeJS.ProcessEnv = process.
     r.fail(tlsCert === undefined ? 'tls-cert' : 'tls-key', 'tls-cert and tls-key must be set together');
   }
   const users = readUsers(r);
+  const namespaces = readNamespaces(r.child('namespaces'));
+  const buildsets = readBuildsets(r, registry.buildsets, namespaces.known);
+  if (buildsets) {
+    if (!users.some((u) => u.admin)) r.fail('buildsets', 'needs a user with `admin: true` (the admin API is never anonymous)');
+    if (Object.hasOwn(namespaces.mirrors ?? {}, buildsets.pathPrefix))
+      r.fail('buildsets.path-prefix', `"${buildsets.pathPrefix}" is a mirror namespace`);
+  }
   return {
     address: r.string('address', '127.0.0.1'),
     port: r.integer('port', 5000, 0, 65535),
@@ -298,7 +314,7 @@ export function configFromObject(doc: unknown, env: NodeJS.ProcessEnv = process.
     anonymousRead: r.boolean('anonymous-read', false),
     auth: readAuth(r, users, publicUrl),
     storage: readStorage(r.child('storage')),
-    namespaces: readNamespaces(r.child('namespaces')),
+    namespaces,
     limits: readLimits(r.child('limits')),
     deleteEnabled: r.boolean('delete', true),
     logLevel: r.enumeration('log-level', ['debug', 'info', 'warn', 'error'] as const, 'info'),
@@ -306,6 +322,7 @@ export function configFromObject(doc: unknown, env: NodeJS.ProcessEnv = process.
     ui: readUi(r, registry.ui),
     ops: readOperations(r),
     notifications: readNotifications(r.child('notifications')),
+    buildsets,
   };
 }
 

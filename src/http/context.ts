@@ -20,6 +20,8 @@ export interface Context {
   auth?: Authorization;
   /** Webhook events (notify.ts). */
   events?: Notifier;
+  /** A push refused by a buildset namespace's limit (metrics). */
+  onBuildsetDenied?: (reason: 'bytes') => void;
 }
 
 /** A path on this registry, keeping the `ns` parameter so follow-up requests stay in the namespace. */

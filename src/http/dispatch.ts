@@ -25,6 +25,9 @@ import { ADMIN_PATHS, serveAdmin } from './admin.js';
 import { notifyBlob, notifyManifest } from './notify.js';
 import { attachRequestInfo, requestIdFrom, type RequestInfo } from './request-info.js';
 import type { Runtime } from './runtime.js';
+import { ADMIN_API_PREFIX, adminRoute, type AdminContext } from './admin-api.js';
+import { selectBuildsetTarget, type BuildsetTarget } from './buildset-target.js';
+import { buildsetHandler } from './handlers/buildset.js';
 
 type Handler = (ctx: Context) => Promise<void>;
 
@@ -172,16 +175,62 @@ export function createDispatcher(rt: Runtime): Dispatcher {
         void serveAdmin(rt, req, res, url.pathname);
         return;
       }
+      if (url.pathname.startsWith(ADMIN_API_PREFIX)) {
+        facts.route = 'admin';
+        const handler = adminRoute(method, url.pathname);
+        if (config.ops.readOnly && method !== 'GET' && method !== 'HEAD') {
+          throw new HttpError('UNSUPPORTED', 'the registry is read-only for now (registry.read-only)', undefined, {
+            headers: { Allow: 'GET, HEAD' },
+          });
+        }
+        const actx: AdminContext = {
+          req,
+          res,
+          url,
+          config,
+          log,
+          driver: rt.driver,
+          buildsets: rt.buildsets,
+          admin: '',
+          onCreated: () => metrics?.buildsets.created(),
+          onDeleted: () => metrics?.buildsets.deleted(),
+          onDenied: (reason) => metrics?.buildsets.denied(reason),
+        };
+        auth
+          .admin(req)
+          .then((name) => {
+            actx.admin = name;
+            return handler(actx);
+          })
+          .then(undefined, fail);
+        return;
+      }
       const uiTarget = ui?.target(method, url);
       if (uiTarget?.kind === 'files') {
         facts.route = 'ui';
         uiTarget.files.serve(req, res, url);
         return;
       }
+      // A buildset namespace (?ns=, a Host pattern, the path prefix): looked up in the store, briefly cached for reads.
+      if (config.buildsets && uiTarget?.kind !== 'api') {
+        const fresh = WRITE_METHODS.has(method) || url.pathname === TOKEN_PATH;
+        const target = url;
+        selectBuildsetTarget(config, rt.buildsets, req.headers.host, target, fresh)
+          .then((bs) => proceed(target, uiTarget, bs))
+          .then(undefined, fail);
+        return;
+      }
+      proceed(url, uiTarget, null);
+    } catch (err) {
+      fail(err);
+    }
+
+    function proceed(url: URL, uiTarget: ReturnType<NonNullable<typeof ui>['target']> | undefined, bs: BuildsetTarget | null): void {
       // ?ns=, the Host map, else the default — or a mirror named by the path's first component.
       // UI endpoints name their repository in the query: no path prefix to look at.
-      const target: Target =
-        uiTarget?.kind === 'api'
+      const target: Target = bs
+        ? { ns: bs.ns, route: bs.route, prefix: bs.pathPrefix }
+        : uiTarget?.kind === 'api'
           ? { ns: resolveNamespace(config.namespaces, req.headers.host, url.searchParams.get('ns')), route: uiTarget.route }
           : selectTarget(config.namespaces, req.headers.host, url);
       const { ns, route: r, prefix, outerNs } = target;
@@ -208,10 +257,13 @@ export function createDispatcher(rt: Runtime): Dispatcher {
         metrics?.uploadBody(1);
       }
       // Read-only: mirror namespaces serve what they hold and fetch nothing (a fill writes to the store).
-      const handler =
-        (uiTarget?.kind === 'api' ? uiTarget.handler : undefined) ??
-        (config.ops.readOnly ? undefined : mirrorHandler(method, r, mirrors.get(ns))) ??
-        handlerFor(method, r);
+      const handler = bs
+        ? buildsetHandler(method, r, bs.record, config.ops.readOnly ? new Map() : mirrors, config.buildsets?.maxBytes ?? 0, (x) =>
+            handlerFor(method, x),
+          )
+        : ((uiTarget?.kind === 'api' ? uiTarget.handler : undefined) ??
+          (config.ops.readOnly ? undefined : mirrorHandler(method, r, mirrors.get(ns))) ??
+          handlerFor(method, r));
       const ctx: Context = {
         req,
         res,
@@ -221,6 +273,7 @@ export function createDispatcher(rt: Runtime): Dispatcher {
         log,
         pathPrefix: prefix,
         events: notifier,
+        onBuildsetDenied: (reason) => metrics?.buildsets.denied(reason),
       };
       ctx.scope = { driver: rt.driver, ns, graceSeconds: config.prune.graceSeconds, origin: ctx };
       // Every route is authorized before its handler runs (and before any body is read).
@@ -228,14 +281,16 @@ export function createDispatcher(rt: Runtime): Dispatcher {
       // `<prefix>/<repo>` in the namespace it addressed. That is the scope a
       // client computes from its image reference (podman asks for
       // `repository:docker.io/library/x:pull`) and the one the challenge names.
-      const outer = prefix !== undefined && outerNs !== undefined && 'repo' in r;
+      // A buildset is authorized as buildset-target.ts says (the same rule, for its path prefix).
+      const outer = prefix !== undefined && (bs !== null || outerNs !== undefined) && 'repo' in r;
       const authUrl = outer ? new URL(url) : url;
       const from = authUrl.searchParams.get('from');
       if (outer && from !== null) authUrl.searchParams.set('from', `${prefix}/${from}`);
-      const authRoute: Route = outer && 'repo' in r ? { ...r, repo: `${prefix}/${r.repo}` } : r;
+      const authRoute: Route = bs ? bs.authRoute : outer && 'repo' in r ? { ...r, repo: `${prefix}/${r.repo}` } : r;
+      const authNs = bs ? bs.authNs : outer ? outerNs! : ns;
       const reqUrl = url;
       auth
-        .authorize(req, authUrl, outer ? outerNs! : ns, authRoute, method)
+        .authorize(req, authUrl, authNs, authRoute, method)
         .then((authz) => {
           if (outer && !authUrl.searchParams.has('mount')) {
             // The authorizer turned a mount it may not do into a plain upload.
@@ -246,8 +301,6 @@ export function createDispatcher(rt: Runtime): Dispatcher {
           return handler(ctx);
         })
         .then(undefined, fail);
-    } catch (err) {
-      fail(err);
     }
   };
 }

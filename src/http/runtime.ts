@@ -13,6 +13,8 @@ import type { StorageDriver } from '../storage/driver.js';
 import { createAuth, type Auth } from './auth/index.js';
 import { ClientAddresses } from './client-address.js';
 import { Health } from './health.js';
+import { BuildsetDirectory } from '../registry/buildsets/directory.js';
+import { BuildsetStore } from '../registry/buildsets/store.js';
 
 /** The parts of the configuration a SIGHUP replaces together. */
 export interface Reloadable {
@@ -29,6 +31,8 @@ export class Runtime {
   readonly clients: ClientAddresses;
   /** Where the admin endpoints are served: here unless `registry.admin` is set. */
   readonly adminOnMain: boolean;
+  /** Buildset namespaces (src/registry/buildsets/): records in the store, a short cache of live ones. */
+  readonly buildsets: BuildsetDirectory;
   private active = 0;
   private idleWaiters: (() => void)[] = [];
 
@@ -37,7 +41,9 @@ export class Runtime {
     readonly driver: StorageDriver,
     readonly log: Logger,
     readonly metrics: Metrics | undefined,
+    buildsets: BuildsetDirectory,
   ) {
+    this.buildsets = buildsets;
     this.config = parts.config;
     this.auth = parts.auth;
     this.notifier = parts.notifier;
@@ -49,12 +55,13 @@ export class Runtime {
 
   /** Build everything a configuration needs (users and keys are checked: a bad entry rejects). */
   static async create(config: Config, driver: StorageDriver, log: Logger, metrics?: Metrics): Promise<Runtime> {
-    return new Runtime(await Runtime.reloadable(config, log, metrics), driver, log, metrics);
+    const buildsets = new BuildsetDirectory(new BuildsetStore(driver));
+    return new Runtime(await Runtime.reloadable(config, log, metrics, buildsets), driver, log, metrics, buildsets);
   }
 
   /** The SIGHUP-replaceable parts for `config` (rejects when users or keys are invalid). */
-  static async reloadable(config: Config, log: Logger, metrics: Metrics | undefined): Promise<Reloadable> {
-    const auth = await createAuth(config, log, metrics?.auth);
+  static async reloadable(config: Config, log: Logger, metrics: Metrics | undefined, buildsets?: BuildsetDirectory): Promise<Reloadable> {
+    const auth = await createAuth(config, log, metrics?.auth, buildsets);
     const notifier = new Notifier(config.notifications, log, metrics?.events, SOURCE);
     return { config, auth, notifier };
   }

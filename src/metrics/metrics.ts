@@ -9,6 +9,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CheapCounter, CheapHistogram } from './cheap.js';
 import type { AuthObserver } from '../http/auth/index.js';
+import { buildsetMetrics, type BuildsetsMetricsOptions, type BuildsetsObserver } from './buildsets.js';
 import type { EventsObserver } from '../events/endpoint.js';
 import type { MirrorFill, MirrorObserver, UpstreamKind } from '../registry/mirror/observer.js';
 import type { PruneReport } from '../registry/prune/index.js';
@@ -77,6 +78,7 @@ export class Metrics {
   private readonly eventsFailed;
   private readonly eventsDropped;
   readonly readOnly: Gauge;
+  readonly buildsets: BuildsetsObserver;
 
   constructor(options: {
     /** Configured namespaces: the only values of the namespace label (besides "other"). */
@@ -86,6 +88,8 @@ export class Metrics {
     logDropped?: () => number;
     /** Events waiting per endpoint. */
     eventQueues?: () => { endpoint: string; length: number }[];
+    /** Buildset namespaces' limits and count (when registry.buildsets is set). */
+    buildsets?: BuildsetsMetricsOptions;
   }) {
     const registers = [this.registry];
     this.namespaces = new Set(options.namespaces);
@@ -292,6 +296,7 @@ export class Metrics {
       });
     }
     this.readOnly = new Gauge({ name: 'wharf_read_only', help: '1 while the registry refuses writes (registry.read-only)', registers });
+    this.buildsets = buildsetMetrics(this.registry, options.buildsets);
   }
 
   /** The namespace label: configured namespaces by name, any other as "other" (dynamic namespaces are unbounded). */

@@ -2,6 +2,7 @@
 // push, delete, everywhere), `access:` rules per namespace and repository glob
 // for users or groups, and anonymous pulls when `anonymous-read` is on.
 import type { AccessRule, Action, Config, UserConfig } from '../../config/config.js';
+import { namespaceOfUser } from '../../registry/buildsets/record.js';
 
 /** The caller as the rules see it: a configured user, or anonymous (name null). */
 export interface Subject {
@@ -37,7 +38,13 @@ export class AccessPolicy {
   private readonly rules: CompiledRule[];
   readonly anonymousRead: boolean;
 
-  constructor(users: readonly UserConfig[], rules: readonly AccessRule[], anonymousRead: boolean) {
+  constructor(
+    users: readonly UserConfig[],
+    rules: readonly AccessRule[],
+    anonymousRead: boolean,
+    /** registry.buildsets.path-prefix: a buildset's credential also holds `<prefix>/<its name>/…` (http/buildset-target.ts). */
+    private readonly buildsetPathPrefix?: string,
+  ) {
     this.users = new Map(users.map((u) => [u.name, u]));
     this.rules = rules.map((r) => ({
       ns: globToRegExp(r.namespace),
@@ -50,7 +57,7 @@ export class AccessPolicy {
   }
 
   static fromConfig(config: Config): AccessPolicy {
-    return new AccessPolicy(config.users, config.auth.rules, config.anonymousRead);
+    return new AccessPolicy(config.users, config.auth.rules, config.anonymousRead, config.buildsets?.pathPrefix);
   }
 
   /** The subject for a user name (a name no longer configured has no rights). */
@@ -59,8 +66,9 @@ export class AccessPolicy {
     return { name, groups: this.users.get(name)?.groups ?? [] };
   }
 
+  /** A configured user, or a buildset namespace's user (whether that namespace still answers is asked elsewhere). */
   isUser(name: string): boolean {
-    return this.users.has(name);
+    return this.users.has(name) || namespaceOfUser(name) !== null;
   }
 
   /** Everything `s` may do on repository `repo` of namespace `ns`. */
@@ -69,6 +77,13 @@ export class AccessPolicy {
     if (s.name === null) {
       if (this.anonymousRead) out.add('pull');
       return out;
+    }
+    // A buildset namespace's credential: everything in its namespace, nothing anywhere else. Reached
+    // by the path prefix, its repositories are `<prefix>/<name>/…` of the namespace the host selects.
+    const own = namespaceOfUser(s.name);
+    if (own !== null) {
+      const byPath = this.buildsetPathPrefix !== undefined && repo.startsWith(`${this.buildsetPathPrefix}/${own}/`);
+      return own === ns || byPath ? new Set(['pull', 'push', 'delete']) : out;
     }
     const user = this.users.get(s.name);
     if (!user) return out;

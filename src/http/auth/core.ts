@@ -6,6 +6,7 @@ import { AccessPolicy, type Subject } from './access.js';
 import { expandActions, type ResourceScope } from './scopes.js';
 import { TokenService } from './tokens.js';
 import { UserStore } from './users.js';
+import type { BuildsetDirectory } from '../../registry/buildsets/directory.js';
 
 /** Told about failed and throttled logins (the metrics count them). */
 export interface AuthObserver {
@@ -20,12 +21,19 @@ export interface AuthCore {
   users: UserStore;
   tokens: TokenService;
   policy: AccessPolicy;
+  /** Buildset namespaces (their users, and whether a token's namespace still answers). */
+  buildsets?: BuildsetDirectory;
 }
 
-export async function createAuthCore(config: Config, log: Logger, observer?: AuthObserver): Promise<AuthCore> {
-  const users = await UserStore.create(config, log);
+export async function createAuthCore(
+  config: Config,
+  log: Logger,
+  observer?: AuthObserver,
+  buildsets?: BuildsetDirectory,
+): Promise<AuthCore> {
+  const users = await UserStore.create(config, log, buildsets);
   const tokens = new TokenService(config, log);
-  return { config, log, observer, users, tokens, policy: AccessPolicy.fromConfig(config) };
+  return { config, log, observer, users, tokens, policy: AccessPolicy.fromConfig(config), buildsets };
 }
 
 /** The part of each requested scope that `s` may have in namespace `ns` (empty grants are left out). */

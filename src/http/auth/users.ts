@@ -7,6 +7,8 @@ import type { Config, UserConfig } from '../../config/config.js';
 import type { Logger } from '../../log/logger.js';
 import { dummyPassword, loadArgon2, passwordKind, storedPasswordProblem, verifyPassword } from './passwords.js';
 import { LoginThrottle } from './throttle.js';
+import type { BuildsetDirectory } from '../../registry/buildsets/directory.js';
+import { namespaceOfUser } from '../../registry/buildsets/record.js';
 
 export type LoginResult =
   | { ok: true; user: UserConfig }
@@ -24,7 +26,10 @@ export class UserStore {
   private readonly cache = new Map<string, number>();
   private readonly cacheKey = crypto.randomBytes(32);
 
-  private constructor(config: Config) {
+  private constructor(
+    config: Config,
+    private readonly buildsets?: BuildsetDirectory,
+  ) {
     this.users = new Map(config.users.map((u) => [u.name, u]));
     this.dummy = dummyPassword(config.users[0]?.pass);
     this.throttle = new LoginThrottle({
@@ -34,7 +39,7 @@ export class UserStore {
   }
 
   /** Validate the configured passwords, load argon2 if needed, and warn about plain-text ones. */
-  static async create(config: Config, log: Logger): Promise<UserStore> {
+  static async create(config: Config, log: Logger, buildsets?: BuildsetDirectory): Promise<UserStore> {
     const plain: string[] = [];
     let argon2 = false;
     for (const [i, u] of config.users.entries()) {
@@ -50,7 +55,21 @@ export class UserStore {
         users: plain,
       });
     }
-    return new UserStore(config);
+    return new UserStore(config, buildsets);
+  }
+
+  /**
+   * A buildset namespace's generated user ("<ns>@buildset"): its record read
+   * from the store now (a deleted or expired namespace's credentials are
+   * refused at once on every replica), its password checked against the
+   * stored hash.
+   */
+  private async buildsetUser(name: string): Promise<UserConfig | undefined> {
+    const ns = namespaceOfUser(name);
+    if (ns === null || !this.buildsets) return undefined;
+    const found = await this.buildsets.lookup(ns, true);
+    if (found.kind !== 'live' || found.record.username !== name) return undefined;
+    return { name, pass: found.record.passwordHash, access: 'none', groups: [], admin: false };
   }
 
   get(name: string): UserConfig | undefined {
@@ -67,7 +86,7 @@ export class UserStore {
     if (!attempt.ok) return { ok: false, reason: 'throttled', retryAfterSeconds: attempt.retryAfterSeconds };
     let ok = false;
     try {
-      const user = this.users.get(name);
+      const user = this.users.get(name) ?? (await this.buildsetUser(name));
       // The same work whether or not the user exists; an unknown user's result is discarded.
       const stored = user?.pass ?? this.dummy;
       const id = this.cacheId(name, stored, pass);

@@ -26,6 +26,7 @@ import { Trash, recoverTrash } from './trash.js';
 import { pruneUploads } from './uploads.js';
 import { loadUsed } from './used.js';
 import { namespaces as listNamespaces, repositories } from './walk.js';
+import { endedBuildsets, reapEnded } from '../buildsets/reap.js';
 
 export type { PruneReport, Progress, Phase } from './report.js';
 export type { RetentionRule } from './retention.js';
@@ -46,6 +47,8 @@ export interface PruneOptions {
   dryRun?: boolean;
   /** Only these namespaces (default: every namespace in storage). */
   namespaces?: string[];
+  /** Configured namespaces: never removed as ended buildset namespaces. */
+  configured?: readonly string[];
   onProgress?: (p: Progress) => void;
   /** Clock (tests). */
   now?: () => number;
@@ -70,9 +73,13 @@ export async function prune(driver: StorageDriver, options: PruneOptions = {}): 
     retentionRules: retention.length,
   });
   const started = Date.now();
+  // Ended buildset namespaces (src/registry/buildsets/) go as a whole; the others are pruned as usual.
+  const reaped = await reapEnded(driver, { graceMs: settings.graceMs, now: now(), dryRun: settings.dryRun, protect: options.configured });
+  for (const r of reaped) report.endedNamespaces.push({ name: r.name, objects: r.objects, bytes: r.bytes });
+  const ended = new Set((await endedBuildsets(driver, now())).map((e) => e.name));
   const nsList: string[] = [];
   if (options.namespaces) nsList.push(...options.namespaces);
-  else for await (const ns of listNamespaces(driver)) nsList.push(ns);
+  else for await (const ns of listNamespaces(driver)) if (!ended.has(ns)) nsList.push(ns);
 
   for (const ns of nsList) {
     report.namespaces.push(ns);

@@ -93,6 +93,8 @@ export interface PruneReport {
   problems: Problem[];
   /** Namespaces whose blob sweep was skipped (incomplete mark after an error). */
   sweepSkipped: string[];
+  /** Ended buildset namespaces whose content went as a whole (src/registry/buildsets/reap.ts). */
+  endedNamespaces: { name: string; objects: number; bytes: number }[];
 }
 
 export function newReport(dryRun: boolean, settings: PruneReport['settings']): PruneReport {
@@ -111,6 +113,7 @@ export function newReport(dryRun: boolean, settings: PruneReport['settings']): P
     items: { uploads: [], tags: [], manifests: [] },
     problems: [],
     sweepSkipped: [],
+    endedNamespaces: [],
   };
 }
 
@@ -168,6 +171,13 @@ export function summaryText(r: PruneReport): string {
     );
   }
   if (r.kept.orphanUploadDirs > 0) lines.push(`  ${r.kept.orphanUploadDirs} upload directories without a record left alone`);
+  if (r.endedNamespaces.length > 0) {
+    const objects = r.endedNamespaces.reduce((n, e) => n + e.objects, 0);
+    const bytes = r.endedNamespaces.reduce((n, e) => n + e.bytes, 0);
+    lines.push(
+      `  ended buildset namespaces ${verb}: ${r.endedNamespaces.map((e) => e.name).join(', ')} (${objects} objects, ${formatBytes(bytes)})`,
+    );
+  }
   if (r.sweepSkipped.length > 0) lines.push(`  blob sweep skipped (incomplete scan) in: ${r.sweepSkipped.join(', ')}`);
   if (r.problems.length > 0) lines.push(`  ${r.problems.length} problem(s) reported (kept the objects concerned)`);
   return lines.join('\n');

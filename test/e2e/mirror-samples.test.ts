@@ -8,8 +8,8 @@
 //   npm run build && node --test --test-concurrency=1 dist/test/e2e/mirror-samples.test.js
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { startContainerd, type Containerd } from '../helpers/containerd.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -19,72 +19,6 @@ import { REPO_ROOT, startWharf, type WharfProcess } from '../helpers/wharf.js';
 
 const MIRRORS = join(REPO_ROOT, 'packaging', 'mirrors');
 const SAMPLE_HOST = 'wharf.example.com:5000';
-
-interface Containerd {
-  socket: string;
-  ctr(args: string[]): Promise<{ code: number; out: string }>;
-  stop(): Promise<void>;
-}
-
-function exec(cmd: string, args: string[], timeoutMs = 120_000): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => (out += `\n[spawn error: ${err.message}]`));
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, out });
-    });
-  });
-}
-
-/** A containerd of its own: state, content and socket in a temp dir; no CRI, the native snapshotter. */
-async function startContainerd(dir: string): Promise<Containerd> {
-  mkdirSync(dir, { recursive: true });
-  const socket = join(dir, 'containerd.sock');
-  const config = join(dir, 'config.toml');
-  writeFileSync(
-    config,
-    [
-      'version = 2',
-      `root = "${join(dir, 'root')}"`,
-      `state = "${join(dir, 'state')}"`,
-      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-      '[grpc]',
-      `  address = "${socket}"`,
-      '[ttrpc]',
-      `  address = "${join(dir, 'containerd-ttrpc.sock')}"`,
-      '',
-    ].join('\n'),
-  );
-  let log = '';
-  const child: ChildProcess = spawn('containerd', ['--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d) => (log += d));
-  child.stderr!.on('data', (d) => (log += d));
-  const exited = new Promise<void>((res) => child.once('exit', () => res()));
-  const ctr = (args: string[]) => exec('ctr', ['--address', socket, ...args]);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`containerd exited ${child.exitCode}:\n${log.slice(-3000)}`);
-    if (existsSync(socket) && (await ctr(['version'])).code === 0) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`containerd did not answer on ${socket} in 30 s:\n${log.slice(-3000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return {
-    socket,
-    ctr,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 describe('mirror samples with the real clients (containerd hosts.toml, podman/CRI-O registries.conf)', { timeout: 300_000 }, () => {
   let work: string;

@@ -23,6 +23,7 @@ const RESTART_KEYS: [string, (c: Config) => unknown][] = [
   ['limits', (c) => c.limits],
   ['delete', (c) => c.deleteEnabled],
   ['prune', (c) => c.prune],
+  ['buildsets', (c) => c.buildsets],
   ['admin', (c) => c.ops.admin],
   ['trusted-proxies', (c) => c.ops.trustedProxies],
   ['metrics', (c) => c.ops.metrics],

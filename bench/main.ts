@@ -59,13 +59,26 @@ import { latency, latencyPull } from './scenarios/latency.js';
 import { pull } from './scenarios/pull.js';
 import { smallPull } from './scenarios/small-pull.js';
 import { smallPush } from './scenarios/small-push.js';
+import { ui } from './scenarios/ui.js';
 import { startBenchServer, type ServerKind, type ServerWindow } from './servers.js';
 import { BENCH_STORES, benchStore, type BenchStoreKind } from './stores.js';
 import { median, MiB } from './stats.js';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 
-export const SCENARIOS: Scenario[] = [singlePatch, monolithic, chunked8, chunked1, pull, smallPush, smallPull, image, latency, latencyPull];
+export const SCENARIOS: Scenario[] = [
+  singlePatch,
+  monolithic,
+  chunked8,
+  chunked1,
+  pull,
+  smallPush,
+  smallPull,
+  image,
+  latency,
+  latencyPull,
+  ui,
+];
 
 const { values } = parseArgs({
   options: {
@@ -103,6 +116,10 @@ function runSnapshot(): number {
       cwd: dir,
       stdio: 'inherit',
     });
+    // The web UI (scenario `ui`): bundled by esbuild into dist/ui/.
+    if (existsSync(join(dir, 'scripts', 'build-ui.mjs'))) {
+      execFileSync(process.execPath, ['scripts/build-ui.mjs'], { cwd: dir, stdio: 'inherit' });
+    }
     for (const f of ['dist/bench/main.js', 'dist/src/cli/main.js']) {
       if (!existsSync(join(dir, f))) throw new Error(`snapshot build did not produce ${f}`);
     }
@@ -137,7 +154,8 @@ if (values.help || values.list) {
     'npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT] [--snapshot] [--against distribution|quiet|no-log|no-metrics|sync-reads|replicas]\n                 [--store fs|s3] [--replicas N]\n\nScenarios:',
   );
   const s = sizesFor(values.quick);
-  for (const sc of SCENARIOS) console.log(`  ${sc.name.padEnd(8)} ${sc.title}: ${sc.describe(s)}`);
+  for (const sc of SCENARIOS)
+    console.log(`  ${sc.name.padEnd(8)} ${sc.title}: ${sc.describe(s)}${sc.wharfOnly ? ' (only with --only)' : ''}`);
   process.exit(0);
 }
 
@@ -208,7 +226,8 @@ const only = values.only
 for (const n of only ?? []) {
   if (!SCENARIOS.some((s) => s.name === n)) throw new Error(`--only: unknown scenario ${n} (${SCENARIOS.map((s) => s.name).join(', ')})`);
 }
-const selected = only ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
+// Wharf-only scenarios (the web UI) run when named: a full run is the comparison with Distribution.
+const selected = only ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS.filter((s) => !s.wharfOnly);
 const sizes = sizesFor(values.quick);
 if (values.mib !== undefined) {
   const n = Number(values.mib) * MiB;
@@ -335,7 +354,8 @@ for (const sc of selected) {
     const sides = {} as Record<'wharf' | 'distribution', SideResult>;
     // Against itself the two sides differ by a few per cent: alternate which one runs first, so that
     // an order effect (page cache, the previous server still exiting) cannot pass for a cost.
-    const order = againstQuiet && round % 2 === 0 ? [SIDE_B, SIDE_A] : [SIDE_A, SIDE_B];
+    const order = sc.wharfOnly ? [SIDE_A] : againstQuiet && round % 2 === 0 ? [SIDE_B, SIDE_A] : [SIDE_A, SIDE_B];
+    sides.distribution = {};
     for (const side of order) {
       const { result, info, pid } = await runSide(side, sc, data);
       if (side.slot === 'wharf' && info) env.wharfHashEngine = info;

@@ -44,6 +44,9 @@ export interface Sizes {
   latencyIdleSeconds: number;
   latencyPushBytes: number;
   latencyClients: number;
+  /** Scenario `ui`: repositories in the store, and first visits measured per round. */
+  uiRepositories: number;
+  uiNavigations: number;
 }
 
 export function sizesFor(quick: boolean): Sizes {
@@ -62,6 +65,8 @@ export function sizesFor(quick: boolean): Sizes {
       latencyIdleSeconds: 1,
       latencyPushBytes: 64 * MiB,
       latencyClients: 4,
+      uiRepositories: 10_000,
+      uiNavigations: 5,
     };
   }
   return {
@@ -78,6 +83,8 @@ export function sizesFor(quick: boolean): Sizes {
     latencyIdleSeconds: 5,
     latencyPushBytes: GiB,
     latencyClients: 4,
+    uiRepositories: 10_000,
+    uiNavigations: 20,
   };
 }
 
@@ -95,6 +102,11 @@ export interface Scenario<P = unknown> {
   /** What the row's workload was, with sizes. */
   describe(s: Sizes): string;
   metrics: Metric[];
+  /**
+   * Runs against Wharf alone (the web UI: Distribution has none), and only when
+   * named with --only: its column for the other side stays empty.
+   */
+  wharfOnly?: boolean;
   prepare(s: Sizes): P | Promise<P>;
   run(server: BenchServer, data: P, s: Sizes): Promise<RunResult>;
 }

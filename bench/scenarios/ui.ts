@@ -1,0 +1,312 @@
+// Scenario `ui`: the web UI's repository list with 10,000 repositories, in
+// the real Chromium (Debian's, driven by playwright-core as in the e2e tests).
+// Wharf only — Distribution has no UI, so that column stays empty.
+//
+// Each round seeds a fresh Wharf with the repositories, opens the list once
+// until the storage-use count has been made (the first visit starts it), and
+// then measures N fresh navigations to /ui/#/default, each in a new browser
+// context (an empty cache: a first visit), and after each one a repeat visit
+// in a new tab of the same context (what the cache keeps counts). Per
+// navigation, from the page's own clocks: first contentful paint, the time
+// the first page of rows (50) is in the DOM (a MutationObserver installed
+// before any page script runs) and the time those rows are painted (Element
+// Timing on the first row's first cell); from the DevTools protocol: requests,
+// bytes on the wire (headers included) and the page's script time; from
+// Wharf's /metrics: storage calls. The round's metrics are medians and p90
+// over its navigations; the table shows their medians over rounds. The
+// request waterfall of the round's median first visit goes to the log.
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
+import { FilesystemDriver } from '../../src/storage/fs.js';
+import { layout } from '../../src/registry/layout.js';
+import { defineScenario } from '../scenario.js';
+import { median, percentile } from '../stats.js';
+
+const NS = 'default';
+const PAGE_ROWS = 50;
+
+/** Installed before the page's scripts: when the rows are in the DOM, and their paint (Element Timing). */
+const INIT_SCRIPT = `(() => {
+  const b = (window.__bench = { rows: -1, rowsPaint: -1 });
+  const mo = new MutationObserver(() => {
+    if (b.rows >= 0) return;
+    const rows = document.querySelectorAll('#app tbody tr');
+    if (rows.length < ${PAGE_ROWS}) return;
+    b.rows = performance.now();
+    // Set before the frame that paints it, so Element Timing reports that paint
+    // (on the cell: Chromium reports a text's paint for its block, not an inline link).
+    rows[0].querySelector('td')?.setAttribute('elementtiming', 'bench-row');
+    mo.disconnect();
+  });
+  mo.observe(document, { childList: true, subtree: true });
+  new PerformanceObserver((l) => {
+    for (const e of l.getEntries()) if (e.identifier === 'bench-row') b.rowsPaint = e.renderTime || e.loadTime;
+  }).observe({ type: 'element', buffered: true });
+})();`;
+
+interface Request {
+  url: string;
+  status: number;
+  bytes: number;
+  fromCache: boolean;
+}
+
+interface Visit {
+  fcp: number;
+  rows: number;
+  rowsPaint: number;
+  requests: number;
+  /** Requests answered by the network (not the memory or disk cache). */
+  network: number;
+  bytes: number;
+  scriptMs: number;
+  storageCalls: number;
+  waterfall: string[];
+}
+
+async function storageCalls(url: string): Promise<number> {
+  const r = await fetch(`${url}/metrics`);
+  const text = await r.text();
+  if (r.status !== 200) throw new Error(`/metrics answered ${r.status}: ${text.slice(0, 200)}`);
+  let n = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('wharf_storage_operations_total{')) n += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return n;
+}
+
+/** Records what the page asks the network for, through the DevTools protocol. */
+async function watchNetwork(ctx: BrowserContext, page: Page) {
+  const cdp: CDPSession = await ctx.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Performance.enable');
+  const reqs = new Map<string, Request>();
+  let inflight = 0;
+  let lastChange = performance.now();
+  const done = (id: string, bytes: number) => {
+    const r = reqs.get(id);
+    if (!r) return;
+    r.bytes = bytes;
+    inflight--;
+    lastChange = performance.now();
+  };
+  cdp.on('Network.requestWillBeSent', (e) => {
+    if (e.request.url.startsWith('data:') || reqs.has(e.requestId)) return;
+    reqs.set(e.requestId, { url: e.request.url, status: 0, bytes: 0, fromCache: false });
+    inflight++;
+    lastChange = performance.now();
+  });
+  cdp.on('Network.requestServedFromCache', (e) => {
+    const r = reqs.get(e.requestId);
+    if (r) r.fromCache = true;
+  });
+  cdp.on('Network.responseReceived', (e) => {
+    const r = reqs.get(e.requestId);
+    if (!r) return;
+    r.status = e.response.status;
+    if (e.response.fromDiskCache || e.response.fromPrefetchCache) r.fromCache = true;
+  });
+  cdp.on('Network.loadingFinished', (e) => done(e.requestId, e.encodedDataLength));
+  cdp.on('Network.loadingFailed', (e) => done(e.requestId, 0));
+  return {
+    cdp,
+    requests: () => [...reqs.values()],
+    /** Until no request has been in flight for `quietMs`. */
+    async idle(quietMs = 150, timeoutMs = 10_000): Promise<void> {
+      const end = performance.now() + timeoutMs;
+      while (inflight > 0 || performance.now() - lastChange < quietMs) {
+        if (performance.now() > end) throw new Error(`network not idle after ${timeoutMs} ms (${inflight} in flight)`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+  };
+}
+
+async function visit(ctx: BrowserContext, url: string): Promise<Visit> {
+  const page = await ctx.newPage();
+  try {
+    await page.addInitScript(INIT_SCRIPT);
+    const net = await watchNetwork(ctx, page);
+    const calls0 = await storageCalls(url);
+    await page.goto(`${url}/ui/#/${NS}`);
+    await page.waitForFunction(() => (window as unknown as { __bench: { rows: number } }).__bench.rows >= 0, undefined, {
+      timeout: 30_000,
+      polling: 20,
+    });
+    await net.idle();
+    // Element Timing reports the paint a frame later.
+    await page
+      .waitForFunction(() => (window as unknown as { __bench: { rowsPaint: number } }).__bench.rowsPaint >= 0, undefined, {
+        timeout: 2000,
+      })
+      .catch(() => undefined);
+    const calls = (await storageCalls(url)) - calls0;
+    const inPage = await page.evaluate(() => {
+      const b = (window as unknown as { __bench: { rows: number; rowsPaint: number } }).__bench;
+      const fcp = performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1;
+      const entries = [
+        ...performance.getEntriesByType('navigation'),
+        ...performance.getEntriesByType('resource'),
+      ] as PerformanceResourceTiming[];
+      const marks = performance.getEntriesByType('mark').map((m) => `${m.name} ${m.startTime.toFixed(0)}`);
+      return {
+        ...b,
+        fcp,
+        marks,
+        waterfall: entries.map(
+          (e) =>
+            `${new URL(e.name).pathname.replace('/ui/', '') + new URL(e.name).search}`.padEnd(48) +
+            ` start ${e.startTime.toFixed(0).padStart(4)}  request ${e.requestStart.toFixed(0).padStart(4)}` +
+            `  first byte ${e.responseStart.toFixed(0).padStart(4)}  end ${e.responseEnd.toFixed(0).padStart(4)}` +
+            `  ${String(e.transferSize).padStart(6)} B on the wire`,
+        ),
+      };
+    });
+    const perf = (await net.cdp.send('Performance.getMetrics')) as { metrics: Array<{ name: string; value: number }> };
+    const script = perf.metrics.find((m) => m.name === 'ScriptDuration')?.value ?? NaN;
+    const reqs = net.requests();
+    const network = reqs.filter((r) => !r.fromCache);
+    return {
+      fcp: inPage.fcp,
+      rows: inPage.rows,
+      rowsPaint: inPage.rowsPaint,
+      requests: reqs.length,
+      network: network.length,
+      bytes: network.reduce((a, r) => a + r.bytes, 0),
+      scriptMs: script * 1000,
+      storageCalls: calls,
+      waterfall: [
+        ...inPage.waterfall,
+        ...inPage.marks.map((m) => `mark ${m}`),
+        `FCP ${inPage.fcp.toFixed(0)}  rows in DOM ${inPage.rows.toFixed(0)}  rows painted ${inPage.rowsPaint.toFixed(0)}  script ${(script * 1000).toFixed(0)} ms`,
+        ...reqs.map((r) => `  ${r.status} ${r.fromCache ? 'cache' : `${r.bytes} B`} ${r.url}`),
+      ],
+    };
+  } finally {
+    await page.close();
+  }
+}
+
+/** Opens the list until the storage-use line shows a finished count (the first visit starts it). */
+async function warmUp(browser: Browser, url: string): Promise<void> {
+  for (let i = 0; i < 60; i++) {
+    const ctx = await browser.newContext();
+    try {
+      const page = await ctx.newPage();
+      await page.goto(`${url}/ui/#/${NS}`);
+      const done = await page
+        .getByText(/Storage use as of/)
+        .waitFor({ timeout: 2000 })
+        .then(
+          () => true,
+          () => false,
+        );
+      if (done) return;
+    } finally {
+      await ctx.close();
+    }
+  }
+  throw new Error('the storage-use count did not finish');
+}
+
+async function seed(dataDir: string, repositories: number): Promise<void> {
+  const driver = new FilesystemDriver({ root: dataDir, fsync: false, sweepTemp: false });
+  const names = Array.from(
+    { length: repositories },
+    (_, i) => `group-${String(i % 100).padStart(2, '0')}/repo-${String(i).padStart(5, '0')}`,
+  );
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < names.length) await driver.put(layout.catalogEntry(NS, names[next++]!), Buffer.alloc(0));
+    }),
+  );
+}
+
+const stat = (xs: number[], p: 50 | 90) => (p === 50 ? median(xs) : percentile(xs, 90));
+
+export const ui = defineScenario<null>({
+  name: 'ui',
+  title: 'Web UI repository list (Wharf only)',
+  titleFor: (s) => `Web UI repository list, ${s.uiRepositories.toLocaleString('en-US')} repositories (Wharf only)`,
+  wharfOnly: true,
+  describe: (s) =>
+    `${s.uiNavigations} first visits of /ui/#/${NS} in Chromium (a new browser context each), each followed by a repeat visit in a new tab; ` +
+    `${s.uiRepositories} repositories, 50 rows a page; times in ms from navigation start`,
+  metrics: [
+    { key: 'fcp', label: 'first contentful paint p50 ms', unit: 'ms', better: 'lower' },
+    { key: 'fcpP90', label: 'first contentful paint p90 ms', unit: 'ms', better: 'lower' },
+    {
+      key: 'rows',
+      label: '50 rows in the DOM p50 ms',
+      unit: 'ms',
+      better: 'lower',
+      target: { kind: 'wharf-max', value: 200, text: '≤ 200 ms' },
+    },
+    { key: 'rowsP90', label: '50 rows in the DOM p90 ms', unit: 'ms', better: 'lower' },
+    { key: 'rowsPaint', label: 'rows painted p50 ms', unit: 'ms', better: 'lower' },
+    { key: 'rowsPaintP90', label: 'rows painted p90 ms', unit: 'ms', better: 'lower' },
+    { key: 'requests', label: 'requests', unit: '', better: 'lower' },
+    { key: 'kb', label: 'kB on the wire', unit: 'kB', better: 'lower', digits: 1 },
+    { key: 'scriptMs', label: 'page script ms', unit: 'ms', better: 'lower' },
+    { key: 'storageCalls', label: 'storage calls', unit: '', better: 'lower' },
+    { key: 'warmRows', label: 'repeat visit: rows in the DOM p50 ms', unit: 'ms', better: 'lower' },
+    { key: 'warmRowsP90', label: 'repeat visit: rows in the DOM p90 ms', unit: 'ms', better: 'lower' },
+    { key: 'warmNetwork', label: 'repeat visit: requests to the server', unit: '', better: 'lower' },
+    { key: 'warmKb', label: 'repeat visit: kB on the wire', unit: 'kB', better: 'lower', digits: 1 },
+  ],
+  prepare: () => null,
+  run: async (server, _data, s) => {
+    if (!server.dataDir) throw new Error('the ui scenario needs the server data directory');
+    await seed(server.dataDir, s.uiRepositories);
+    const { chromium } = await import('playwright-core');
+    const { CHROMIUM, CHROMIUM_ARGS, requireChromium } = await import('../../test/helpers/browser.js');
+    requireChromium();
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    try {
+      await warmUp(browser, server.url);
+      const { value, window } = await server.measure(async () => {
+        const cold: Visit[] = [];
+        const warm: Visit[] = [];
+        for (let i = 0; i < s.uiNavigations; i++) {
+          const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'UTC' });
+          try {
+            cold.push(await visit(ctx, server.url));
+            warm.push(await visit(ctx, server.url));
+          } finally {
+            await ctx.close();
+          }
+        }
+        return { cold, warm };
+      });
+      const { cold, warm } = value;
+      const of = (v: Visit[], k: keyof Visit) => v.map((x) => x[k] as number);
+      const mid = [...cold].sort((a, b) => a.rows - b.rows)[cold.length >> 1]!;
+      process.stderr.write(
+        `  ui: the median first visit (ms from navigation start):\n${mid.waterfall.map((l) => `    ${l}`).join('\n')}\n`,
+      );
+      const warmMid = [...warm].sort((a, b) => a.rows - b.rows)[warm.length >> 1]!;
+      process.stderr.write(`  ui: the median repeat visit:\n${warmMid.waterfall.map((l) => `    ${l}`).join('\n')}\n`);
+      return {
+        metrics: {
+          fcp: stat(of(cold, 'fcp'), 50),
+          fcpP90: stat(of(cold, 'fcp'), 90),
+          rows: stat(of(cold, 'rows'), 50),
+          rowsP90: stat(of(cold, 'rows'), 90),
+          rowsPaint: stat(of(cold, 'rowsPaint'), 50),
+          rowsPaintP90: stat(of(cold, 'rowsPaint'), 90),
+          requests: median(of(cold, 'requests')),
+          kb: median(of(cold, 'bytes')) / 1000,
+          scriptMs: median(of(cold, 'scriptMs')),
+          storageCalls: median(of(cold, 'storageCalls')),
+          warmRows: stat(of(warm, 'rows'), 50),
+          warmRowsP90: stat(of(warm, 'rows'), 90),
+          warmNetwork: median(of(warm, 'network')),
+          warmKb: median(of(warm, 'bytes')) / 1000,
+        },
+        window,
+      };
+    } finally {
+      await browser.close();
+    }
+  },
+});

@@ -61,7 +61,9 @@ export async function browseRepos(
   const repos: string[] = [];
   let scanned = 0;
   let lastScanned: { repo: string; visible: boolean } | undefined;
-  for await (const e of listAll(s.driver, prefix, { delimiter: '/', startAfter })) {
+  // Unfiltered, the page ends at entry limit+1: list no more (the filesystem driver stats each listed entry).
+  const listLimit = options.filter ? undefined : options.limit + 1;
+  for await (const e of listAll(s.driver, prefix, { delimiter: '/', startAfter, limit: listLimit })) {
     if (e.prefix) continue;
     if (repos.length >= options.limit) return { repos, next: { after: repos[repos.length - 1]!, visible: true } };
     if (scanned >= maxScanned && lastScanned) return { repos, next: { after: lastScanned.repo, visible: lastScanned.visible } };

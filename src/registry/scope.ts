@@ -20,11 +20,19 @@ export interface Scope {
   readonly graceSeconds?: number;
 }
 
-/** Walk all entries under a prefix, page by page (bounded memory per page). */
-export async function* listAll(driver: StorageDriver, prefix: string, options: { delimiter?: string; startAfter?: string } = {}) {
+/**
+ * Walk all entries under a prefix, page by page (bounded memory per page).
+ * `limit`: entries per listing (default the driver's maximum), for a caller
+ * that knows it stops early — a driver may do work per listed entry.
+ */
+export async function* listAll(
+  driver: StorageDriver,
+  prefix: string,
+  options: { delimiter?: string; startAfter?: string; limit?: number } = {},
+) {
   let startAfter = options.startAfter;
   for (;;) {
-    const page = await driver.list({ prefix, delimiter: options.delimiter, startAfter });
+    const page = await driver.list({ prefix, delimiter: options.delimiter, startAfter, limit: options.limit });
     for (const e of page.entries) yield e;
     if (!page.next || page.entries.length === 0) return;
     startAfter = page.next;

@@ -1,0 +1,76 @@
+// A page of the UI's repository list (registry/catalog.ts browseRepos) asks
+// the store for the entries it shows plus one — not a full listing page of
+// 1000 markers: the filesystem driver stats every entry it lists, which made
+// a 50-row page of a 10,000-repository store cost 1000 stats. With a filter
+// (a user who may see only some repositories) it still scans in full pages,
+// so the number of listings per page stays bounded.
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { browseRepos } from '../../src/registry/catalog.js';
+import { layout } from '../../src/registry/layout.js';
+import type { ListOptions } from '../../src/storage/driver.js';
+import { MemoryDriver } from '../../src/storage/memory.js';
+
+/** A memory store that counts listings and the entries they returned. */
+class CountingDriver extends MemoryDriver {
+  listings = 0;
+  listed = 0;
+  override async list(options: ListOptions) {
+    const page = await super.list(options);
+    this.listings++;
+    this.listed += page.entries.length;
+    return page;
+  }
+  reset(): void {
+    this.listings = this.listed = 0;
+  }
+}
+
+const name = (i: number) => `group-${String(i % 10).padStart(2, '0')}/repo-${String(i).padStart(5, '0')}`;
+
+describe('browseRepos: what a page of the repository list costs', () => {
+  const driver = new CountingDriver();
+  const s = { driver, ns: 'default' };
+  const all: string[] = [];
+  before(async () => {
+    for (let i = 0; i < 3000; i++) {
+      all.push(name(i));
+      await driver.put(layout.catalogEntry('default', name(i)), Buffer.alloc(0));
+    }
+    // Catalog order: '/' is stored as a separator that sorts like the marker keys.
+    all.sort((a, b) => (layout.catalogEntry('default', a) < layout.catalogEntry('default', b) ? -1 : 1));
+  });
+
+  it('a page of 50 lists 51 entries, in one listing', async () => {
+    driver.reset();
+    const page = await browseRepos(s, { limit: 50 });
+    assert.deepEqual(page.repos, all.slice(0, 50));
+    assert.deepEqual(page.next, { after: all[49], visible: true });
+    assert.equal(driver.listings, 1);
+    assert.ok(driver.listed <= 51, `${driver.listed} entries listed for a page of 50`);
+    driver.reset();
+    const second = await browseRepos(s, { limit: 50, after: page.next!.after });
+    assert.deepEqual(second.repos, all.slice(50, 100));
+    assert.ok(driver.listed <= 51, `${driver.listed} entries listed for the second page`);
+  });
+
+  it('a filtered page of 50 with a name prefix lists 51 entries too', async () => {
+    driver.reset();
+    const page = await browseRepos(s, { limit: 50, prefix: 'group-04/' });
+    assert.deepEqual(page.repos, all.filter((n) => n.startsWith('group-04/')).slice(0, 50));
+    assert.ok(driver.listed <= 51, `${driver.listed} entries listed`);
+  });
+
+  it('the last page says no more follow', async () => {
+    const page = await browseRepos(s, { limit: 50, after: all[all.length - 11] });
+    assert.deepEqual(page.repos, all.slice(-10));
+    assert.equal(page.next, undefined);
+  });
+
+  it('with an access filter it scans in full pages: one listing per 1000 markers, whatever it shows', async () => {
+    driver.reset();
+    const page = await browseRepos(s, { limit: 50, filter: (r) => r.startsWith('group-01/'), maxScanned: 5000 });
+    assert.deepEqual(page.repos, all.filter((r) => r.startsWith('group-01/')).slice(0, 50));
+    assert.equal(driver.listings, 1);
+  });
+});

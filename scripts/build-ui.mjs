@@ -2,14 +2,24 @@
 // (Preact included), its stylesheet, index.html and the icon. Run by
 // `npm run build`; `wharf serve` serves these files from memory under /ui/.
 // Nothing is loaded from anywhere else at run time.
+//
+// index.html gets the boot script (web/src/boot.ts: it starts the first
+// screen's requests before the bundle arrives) inline, in place of
+// `<script src="boot.js">` — before the stylesheet, since an inline script
+// after it would wait for it; the server puts its hash in the
+// Content-Security-Policy — and addresses the other files with
+// their content hash (`app.js?h=<hash>`), which the server answers as
+// cacheable for good (src/http/ui/static.ts computes the same hash).
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const web = join(root, 'web');
 const out = join(root, 'dist', 'ui');
+const target = ['es2022', 'chrome110', 'firefox110', 'safari16'];
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
@@ -19,7 +29,7 @@ await build({
   bundle: true,
   minify: true,
   format: 'esm',
-  target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
+  target,
   jsx: 'automatic',
   jsxImportSource: 'preact',
   legalComments: 'none',
@@ -32,6 +42,42 @@ await build({
   minify: true,
   logLevel: 'warning',
 });
-for (const f of ['index.html', 'favicon.svg']) copyFileSync(join(web, f), join(out, f));
+copyFileSync(join(web, 'favicon.svg'), join(out, 'favicon.svg'));
+
+const boot = await build({
+  entryPoints: [join(web, 'src', 'boot.ts')],
+  write: false,
+  bundle: true,
+  minify: true,
+  format: 'iife',
+  target,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+const bootCode = boot.outputFiles[0].text.trim();
+if (/<\/script|<!--/i.test(bootCode)) throw new Error('the boot script cannot be inlined: it contains </script or <!--');
+
+/** The content hash in a file's address: what static.ts computes for `?h=`. */
+const contentHash = (name) =>
+  createHash('sha256')
+    .update(readFileSync(join(out, name)))
+    .digest('hex')
+    .slice(0, 16);
+let html = readFileSync(join(web, 'index.html'), 'utf8');
+const replace = (from, to) => {
+  if (!html.includes(from)) throw new Error(`web/index.html has no ${from}`);
+  html = html.replace(from, to);
+};
+replace('<script src="boot.js"></script>', `<script>${bootCode}</script>`);
+for (const [attr, name] of [
+  ['href', 'favicon.svg'],
+  ['href', 'app.css'],
+  ['src', 'app.js'],
+]) {
+  replace(`${attr}="${name}"`, `${attr}="${name}?h=${contentHash(name)}"`);
+}
+writeFileSync(join(out, 'index.html'), html);
 const size = (f) => statSync(join(out, f)).size;
-console.log(`web UI: dist/ui/ (app.js ${size('app.js')} B, app.css ${size('app.css')} B)`);
+console.log(
+  `web UI: dist/ui/ (app.js ${size('app.js')} B, app.css ${size('app.css')} B, boot script ${Buffer.byteLength(bootCode)} B inline)`,
+);

@@ -10,6 +10,7 @@
 // - `registry.ui: false` turns /ui/ and /v2/_wharf/ off.
 //   npm run build && node --test --test-concurrency=1 dist/test/http/ui-api.test.js
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { configFromObject } from '../../src/config/config.js';
 import { startServer, type WharfServer } from '../../src/http/server.js';
@@ -243,17 +244,32 @@ describe('UI API: answers against the registry API', () => {
     assert.match(page.headers.get('content-type')!, /^text\/html/);
     const csp = page.headers.get('content-security-policy')!;
     assert.match(csp, /default-src 'none'/);
-    assert.match(csp, /script-src 'self'(;|$)/);
+    // This origin, plus exactly the inline scripts of the page (the boot script), by hash.
+    const inline = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map(
+      (m) => `'sha256-${createHash('sha256').update(m[1]!).digest('base64')}'`,
+    );
+    assert.equal(inline.length, 1, 'one inline script: the boot script');
+    assert.equal(/script-src ([^;]*)/.exec(csp)![1], `'self' ${inline.join(' ')}`);
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|\*/);
     assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
-    assert.match(html, /<script type="module" src="app.js"><\/script>/);
-    const js = await fetch(`${server.url}/ui/app.js`);
+    assert.equal(page.headers.get('cache-control'), 'no-cache');
+    // The bundle is addressed by its content hash, and cached for good at that address only.
+    const src = /<script type="module" src="(app\.js\?h=[0-9a-f]{16})"><\/script>/.exec(html)?.[1];
+    assert.ok(src, html);
+    const js = await fetch(`${server.url}/ui/${src}`);
     assert.equal(js.status, 200);
     assert.match(js.headers.get('content-type')!, /^text\/javascript/);
+    assert.equal(js.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    const body = await js.text();
+    assert.equal(src.slice(src.indexOf('=') + 1), createHash('sha256').update(body).digest('hex').slice(0, 16));
+    for (const other of ['app.js', 'app.js?h=0000000000000000']) {
+      const r = await fetch(`${server.url}/ui/${other}`);
+      assert.equal(await r.text(), body);
+      assert.equal(r.headers.get('cache-control'), 'no-cache', other);
+    }
     const etag = js.headers.get('etag')!;
     assert.equal((await fetch(`${server.url}/ui/app.js`, { headers: { 'If-None-Match': etag } })).status, 304);
     // No address other than this origin is named in what the browser loads.
-    const body = await js.text();
     assert.doesNotMatch(body + html, /https?:\/\/(?!www\.w3\.org\/)[a-z0-9.-]+\.[a-z]{2,}\//i);
   });
 });

@@ -25,8 +25,8 @@ export class ApiError extends Error {
   }
 }
 
-const REFRESH_KEY = 'wharf.refresh';
-const USER_KEY = 'wharf.user';
+import { REFRESH_KEY, USER_KEY } from './session-keys.js';
+import { paths, withNs } from './urls.js';
 
 interface Token {
   token: string;
@@ -69,9 +69,15 @@ async function errorOf(r: Response): Promise<ApiError> {
   return new ApiError(r.status, code, message, Number.isFinite(after) && after > 0 ? after : undefined);
 }
 
-/** `?ns=<ns>`, or nothing for '' (the namespace this address selects). */
-function nsQuery(ns: string, sep: string): string {
-  return ns === '' ? '' : `${sep}ns=${encodeURIComponent(ns)}`;
+/**
+ * The answer to a request the boot script (boot.ts) started for `url`, taken
+ * once; undefined when it started none.
+ */
+function takeEarly(url: string): Promise<Response> | undefined {
+  const early = (window as unknown as { wharfEarly?: Record<string, Promise<Response>> }).wharfEarly;
+  const r = early?.[url];
+  if (r) delete early[url];
+  return r;
 }
 
 export class Session {
@@ -101,7 +107,7 @@ export class Session {
   ): Promise<{ token: string; expires_in?: number; refresh_token?: string }> {
     const body = new URLSearchParams(form);
     if (this.service) body.set('service', this.service);
-    const r = await fetch(`/auth/token${nsQuery(ns, '?')}`, {
+    const r = await fetch(withNs('/auth/token', ns), {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body,
@@ -163,7 +169,7 @@ export class Session {
 
   /** A request to Wharf with the token `scope` needs; throws ApiError for any error answer. */
   async request(method: string, path: string, ns: string, scope: string): Promise<Response> {
-    const url = path + nsQuery(ns, path.includes('?') ? '&' : '?');
+    const url = withNs(path, ns);
     const send = async () => {
       const token = await this.token(ns, scope);
       return fetch(url, {
@@ -173,7 +179,9 @@ export class Session {
         cache: 'no-store',
       });
     };
-    let r = await send();
+    // Started by the boot script with no credentials: the same request, when not logged in.
+    const early = method === 'GET' && !this.refreshToken ? takeEarly(url) : undefined;
+    let r = early ? await early.catch(send) : await send();
     if (r.status === 401 && this.refreshToken) {
       // The token may have just expired: once more with a new one.
       this.tokens.delete(`${ns} ${scope}`);
@@ -333,13 +341,9 @@ export interface ManifestAnswer {
 }
 
 export const api = {
-  namespaces: (ns: string) => session.json<NamespacesAnswer>('/v2/_wharf/namespaces', ns, CATALOG),
+  namespaces: (ns: string) => session.json<NamespacesAnswer>(paths.namespaces(), ns, CATALOG),
   repositories: (ns: string, o: { prefix?: string; after?: string; n?: number }) =>
-    session.json<RepositoriesAnswer>(
-      `/v2/_wharf/repositories?n=${o.n ?? 50}${o.prefix ? `&prefix=${q(o.prefix)}` : ''}${o.after ? `&after=${q(o.after)}` : ''}`,
-      ns,
-      CATALOG,
-    ),
+    session.json<RepositoriesAnswer>(paths.repositories(o), ns, CATALOG),
   repository: (ns: string, repo: string) => session.json<RepositoryAnswer>(`/v2/_wharf/repository?name=${q(repo)}`, ns, pull(repo)),
   tags: (ns: string, repo: string, o: { sort: 'name' | 'pushed'; after?: string; n?: number }) =>
     session.json<TagsAnswer>(

@@ -14,6 +14,9 @@ import { RepositoriesPage } from './pages/repositories.js';
 import { RepositoryPage } from './pages/repository.js';
 import { href, useRoute, type Route } from './router.js';
 
+/** The page's icon, by the address index.html gives it (with its content hash: cached for good). */
+const ICON = document.querySelector('link[rel=icon]')?.getAttribute('href') ?? 'favicon.svg';
+
 function Breadcrumbs({ route }: { route: Route }) {
   const items: Array<[string, string]> = [['Namespaces', href.namespaces()]];
   if ('ns' in route) items.push([route.ns, href.repositories(route.ns)]);
@@ -177,7 +180,7 @@ function App() {
       </button>
       <header class="top">
         <a class="brand" href={href.namespaces()}>
-          <img src="favicon.svg" alt="" width={24} height={24} />
+          <img src={ICON} alt="" width={24} height={24} />
           <span>Wharf</span>
         </a>
         <Breadcrumbs route={route} />

@@ -14,20 +14,39 @@ export const UI_PATH = '/ui/';
 export const UI_FILES_DIR = resolve(import.meta.dirname, '..', '..', '..', 'ui');
 
 /**
- * Scripts, styles, images and connections only from this origin; no inline
- * script or style, no plugins, no framing, no form posts elsewhere.
+ * Scripts, styles, images and connections only from this origin — plus the
+ * inline scripts of index.html, by their hash (the boot script; no other
+ * inline script can run) —; no inline style, no plugins, no framing, no form
+ * posts elsewhere.
  */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self'",
-  "connect-src 'self'",
-  "manifest-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export function contentSecurityPolicy(inlineScriptHashes: readonly string[] = []): string {
+  return [
+    "default-src 'none'",
+    ["script-src 'self'", ...inlineScriptHashes.map((h) => `'${h}'`)].join(' '),
+    "style-src 'self'",
+    "img-src 'self'",
+    "connect-src 'self'",
+    "manifest-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/** `sha256-<base64>` of each inline `<script>` of an HTML page (what a CSP hash source names). */
+export function inlineScriptHashes(html: string): string[] {
+  const out: string[] = [];
+  for (const m of html.matchAll(/<script(\s[^>]*)?>([\s\S]*?)<\/script>/gi)) {
+    if (/\ssrc\s*=/i.test(m[1] ?? '')) continue;
+    out.push(`sha256-${createHash('sha256').update(m[2]!, 'utf8').digest('base64')}`);
+  }
+  return out;
+}
+
+/** A file's content hash as index.html names it (`app.js?h=<hash>`, scripts/build-ui.mjs). */
+export function contentHash(body: Buffer): string {
+  return createHash('sha256').update(body).digest('hex').slice(0, 16);
+}
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -43,6 +62,8 @@ interface UiFile {
   body: Buffer;
   type: string;
   etag: string;
+  /** What `?h=` must say for the answer to be cacheable for good. */
+  hash: string;
 }
 
 export interface StaticFiles {
@@ -61,13 +82,20 @@ function load(dir: string): Map<string, UiFile> {
     const type = TYPES[extname(name)];
     if (!type) continue;
     const body = readFileSync(join(dir, name));
-    files.set(name, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` });
+    files.set(name, {
+      body,
+      type,
+      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+      hash: contentHash(body),
+    });
   }
   return files;
 }
 
 export function createStaticFiles(dir = UI_FILES_DIR): StaticFiles {
   const files = load(dir);
+  const index = files.get('index.html');
+  const csp = contentSecurityPolicy(index ? inlineScriptHashes(index.body.toString('utf8')) : []);
   return {
     serve(req, res, url) {
       req.resume();
@@ -90,9 +118,11 @@ export function createStaticFiles(dir = UI_FILES_DIR): StaticFiles {
         'Content-Type': file.type,
         'Content-Length': file.body.length,
         ETag: file.etag,
-        // Revalidated on every load (a cheap 304), so an upgrade is seen at once.
-        'Cache-Control': 'no-cache',
-        'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+        // Addressed by its content hash (index.html does): the same address is always
+        // the same bytes, so it is never asked for again. Otherwise (index.html itself)
+        // revalidated on every load (a cheap 304), so an upgrade is seen at once.
+        'Cache-Control': url.searchParams.get('h') === file.hash ? 'public, max-age=31536000, immutable' : 'no-cache',
+        'Content-Security-Policy': csp,
         'X-Content-Type-Options': 'nosniff',
         'Referrer-Policy': 'no-referrer',
         'X-Frame-Options': 'DENY',

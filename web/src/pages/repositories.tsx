@@ -5,8 +5,7 @@ import { api } from '../api.js';
 import { ErrorNotice, Loading, Size, TableWrap, Time, useLoad } from '../components.js';
 import { useApp } from '../context.js';
 import { href } from '../router.js';
-
-const PAGE = 50;
+import { REPOSITORIES_PAGE as PAGE } from '../urls.js';
 
 export function RepositoriesPage({ ns }: { ns: string }) {
   const { info } = useApp();

@@ -1,0 +1,34 @@
+// The boot script, inlined into index.html by scripts/build-ui.mjs (its hash
+// is in the page's Content-Security-Policy). It runs while the HTML is
+// parsed, before the app's bundle has arrived, and starts the first screen's
+// requests — the namespaces answer, and the repository list when the address
+// names one — so that they travel while the bundle loads and evaluates. The
+// app takes each answer once, only for exactly the address it would have
+// asked for (api.ts). Only for a visitor who is not logged in: a logged-in
+// tab needs a token first, which the app gets. The requests are the app's
+// own, with no credentials: nothing comes into the page that the app would
+// not have fetched.
+import { parseRoute } from './route.js';
+import { REFRESH_KEY } from './session-keys.js';
+import { paths, withNs } from './urls.js';
+
+function loggedIn(): boolean {
+  try {
+    return sessionStorage.getItem(REFRESH_KEY) !== null;
+  } catch {
+    return false;
+  }
+}
+
+if (!loggedIn()) {
+  const early: Record<string, Promise<Response>> = {};
+  const get = (url: string) => {
+    early[url] = fetch(url, { credentials: 'omit', cache: 'no-store' });
+    // Taken by the app or not at all: an unused failure is not an error.
+    early[url].catch(() => undefined);
+  };
+  get(withNs(paths.namespaces(), ''));
+  const route = parseRoute(location.hash);
+  if (route.page === 'repositories') get(withNs(paths.repositories({}), route.ns));
+  (window as unknown as { wharfEarly?: Record<string, Promise<Response>> }).wharfEarly = early;
+}

@@ -2,7 +2,7 @@
 // registry (names, labels, annotations, commands) is rendered as text by
 // Preact: no HTML is ever built from data.
 import type { ComponentChildren } from 'preact';
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.js';
 import { bytes } from './format.js';
 import { href } from './router.js';
@@ -18,7 +18,9 @@ export interface Loaded<T> {
 export function useLoad<T>(load: () => Promise<T>, key: string): Loaded<T> {
   const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>({ loading: true });
   const [round, setRound] = useState(0);
-  useEffect(() => {
+  // A layout effect, not an effect: Preact runs effects only after the next frame
+  // is painted, which would hold every load (and the rows) behind a frame of "Loading".
+  useLayoutEffect(() => {
     let live = true;
     setState((s) => ({ data: s.data, loading: true }));
     load().then(

@@ -3,7 +3,7 @@
 // change the page's heading takes the focus, so keyboard and screen-reader
 // users start at the new content.
 import { render } from 'preact';
-import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useState } from 'preact/hooks';
 import { api, ApiError, session, type NamespacesAnswer } from './api.js';
 import { ErrorNotice, Loading } from './components.js';
 import { AppContext, type AppState } from './context.js';
@@ -107,7 +107,8 @@ function App() {
       }),
     [],
   );
-  useEffect(() => {
+  // A layout effect: started at once, not after the first frame is painted (see useLoad).
+  useLayoutEffect(() => {
     let live = true;
     // The namespace this address selects answers for every namespace's list.
     api.namespaces(info?.current ?? '').then(
@@ -196,6 +197,7 @@ function App() {
   );
 }
 
+performance.mark('wharf:app');
 const root = document.getElementById('app')!;
 root.textContent = ''; // the "loading" line of index.html
 render(<App />, root);

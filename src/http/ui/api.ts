@@ -11,7 +11,8 @@
 // only what the caller may pull), the others as a pull of that repository.
 // Names travel as query parameters, so no repository name can collide with
 // these paths. Every answer costs storage calls in proportion to the page
-// (the repository list: one catalog listing per 1000 names scanned, and one
+// (the repository list: one catalog listing of the page's names plus one —
+// for a caller whose rules hide some, one per 1000 names scanned — and one
 // stat of the storage-use summary).
 import type { Config } from '../../config/config.js';
 import { browseRepos, repoExists } from '../../registry/catalog.js';

@@ -26,7 +26,7 @@ export class ApiError extends Error {
 }
 
 import { REFRESH_KEY, USER_KEY } from './session-keys.js';
-import { paths, withNs } from './urls.js';
+import { paths, withNs, type EarlyAnswers } from './urls.js';
 
 interface Token {
   token: string;
@@ -69,15 +69,28 @@ async function errorOf(r: Response): Promise<ApiError> {
   return new ApiError(r.status, code, message, Number.isFinite(after) && after > 0 ? after : undefined);
 }
 
+function earlyAnswers(): EarlyAnswers | undefined {
+  return (window as unknown as { wharfEarly?: EarlyAnswers }).wharfEarly;
+}
+
 /**
  * The answer to a request the boot script (boot.ts) started for `url`, taken
  * once; undefined when it started none.
  */
 function takeEarly(url: string): Promise<Response> | undefined {
-  const early = (window as unknown as { wharfEarly?: Record<string, Promise<Response>> }).wharfEarly;
-  const r = early?.[url];
-  if (r) delete early[url];
-  return r;
+  const early = earlyAnswers();
+  const e = early?.[url];
+  if (e) delete early[url];
+  return e?.response;
+}
+
+/** The body of a 200 the boot script already has for `url`, taken once (then no request is made). */
+function takeEarlyBody(url: string): unknown {
+  const early = earlyAnswers();
+  const e = early?.[url];
+  if (!e || e.body === undefined) return undefined;
+  delete early[url];
+  return e.body;
 }
 
 export class Session {
@@ -194,6 +207,11 @@ export class Session {
       throw await errorOf(r);
     }
     return r;
+  }
+
+  /** An answer already here for a GET of `path` (from the boot script), when not logged in; taken once. */
+  ready<T>(path: string, ns: string): T | undefined {
+    return this.refreshToken ? undefined : (takeEarlyBody(withNs(path, ns)) as T | undefined);
   }
 
   async json<T>(path: string, ns: string, scope: string): Promise<T> {
@@ -344,6 +362,12 @@ export const api = {
   namespaces: (ns: string) => session.json<NamespacesAnswer>(paths.namespaces(), ns, CATALOG),
   repositories: (ns: string, o: { prefix?: string; after?: string; n?: number }) =>
     session.json<RepositoriesAnswer>(paths.repositories(o), ns, CATALOG),
+  /** The first screen's answers when the boot script already has them (else undefined: load them). */
+  ready: {
+    namespaces: (ns: string) => session.ready<NamespacesAnswer>(paths.namespaces(), ns),
+    repositories: (ns: string, o: { prefix?: string; after?: string; n?: number }) =>
+      session.ready<RepositoriesAnswer>(paths.repositories(o), ns),
+  },
   repository: (ns: string, repo: string) => session.json<RepositoryAnswer>(`/v2/_wharf/repository?name=${q(repo)}`, ns, pull(repo)),
   tags: (ns: string, repo: string, o: { sort: 'name' | 'pushed'; after?: string; n?: number }) =>
     session.json<TagsAnswer>(

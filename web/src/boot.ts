@@ -10,7 +10,7 @@
 // not have fetched.
 import { parseRoute } from './route.js';
 import { REFRESH_KEY } from './session-keys.js';
-import { paths, withNs } from './urls.js';
+import { paths, withNs, type EarlyAnswers } from './urls.js';
 
 function loggedIn(): boolean {
   try {
@@ -23,15 +23,23 @@ function loggedIn(): boolean {
 // Marks for the benchmark's waterfall (bench/scenarios/ui.ts), and for anyone's DevTools.
 performance.mark('wharf:boot');
 if (!loggedIn()) {
-  const early: Record<string, Promise<Response>> = {};
+  const early: EarlyAnswers = {};
   const get = (url: string) => {
     // High priority: Chromium otherwise holds a fetch made while <head> is parsed until the body is reached.
-    early[url] = fetch(url, { credentials: 'omit', cache: 'no-store', priority: 'high' });
-    // Taken by the app or not at all: an unused failure is not an error.
-    early[url].catch(() => undefined);
+    const response = fetch(url, { credentials: 'omit', cache: 'no-store', priority: 'high' });
+    const entry: EarlyAnswers[string] = { response };
+    early[url] = entry;
+    // A 200's body, parsed ahead, lets the app's first render show it. Taken by the
+    // app or not at all: an unused failure is not an error.
+    response
+      .then((r) => (r.ok ? r.clone().json() : undefined))
+      .then((body: unknown) => {
+        if (body !== undefined) entry.body = body;
+      })
+      .catch(() => undefined);
   };
   get(withNs(paths.namespaces(), ''));
   const route = parseRoute(location.hash);
   if (route.page === 'repositories') get(withNs(paths.repositories({}), route.ns));
-  (window as unknown as { wharfEarly?: Record<string, Promise<Response>> }).wharfEarly = early;
+  (window as unknown as { wharfEarly?: EarlyAnswers }).wharfEarly = early;
 }

@@ -14,13 +14,26 @@ export interface Loaded<T> {
   reload(): void;
 }
 
-/** Run `load` when `key` changes; the last answer wins. */
-export function useLoad<T>(load: () => Promise<T>, key: string): Loaded<T> {
-  const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>({ loading: true });
+/**
+ * Run `load` when `key` changes; the last answer wins. `ready` may give the
+ * first key's answer at once (the boot script's, api.ready): then the first
+ * render shows it and nothing is loaded for that key.
+ */
+export function useLoad<T>(load: () => Promise<T>, key: string, ready?: () => T | undefined): Loaded<T> {
+  const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>(() => {
+    const data = ready?.();
+    return data === undefined ? { loading: true } : { data, loading: false };
+  });
+  // Only the first run of the effect, for the first key, is the one `ready` answered.
+  const answered = useRef(!state.loading);
   const [round, setRound] = useState(0);
   // A layout effect, not an effect: Preact runs effects only after the next frame
   // is painted, which would hold every load (and the rows) behind a frame of "Loading".
   useLayoutEffect(() => {
+    if (answered.current) {
+      answered.current = false;
+      return undefined;
+    }
     let live = true;
     setState((s) => ({ data: s.data, loading: true }));
     load().then(

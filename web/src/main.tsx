@@ -93,7 +93,9 @@ function Page({ route, info, infoError }: { route: Route; info?: NamespacesAnswe
 
 function App() {
   const route = useRoute();
-  const [info, setInfo] = useState<NamespacesAnswer | undefined>();
+  // The boot script's answer, when it is already here: the first render uses it.
+  const [ready] = useState(() => api.ready.namespaces(''));
+  const [info, setInfo] = useState<NamespacesAnswer | undefined>(ready);
   const [infoError, setInfoError] = useState<unknown>();
   const [round, setRound] = useState(0);
   const [message, setMessage] = useState('');
@@ -109,6 +111,10 @@ function App() {
   );
   // A layout effect: started at once, not after the first frame is painted (see useLoad).
   useLayoutEffect(() => {
+    if (round === 0 && ready) {
+      session.service = ready.session.service;
+      return undefined;
+    }
     let live = true;
     // The namespace this address selects answers for every namespace's list.
     api.namespaces(info?.current ?? '').then(

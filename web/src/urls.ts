@@ -18,3 +18,6 @@ export const paths = {
   repositories: (o: { prefix?: string; after?: string; n?: number }) =>
     `/v2/_wharf/repositories?n=${o.n ?? REPOSITORIES_PAGE}${o.prefix ? `&prefix=${q(o.prefix)}` : ''}${o.after ? `&after=${q(o.after)}` : ''}`,
 };
+
+/** What the boot script started, by address: the response, and a 200's body once parsed. */
+export type EarlyAnswers = Record<string, { response: Promise<Response>; body?: unknown }>;

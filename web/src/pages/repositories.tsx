@@ -14,7 +14,11 @@ export function RepositoriesPage({ ns }: { ns: string }) {
   // Cursors of the pages seen so far: [first page, second, ...].
   const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
   const after = cursors[cursors.length - 1];
-  const page = useLoad(() => api.repositories(ns, { prefix, after, n: PAGE }), `${ns}\n${prefix}\n${after ?? ''}`);
+  const page = useLoad(
+    () => api.repositories(ns, { prefix, after, n: PAGE }),
+    `${ns}\n${prefix}\n${after ?? ''}`,
+    () => api.ready.repositories(ns, { prefix, after, n: PAGE }),
+  );
   const nsInfo = info?.namespaces.find((n) => n.name === ns);
 
   const submit = (e: Event) => {

@@ -120,6 +120,19 @@ export interface StorageDriver {
   move(from: string, to: string, options?: PutOptions): Promise<void>;
 
   /**
+   * Optional: a copy of the object `from` at `to` (replacing `to`), made by the
+   * backend without the bytes passing through this process where it can:
+   * filesystem a hard link (one inode: `to` shares `from`'s data and times;
+   * a copy where links are impossible), S3 CopyObject (UploadPartCopy above
+   * 5 GiB), Swift a server-side COPY (an SLO's segments are copied segment by
+   * segment on the server: `delete` of an SLO removes its segments, so two
+   * objects must never share them), memory by reference. Atomic like put;
+   * `from` stays. Rejects with NotFoundError when `from` is missing. Callers
+   * go through copyObject (copy.ts), which falls back to read + put.
+   */
+  copy?(from: string, to: string): Promise<ObjectInfo>;
+
+  /**
    * Publish the concatenation of `sources` (in order) at `to`, atomically and
    * durably (even when the sources were put with `durable: false`). The
    * sources stay in place (the caller deletes them when it is done; some

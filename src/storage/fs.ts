@@ -495,6 +495,55 @@ export class FilesystemDriver implements StorageDriver {
     await this.pruneDirs(path.dirname(src));
   }
 
+  copy(from: string, to: string): Promise<ObjectInfo> {
+    return this.copyFile(from, to).catch(rethrowFull);
+  }
+
+  /**
+   * A hard link published by rename (no data written: `to` is the same inode
+   * as `from`, so it shares its data, size and times), or where the
+   * filesystem cannot link (another device under the root, EPERM, EMLINK) a
+   * kernel copy (reflink where supported). Synced like a put.
+   */
+  private async copyFile(from: string, to: string): Promise<ObjectInfo> {
+    const src = this.path(from);
+    const dst = this.path(to);
+    const st = await fsp.stat(src).catch((err: unknown) => {
+      if (isMissing(err)) return null;
+      throw err;
+    });
+    if (!st?.isFile()) throw new NotFoundError(from);
+    if (src === dst) return { key: to, size: st.size, modified: st.mtime };
+    const tmp = await this.tempFile();
+    try {
+      if (!(await this.tryLink(src, tmp))) {
+        await fsp.copyFile(src, tmp, fsc.COPYFILE_EXCL | fsc.COPYFILE_FICLONE);
+        if (this.fsync) {
+          const fh = await fsp.open(tmp, 'r+');
+          try {
+            await fh.datasync();
+          } finally {
+            await fh.close();
+          }
+        }
+      }
+      const info = await fsp.stat(tmp);
+      await this.publish(tmp, dst, this.fsync);
+      return { key: to, size: info.size, modified: info.mtime };
+    } catch (err) {
+      await fsp.rm(tmp, { force: true }).catch(() => {});
+      if (isMissing(err) && !(err instanceof NotFoundError)) {
+        // The source vanished between the stat and the link or copy.
+        const gone = await fsp.stat(src).then(
+          () => false,
+          () => true,
+        );
+        if (gone) throw new NotFoundError(from);
+      }
+      throw err;
+    }
+  }
+
   concat(to: string, sources: string[]): Promise<ObjectInfo> {
     return this.concatFiles(to, sources).catch(rethrowFull);
   }

@@ -15,6 +15,7 @@ export const STORAGE_OPERATIONS = [
   'append',
   'delete',
   'move',
+  'copy',
   'concat',
   'delete-concat-sources',
   'presign',
@@ -70,6 +71,10 @@ export function instrumentDriver(inner: StorageDriver, observer: StorageObserver
   if (inner.append) {
     const append = inner.append.bind(inner);
     out.append = (key: string, offset: number, body: Readable): Promise<ObjectInfo> => timed('append', () => append(key, offset, body));
+  }
+  if (inner.copy) {
+    const copy = inner.copy.bind(inner);
+    out.copy = (from: string, to: string) => timed('copy', () => copy(from, to));
   }
   if (inner.presignGet) {
     const presign = inner.presignGet.bind(inner);

@@ -131,6 +131,16 @@ export class MemoryDriver implements StorageDriver {
     await this.delete(from);
   }
 
+  /** By reference: stored objects are never mutated, so both keys may share one buffer. */
+  async copy(from: string, to: string): Promise<ObjectInfo> {
+    checkKey(from);
+    checkKey(to);
+    const obj = this.objects.get(from);
+    if (!obj) throw new NotFoundError(from);
+    if (from === to) return { key: to, size: obj.data.length, modified: obj.modified };
+    return this.publish(to, obj.data);
+  }
+
   async concat(to: string, sources: string[]): Promise<ObjectInfo> {
     checkKey(to);
     const parts: Buffer[] = [];

@@ -20,6 +20,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { ListEntry, ListOptions, StorageDriver } from '../../src/storage/driver.js';
+import { copyObject } from '../../src/storage/copy.js';
 import { InvalidKeyError, NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from '../../src/storage/errors.js';
 import { retryPolicy, worstCaseMs, type RetryOptions } from '../../src/storage/retry.js';
 import { blackhole, closedPort, faultProxy, timed } from '../helpers/faults.js';
@@ -567,6 +568,72 @@ export function runDriverSuite(name: string, makeDriver: () => Promise<DriverUnd
         assert.ok((await d.get(p + 'up/2'))!.equals(pattern(1000, 2)));
         // Nothing else appeared under the prefix.
         assert.deepEqual(keysOf(await listAll(d, { prefix: p })), [p + 'up/0', p + 'up/2']);
+      });
+    });
+
+    // ---------------------------------------------------------- copy
+
+    describe('copy', () => {
+      // copyObject: the driver's copy, or the read + put fallback for drivers without one.
+      const sizes = [0, 5, 2 * MiB + 17, 5 * MiB + 3];
+
+      test('copies content and size; the source stays; either can go without the other', async (p) => {
+        for (const [i, n] of sizes.entries()) {
+          const data = pattern(n, 40 + i);
+          // Streamed puts make segmented objects (Swift SLO, S3 multipart) of the larger ones.
+          await d.put(`${p}src/${i}`, i % 2 ? data : streamOf([data.subarray(0, n >> 1), data.subarray(n >> 1)]));
+          const info = await copyObject(d, `${p}src/${i}`, `${p}other/ns/${i}`);
+          assert.equal(info.key, `${p}other/ns/${i}`);
+          assert.equal(info.size, n, `size ${n}: reported`);
+          assert.equal((await d.stat(`${p}other/ns/${i}`))!.size, n, `size ${n}: stored`);
+          assert.ok((await readAll(await d.read(`${p}other/ns/${i}`))).equals(data), `size ${n}: copy differs`);
+          assert.ok((await readAll(await d.read(`${p}src/${i}`))).equals(data), `size ${n}: source changed`);
+        }
+        // Deleting the source (prune of an ended namespace) leaves the copy whole, and the other way round.
+        for (const [i, n] of sizes.entries()) {
+          const data = pattern(n, 40 + i);
+          if (i % 2) {
+            assert.equal(await d.delete(`${p}src/${i}`), true);
+            assert.ok((await readAll(await d.read(`${p}other/ns/${i}`))).equals(data), `size ${n}: copy broken by deleting the source`);
+          } else {
+            assert.equal(await d.delete(`${p}other/ns/${i}`), true);
+            assert.ok((await readAll(await d.read(`${p}src/${i}`))).equals(data), `size ${n}: source broken by deleting the copy`);
+            if (n > 0) {
+              const at = n - 10;
+              assert.ok((await readAll(await d.read(`${p}src/${i}`, { start: at }))).equals(data.subarray(at)));
+            }
+          }
+        }
+      });
+
+      test('copy of a concat result (a published blob)', async (p) => {
+        const parts = [pattern(MiB + 5, 51), pattern(777, 52), pattern(2 * MiB, 53)];
+        await Promise.all(parts.map((b, i) => d.put(`${p}up/${i}`, streamOf([b]), { durable: false })));
+        const sources = parts.map((_, i) => `${p}up/${i}`);
+        await d.concat(p + 'blob', sources);
+        await d.deleteConcatSources(p + 'blob', sources);
+        const whole = Buffer.concat(parts);
+        assert.equal((await copyObject(d, p + 'blob', p + 'copy')).size, whole.length);
+        assert.equal(await d.delete(p + 'blob'), true);
+        assert.equal((await d.stat(p + 'copy'))!.size, whole.length);
+        assert.ok((await readAll(await d.read(p + 'copy'))).equals(whole), 'copy of a concat result differs');
+      });
+
+      test('copy replaces an existing target', async (p) => {
+        await d.put(p + 'dst', Buffer.from('old object that is longer'));
+        await d.put(p + 'src', Buffer.from('new'));
+        assert.equal((await copyObject(d, p + 'src', p + 'dst')).size, 3);
+        assert.equal((await d.get(p + 'dst'))!.toString(), 'new');
+        assert.equal((await d.get(p + 'src'))!.toString(), 'new');
+      });
+
+      test('a missing source is NotFoundError and leaves the target', async (p) => {
+        await d.put(p + 'dst', Buffer.from('keep'));
+        await rejectsWith(copyObject(d, p + 'missing', p + 'dst'), NotFoundError, 'copy over an object');
+        assert.equal((await d.get(p + 'dst'))!.toString(), 'keep');
+        await rejectsWith(copyObject(d, p + 'missing', p + 'nothing'), NotFoundError, 'copy to nothing');
+        assert.equal(await d.stat(p + 'nothing'), null);
+        assert.deepEqual(keysOf(await listAll(d, { prefix: p })), [p + 'dst']);
       });
     });
 

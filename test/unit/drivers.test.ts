@@ -99,6 +99,24 @@ describe('filesystem driver specifics', () => {
     for (const size of [0, 1, limit - 1, limit, limit + 1, 3 * limit + 7]) await d.delete(`sync-limit/${size}`);
   });
 
+  it('copy is a hard link: no bytes written, one inode, the source unchanged', async () => {
+    const data = Buffer.alloc(3 * 1024 * 1024 + 5, 7);
+    await d.put('c/src', data);
+    const before = await fsp.stat(join(root, 'c/src'));
+    const info = await d.copy('c/src', 'other/c/dst');
+    assert.equal(info.size, data.length);
+    const [a, b] = await Promise.all([fsp.stat(join(root, 'c/src')), fsp.stat(join(root, 'other/c/dst'))]);
+    assert.equal(b.ino, a.ino, 'the copy is not the same inode');
+    assert.equal(a.nlink, 2);
+    assert.equal(a.mtimeMs, before.mtimeMs);
+    assert.deepEqual(readdirSync(join(root, TMP_DIR)), []);
+    // Deleting one name leaves the other.
+    assert.equal(await d.delete('c/src'), true);
+    assert.ok((await d.get('other/c/dst'))!.equals(data));
+    assert.equal((await fsp.stat(join(root, 'other/c/dst'))).nlink, 1);
+    await d.delete('other/c/dst');
+  });
+
   it('rejects malformed keys with a plain Error', async () => {
     const bad = ['', '/abs', 'a//b', 'a/', 'a/../b', '..', '../x', 'a/./b', '.', 'a\0b', `${TMP_DIR}/x`, TMP_DIR];
     for (const key of bad) {

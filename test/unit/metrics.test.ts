@@ -12,6 +12,7 @@ import { FilesystemDriver } from '../../src/storage/fs.js';
 import { MemoryDriver } from '../../src/storage/memory.js';
 import { instrumentDriver, operationOf, type StorageOperation, type StorageOutcome } from '../../src/storage/instrumented.js';
 import { NotFoundError } from '../../src/storage/errors.js';
+import { copyObject } from '../../src/storage/copy.js';
 import { retryPolicy, withRetries } from '../../src/storage/retry.js';
 import { sample } from '../helpers/ops.js';
 import { schedulePrune } from '../../src/registry/prune/schedule.js';
@@ -53,6 +54,42 @@ describe('storage instrumentation', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('passes copy through (server-side copies stay server-side) and reports it as its own operation', async () => {
+    const calls: [StorageOperation, StorageOutcome][] = [];
+    const copied: string[][] = [];
+    class Spy extends MemoryDriver {
+      override async copy(from: string, to: string) {
+        copied.push([from, to]);
+        return super.copy(from, to);
+      }
+    }
+    const d = instrumentDriver(new Spy(), { call: (_d, op, _s, outcome) => calls.push([op, outcome]) });
+    assert.equal(typeof d.copy, 'function');
+    await d.put('a/blobs/x', Buffer.from('data'));
+    assert.equal((await d.copy!('a/blobs/x', 'b/blobs/x')).size, 4);
+    await assert.rejects(d.copy!('a/blobs/missing', 'b/blobs/y'), NotFoundError);
+    assert.deepEqual(copied, [
+      ['a/blobs/x', 'b/blobs/x'],
+      ['a/blobs/missing', 'b/blobs/y'],
+    ]);
+    assert.deepEqual(calls.slice(1), [
+      ['copy', 'ok'],
+      ['copy', 'not_found'],
+    ]);
+    assert.equal((await d.get('b/blobs/x'))!.toString(), 'data');
+  });
+
+  it('copyObject falls back to read + put for a driver without copy', async () => {
+    const inner = new MemoryDriver();
+    const plain = instrumentDriver(inner, { call: () => undefined });
+    delete (plain as { copy?: unknown }).copy;
+    await plain.put('a/k', Buffer.from('bytes'));
+    assert.equal((await copyObject(plain, 'a/k', 'b/k')).size, 5);
+    assert.equal((await plain.get('b/k'))!.toString(), 'bytes');
+    await assert.rejects(copyObject(plain, 'a/missing', 'b/m'), NotFoundError);
+    assert.equal(await plain.stat('b/m'), null);
   });
 
   it("passes every argument through: move's durability option reaches the driver", async () => {

@@ -14,6 +14,7 @@
 //           downloaded and re-uploaded as one >= 5 MiB part (S3's minimum
 //           for every part but the last). One whole source -> CopyObject; a
 //           small total -> one PutObject.
+//   copy    CopyObject (UploadPartCopy parts above 5 GiB): on the server
 //   deleteConcatSources  DeleteObjects (Content-MD5 added for stores that
 //           insist on it, e.g. Swift 2.30's s3api)
 //   presignGet  a SigV4 presigned GET URL
@@ -385,6 +386,41 @@ export class S3Driver implements StorageDriver {
         if (!isS3NotFound(err)) throw err;
       }
     });
+  }
+
+  /**
+   * On the server: CopyObject up to 5 GiB (any size, unlike a concat part),
+   * above that a multipart upload of UploadPartCopy parts (concat's plan for
+   * one large source is all copies). No byte passes through this process.
+   */
+  async copy(from: string, to: string): Promise<ObjectInfo> {
+    validateKey(from);
+    validateKey(to);
+    const what = `s3 copy ${from} -> ${to}`;
+    const info = await this.stat(from);
+    if (!info) throw new NotFoundError(from);
+    if (from === to) return info;
+    if (info.size > MAX_COPY_PART) return this.concat(to, [from]);
+    await this.ensureBucket();
+    const Bucket = this.bucket;
+    await this.write(what, true, async ({ signal }) => {
+      try {
+        return await this.client.send(
+          new CopyObjectCommand({
+            Bucket,
+            Key: to,
+            CopySource: `${Bucket}/${encodeKeyPath(from)}`,
+            ContentType: 'application/octet-stream',
+            MetadataDirective: 'REPLACE',
+          }),
+          { abortSignal: signal },
+        );
+      } catch (err) {
+        if (isS3NotFound(err) && !isNoSuchBucket(err)) throw new NotFoundError(from);
+        throw err;
+      }
+    });
+    return { key: to, size: info.size, modified: new Date() };
   }
 
   async concat(to: string, sources: string[]): Promise<ObjectInfo> {

@@ -18,6 +18,10 @@
 //   delete  of an SLO uses ?multipart-manifest=delete: segments go too.
 //   move    server-side copy with ?multipart-manifest=get (an SLO's manifest
 //           is copied, not its data), then a plain DELETE of the source.
+//   copy    server-side: a plain object by PUT with X-Copy-From; an SLO by a
+//           server-side copy of each of its segments and a new manifest over
+//           the copies (never the same segments: delete of an SLO removes
+//           them, and promotion copies blobs out of namespaces that end).
 //   list    GET container?format=json&prefix&delimiter&marker&limit
 //   presignGet  TempURL (HMAC-SHA256) with the configured tempUrlKey.
 // Overwriting a segmented object leaves its old segments behind (a reader
@@ -229,6 +233,41 @@ export class SwiftDriver implements StorageDriver {
     if (r.status !== 201) throw this.transport.fail(what, r);
     const d = await this.transport.call(what, 'DELETE', { path: this.containers.objectPath(from), idempotent: true });
     if (d.status !== 204 && d.status !== 200 && d.status !== 404) throw this.transport.fail(what, d);
+  }
+
+  async copy(from: string, to: string): Promise<ObjectInfo> {
+    const what = `swift copy ${from} -> ${to}`;
+    validateKey(to);
+    const path = this.containers.objectPath(from);
+    const head = await this.transport.call(what, 'HEAD', { path, idempotent: true });
+    if (head.status === 404) throw new NotFoundError(from);
+    if (head.status >= 300) throw this.transport.fail(what, head);
+    const size = Number(head.headers.get('content-length') ?? 0);
+    if (from === to) return { key: to, size, modified: headerDate(head.headers) };
+    const entries = isSlo(head.headers) ? await this.segments.flatEntries(what, path, from) : null;
+    if (!entries) {
+      const r = await this.containers.write(what, 'PUT', {
+        path: this.containers.objectPath(to),
+        headers: { 'X-Copy-From': `/${path}`, 'Content-Length': '0' },
+        idempotent: true,
+      });
+      if (r.status === 404) throw new NotFoundError(from);
+      if (r.status !== 201) throw this.transport.fail(what, r);
+      return { key: to, size, modified: headerDate(r.headers) };
+    }
+    const copies: Seg[] = [];
+    try {
+      await mapLimit(entries, this.settings.concurrency, async (entry, i) => {
+        copies[i] = entry.data !== undefined || !entry.name ? segFromStored(entry) : await this.segments.copySegment(what, entry);
+      });
+      const info = await this.segments.publish(what, to, copies);
+      return { key: to, size: copies.reduce((n, s) => n + segLength(s), 0), modified: info.modified };
+    } catch (err) {
+      // best effort: the copied segments of a copy that did not happen
+      const made = copies.filter((s) => s?.path !== undefined);
+      await mapLimit(made, this.settings.concurrency, (s) => this.segments.deleteSegment(what, s.path!).catch(() => undefined));
+      throw err;
+    }
   }
 
   async concat(to: string, sources: string[]): Promise<ObjectInfo> {

@@ -199,11 +199,51 @@ export class SegmentStore {
   }
 
   /** Server-side copy of a plain object into a new segment (no bytes through this process). */
-  async copyToSegment(what: string, key: string): Promise<Seg> {
+  copyToSegment(what: string, key: string): Promise<Seg> {
+    return this.copyIntoSegment(what, `/${this.containers.objectPath(key)}`, key);
+  }
+
+  /**
+   * Server-side copy of the segment `name` ("/container/object", as a stored
+   * manifest names it) into a new segment of its own, keeping the entry's
+   * range and etag: an object copied this way shares no segment with its
+   * source, so deleting either (which deletes an SLO's segments) leaves the
+   * other whole.
+   */
+  async copySegment(what: string, entry: StoredSegment): Promise<Seg> {
+    const copied = await this.copyIntoSegment(what, `/${encodeKeyPath(entry.name!.slice(1))}`, entry.name!);
+    return { ...segFromStored(entry), path: copied.path, size_bytes: copied.size_bytes };
+  }
+
+  /**
+   * The stored entries of the SLO manifest at `path` with nested manifests
+   * expanded (their entries in place), or null when the object there is no
+   * SLO. NotFoundError (`key`) when it is gone.
+   */
+  async flatEntries(what: string, path: string, key: string, depth = 0): Promise<StoredSegment[] | null> {
+    const r = await this.transport.call(what, 'GET', { path, query: { 'multipart-manifest': 'get' }, idempotent: true });
+    if (r.status === 404) throw new NotFoundError(key);
+    if (r.status !== 200) throw this.transport.fail(what, r);
+    if (!isSlo(r.headers)) return null;
+    const out: StoredSegment[] = [];
+    for (const entry of JSON.parse(r.body.toString('utf8')) as StoredSegment[]) {
+      if (entry.sub_slo && entry.name && depth < 10 && !entry.range) {
+        const nested = await this.flatEntries(what, encodeKeyPath(entry.name.slice(1)), key, depth + 1);
+        if (nested) {
+          out.push(...nested);
+          continue;
+        }
+      }
+      out.push(entry);
+    }
+    return out;
+  }
+
+  private async copyIntoSegment(what: string, copyFrom: string, key: string): Promise<Seg> {
     const segKey = `${randomUUID()}/000000`;
     const r = await this.containers.write(what, 'PUT', {
       path: this.containers.segmentPath(segKey),
-      headers: { 'X-Copy-From': `/${this.containers.objectPath(key)}`, 'Content-Length': '0' },
+      headers: { 'X-Copy-From': copyFrom, 'Content-Length': '0' },
       idempotent: true,
     });
     if (r.status === 404) throw new NotFoundError(key);

@@ -117,6 +117,54 @@ describe('swift driver specifics', () => {
     return d;
   }
 
+  it('copy is done by the server: segments copied on the server, no byte read or written by the driver', async () => {
+    const d = track(driverFor(env, { segmentSize: 3 * MiB }));
+    const large = randomBytes(7 * MiB + 5); // three segments and an SLO manifest
+    const small = randomBytes(1000); // a plain object
+    await d.put('a/blobs/large', Readable.from([large]));
+    await d.put('a/blobs/small', small);
+    const { transport } = swiftParts(d);
+    const exchange = transport.exchange.bind(transport);
+    const seen: string[] = [];
+    let sent = 0;
+    let received = 0;
+    transport.exchange = async (method, o, ctx) => {
+      const q = new URLSearchParams(o.query as Record<string, string>).toString();
+      seen.push(`${method}${q ? ` ?${q}` : ''}${o.headers?.['X-Copy-From'] ? ' copy' : ''}`);
+      if (o.body instanceof Uint8Array) sent += o.body.length;
+      if (typeof o.body === 'function') sent = Infinity;
+      const res = await exchange(method, o, ctx);
+      received += Number(res.headers.get('content-length') ?? 0) * (method === 'HEAD' ? 0 : 1);
+      return res;
+    };
+    try {
+      assert.equal((await d.copy('a/blobs/large', 'b/blobs/large')).size, large.length);
+      assert.equal((await d.copy('a/blobs/small', 'b/blobs/small')).size, small.length);
+    } finally {
+      transport.exchange = exchange;
+    }
+    // No GET of an object's data (only of the SLO manifest), no data PUT: just manifests both ways.
+    assert.deepEqual(
+      seen.filter((s) => s.startsWith('GET')),
+      ['GET ?multipart-manifest=get'],
+    );
+    assert.equal(seen.filter((s) => s === 'PUT copy').length, 4, seen.join('\n')); // three segments, one plain object
+    assert.ok(sent < 4096, `the driver sent ${sent} bytes`);
+    assert.ok(received < 4096, `the driver received ${received} bytes`);
+    assert.equal(sha(await readAll(await d.read('b/blobs/large'))), sha(large));
+    assert.equal(sha((await d.get('b/blobs/small'))!), sha(small));
+    // The copy has segments of its own: the source (and its segments) can go.
+    const segs = (d as unknown as { segments: { usedBy(w: string, k: string): Promise<Set<string>> } }).segments;
+    const [mine, theirs] = await Promise.all([segs.usedBy('test', 'b/blobs/large'), segs.usedBy('test', 'a/blobs/large')]);
+    assert.equal(mine.size, 3);
+    assert.deepEqual(
+      [...mine].filter((n) => theirs.has(n)),
+      [],
+    );
+    assert.equal(await d.delete('a/blobs/large'), true);
+    assert.equal(sha(await readAll(await d.read('b/blobs/large'))), sha(large));
+  });
+
   it('creates the container (and the segments container) at the first write', async () => {
     const d = track(driverFor(env));
     const name = swiftParts(d).cfg.container;

@@ -11,6 +11,7 @@ import { DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST } from '
 import { parseDigest, type Digest } from '../../src/registry/names.js';
 import type { Scope } from '../../src/registry/scope.js';
 import { uploadWhole } from '../../src/registry/uploads.js';
+import { copyObject } from '../../src/storage/copy.js';
 import type { StorageDriver } from '../../src/storage/driver.js';
 import { FilesystemDriver } from '../../src/storage/fs.js';
 import { MemoryDriver } from '../../src/storage/memory.js';
@@ -200,7 +201,7 @@ export class HookDriver implements StorageDriver {
   readonly name: string;
   concatKeepsSources?: boolean;
   readonly calls: Array<{ op: string; key: string }> = [];
-  before: { get?: Hook; put?: Hook; delete?: Hook; move?: Hook; deleteConcatSources?: Hook; list?: Hook; stat?: Hook } = {};
+  before: { get?: Hook; put?: Hook; delete?: Hook; move?: Hook; copy?: Hook; deleteConcatSources?: Hook; list?: Hook; stat?: Hook } = {};
   constructor(readonly inner: StorageDriver) {
     this.name = `hooked ${inner.name}`;
     this.concatKeepsSources = inner.concatKeepsSources;
@@ -233,6 +234,11 @@ export class HookDriver implements StorageDriver {
     await this.before.move?.(from, to);
     this.calls.push({ op: 'move', key: from });
     return this.inner.move(from, to);
+  }
+  async copy(from: string, to: string) {
+    await this.before.copy?.(from, to);
+    this.calls.push({ op: 'copy', key: from });
+    return copyObject(this.inner, from, to);
   }
   concat(to: string, sources: string[]) {
     return this.inner.concat(to, sources);
@@ -291,6 +297,10 @@ export class AgedDriver implements StorageDriver {
   }
   move(from: string, to: string) {
     return this.inner.move(from, to);
+  }
+  async copy(from: string, to: string) {
+    const st = await copyObject(this.inner, from, to);
+    return { ...st, modified: this.shift(to, st.modified) };
   }
   concat(to: string, sources: string[]) {
     return this.inner.concat(to, sources);

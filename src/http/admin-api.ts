@@ -7,7 +7,9 @@
 //   GET    /admin/v1/namespaces/{name}     show
 //   PATCH  /admin/v1/namespaces/{name}     extend the TTL
 //   DELETE /admin/v1/namespaces/{name}     end it
-//   POST   /admin/v1/promote               promotion (handlers/promote.ts, mounted in EXTRA_ROUTES)
+//   POST   /admin/v1/promote               promotion (handlers/promote.ts): routed by dispatch.ts before
+//                                           this table, authorized by the registry's rules (pull the
+//                                           source, push the target), not the admin role
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
@@ -37,10 +39,8 @@ export interface AdminContext {
 
 export type AdminHandler = (ctx: AdminContext) => Promise<void>;
 
-/** Further admin routes, by exact path then method. Promotion mounts here (one line). */
-const EXTRA_ROUTES: Record<string, Record<string, AdminHandler>> = {
-  // '/admin/v1/promote': { POST: promote },
-};
+/** Further admin routes, by exact path then method. */
+const EXTRA_ROUTES: Record<string, Record<string, AdminHandler>> = {};
 
 const NAMESPACE_PATH_RE = /^\/admin\/v1\/namespaces\/([^/]+)$/;
 

@@ -9,6 +9,7 @@ import { sendJson } from './context.js';
 import { describeError, HttpError, sendError } from './errors.js';
 import { deleteBlob, getBlob } from './handlers/blobs.js';
 import { catalog, referrers, tagsList } from './handlers/listings.js';
+import { type KnownNamespace, PROMOTE_PATH, promoteHandler, type RepoCheck } from './handlers/promote.js';
 import { deleteManifestHandler, getManifestHandler, putManifestHandler } from './handlers/manifests.js';
 import { deleteUpload, getUpload, patchUpload, postUpload, putUpload } from './handlers/uploads.js';
 import { parseTarget, type Route } from './router.js';
@@ -173,6 +174,25 @@ export function createDispatcher(rt: Runtime): Dispatcher {
       if (rt.adminOnMain && ADMIN_PATHS.has(url.pathname) && (url.pathname !== '/metrics' || metrics)) {
         facts.route = url.pathname === '/metrics' ? 'metrics' : 'health';
         void serveAdmin(rt, req, res, url.pathname);
+        return;
+      }
+      const at = url;
+      if (at.pathname === PROMOTE_PATH) {
+        // Promotion (handlers/promote.ts): a known caller, then pull on the source and push on the target.
+        facts.route = 'promote';
+        const scope = { driver: rt.driver, ns: config.namespaces.default, graceSeconds: config.prune.graceSeconds };
+        const ctx: Context = { req, res, url: at, scope, config, log, events: notifier };
+        // A namespace not in the configuration may be a live buildset namespace (looked up fresh: a write).
+        const known: KnownNamespace = async (name) => {
+          if (!config.buildsets) return false;
+          return (await rt.buildsets.lookup(name, true)).kind === 'live';
+        };
+        const check: RepoCheck = async (ns, repo, reference, m) =>
+          void (await auth.authorize(req, at, ns, { kind: 'manifest', repo, reference }, m));
+        auth
+          .authorize(req, at, config.namespaces.default, { kind: 'base' }, method)
+          .then(() => promoteHandler(ctx, auth.enabled ? check : undefined, known))
+          .then(undefined, fail);
         return;
       }
       if (url.pathname.startsWith(ADMIN_API_PREFIX)) {

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../config/config.js';
 import { SERVE_HELP, serve } from './serve.js';
 import { fsckCommand } from './fsck.js';
 import { pruneCommand } from './prune.js';
+import { promoteCommand } from './promote.js';
 import { HASH_PASSWORD_HELP, hashPasswordCommand } from './hash-password.js';
 import { checkConfigCommand } from './check-config.js';
 
@@ -14,6 +15,7 @@ Wharf is an OCI Distribution registry (push/pull of images and artifacts).
 Commands:
   fsck           Check the store (blobs hash to their names, nothing dangles), --repair fixes (see: wharf fsck --help)
   prune          Remove stale uploads, expired manifests and unreferenced blobs (see: wharf prune --help)
+  promote        Copy an image from one namespace/repository to another, under a tag (see: wharf promote --help)
   serve          Run the registry server (see: wharf serve --help)
   check-config   Validate a configuration, print it (secrets redacted), check the store answers
   hash-password  Print a bcrypt hash of a password read from stdin or a prompt
@@ -91,6 +93,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'fsck':
       process.exitCode = await fsckCommand(rest);
+      return;
+    case 'promote':
+      process.exitCode = await promoteCommand(rest);
       return;
     case 'check-config':
       // Exit at once: a store client may keep sockets open.

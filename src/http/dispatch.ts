@@ -20,6 +20,7 @@ import { resolveNamespace } from '../registry/namespaces.js';
 import { createUi } from './ui/index.js';
 import type { MirrorObserver } from '../registry/mirror/observer.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { parseBasic } from './auth/basic.js';
 import { TOKEN_PATH } from './auth/index.js';
 import { requestEnded, type RequestFacts } from './access-log.js';
 import { ADMIN_PATHS, serveAdmin } from './admin.js';
@@ -189,10 +190,15 @@ export function createDispatcher(rt: Runtime): Dispatcher {
         };
         const check: RepoCheck = async (ns, repo, reference, m) =>
           void (await auth.authorize(req, at, ns, { kind: 'manifest', repo, reference }, m));
-        auth
-          .authorize(req, at, config.namespaces.default, { kind: 'base' }, method)
-          .then(() => promoteHandler(ctx, auth.enabled ? check : undefined, known))
-          .then(undefined, fail);
+        // A user with the admin role may promote anything; anyone else as the rules allow.
+        const basicUser = parseBasic(req.headers.authorization)?.user;
+        const asAdmin = basicUser !== undefined && config.users.some((u) => u.admin && u.name === basicUser);
+        (asAdmin
+          ? auth.admin(req).then(() => promoteHandler(ctx, undefined, known))
+          : auth
+              .authorize(req, at, config.namespaces.default, { kind: 'base' }, method)
+              .then(() => promoteHandler(ctx, auth.enabled ? check : undefined, known))
+        ).then(undefined, fail);
         return;
       }
       if (url.pathname.startsWith(ADMIN_API_PREFIX)) {

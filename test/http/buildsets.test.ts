@@ -4,7 +4,7 @@
 // taking effect at once, a restart, and prune + fsck after the end.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { basic, digestOf, raw, tokenRequest, type Reply } from '../helpers/auth.js';
@@ -348,6 +348,34 @@ describe('a buildset namespace', () => {
     wharf = await startWharf({ registry, dataDir, port: wharf.port });
     const m = await api({ ns: 'change-1' }, 'GET', '/v2/docker.io/library/app/manifests/latest', bsAuth);
     assert.equal(m.status, 200, m.text);
+  });
+
+  it('promotion out of it into the intermediate namespace: by the admin; not by its own credential or a user without push there', async () => {
+    const body = {
+      from: { namespace: 'change-1', repository: 'docker.io/library/app', reference: 'latest' },
+      to: { namespace: 'intermediate', repository: 'docker.io/library/app', tag: 'change-1' },
+    };
+    // The buildset's credential may pull its own namespace but not push the intermediate one.
+    errorOf(await admin('POST', '/admin/v1/promote', body, bsAuth), 403, 'DENIED');
+    errorOf(
+      await admin('POST', '/admin/v1/promote', { ...body, from: { ...body.from, namespace: 'no-such-buildset' } }),
+      404,
+      'NAME_UNKNOWN',
+    );
+    const r = await admin('POST', '/admin/v1/promote', body);
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.json().digest, pushed.manifest);
+    const m = await api({ ns: 'intermediate' }, 'GET', '/v2/docker.io/library/app/manifests/change-1', DEV);
+    assert.equal(m.status, 200, m.text);
+    assert.equal(m.header('docker-content-digest'), pushed.manifest);
+    const l = await api({ ns: 'intermediate' }, 'GET', `/v2/docker.io/library/app/blobs/${pushed.layer}`, DEV);
+    assert.equal(l.status, 200);
+    assert.equal(digestOf(l.body), pushed.layer);
+    // Same file on the filesystem: nothing copied.
+    const [, hex] = pushed.layer.split(':');
+    const a = statSync(join(dataDir, 'change-1', 'blobs', 'sha256', hex!));
+    const b = statSync(join(dataDir, 'intermediate', 'blobs', 'sha256', hex!));
+    assert.equal(a.ino, b.ino);
   });
 
   it('DELETE: at once 404 by every way in, its credentials refused; prune removes its content, keeps the parent; fsck is clean', async () => {

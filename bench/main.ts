@@ -32,8 +32,8 @@
 // store behind nginx round-robin against 1 process behind the same nginx
 // (both sides' CPU counts every replica and nginx): how throughput grows
 // with replicas, and where the store becomes the limit. --against
-// sync-reads: the filesystem driver as by default against
-// WHARF_SYNC_READS=on (synchronous stats and small reads).
+// pool-reads: the filesystem driver as by default (synchronous stats and
+// small reads) against WHARF_SYNC_READS=off (through the threadpool).
 import { execFileSync, execSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -151,7 +151,7 @@ function outFileFor(partial: boolean): string {
 
 if (values.help || values.list) {
   console.log(
-    'npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT] [--snapshot] [--against distribution|quiet|no-log|no-metrics|sync-reads|replicas]\n                 [--store fs|s3] [--replicas N]\n\nScenarios:',
+    'npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT] [--snapshot] [--against distribution|quiet|no-log|no-metrics|pool-reads|replicas]\n                 [--store fs|s3] [--replicas N]\n\nScenarios:',
   );
   const s = sizesFor(values.quick);
   for (const sc of SCENARIOS)
@@ -177,11 +177,11 @@ const AGAINST: Record<string, { kind: ServerKind; label: string; versus: string 
     label: 'Wharf no metrics',
     versus: 'Wharf (the defaults) vs Wharf without metrics (metrics: false)',
   },
-  'sync-reads': {
-    kind: 'wharf-sync-reads',
-    label: 'Wharf sync reads',
+  'pool-reads': {
+    kind: 'wharf-pool-reads',
+    label: 'Wharf pool reads',
     versus:
-      'Wharf (stats and reads through the threadpool, the default) vs Wharf with WHARF_SYNC_READS=on (synchronous stats and small reads on the filesystem)',
+      'Wharf (synchronous stats and small reads on the filesystem, the default) vs Wharf with WHARF_SYNC_READS=off (through the threadpool)',
   },
   replicas: {
     kind: 'wharf',

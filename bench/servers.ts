@@ -16,7 +16,7 @@ import type { BenchStorage } from './stores.js';
  * 'wharf-quiet': Wharf with the access log and metrics off (`npm run bench -- --against quiet`);
  * 'wharf-no-log' / 'wharf-no-metrics': only one of them off (`--against no-log|no-metrics`).
  */
-export type ServerKind = 'wharf' | 'distribution' | 'wharf-quiet' | 'wharf-no-log' | 'wharf-no-metrics' | 'wharf-sync-reads';
+export type ServerKind = 'wharf' | 'distribution' | 'wharf-quiet' | 'wharf-no-log' | 'wharf-no-metrics' | 'wharf-pool-reads';
 
 /** The registry settings and environment of each Wharf variant (the access log and metrics are on by default). */
 const WHARF_VARIANTS: Record<Exclude<ServerKind, 'distribution'>, { registry?: Record<string, unknown>; env?: Record<string, string> }> = {
@@ -24,8 +24,8 @@ const WHARF_VARIANTS: Record<Exclude<ServerKind, 'distribution'>, { registry?: R
   'wharf-quiet': { registry: { 'access-log': false, metrics: false } },
   'wharf-no-log': { registry: { 'access-log': false } },
   'wharf-no-metrics': { registry: { metrics: false } },
-  /** The filesystem driver's stats and small reads with synchronous calls instead of the threadpool. */
-  'wharf-sync-reads': { env: { WHARF_SYNC_READS: 'on' } },
+  /** The filesystem driver's stats and small reads through the threadpool instead of synchronous calls. */
+  'wharf-pool-reads': { env: { WHARF_SYNC_READS: 'off' } },
 };
 export const SERVER_KINDS: readonly ServerKind[] = ['wharf', 'distribution'];
 

@@ -44,16 +44,17 @@ const DIR_CACHE_QUIET_NS = 1_000_000_000n;
 /** Bounded parallelism for stat/unlink fan-out. */
 const PARALLEL = 16;
 /**
- * With `synchronousReads`, reads of at most this many bytes (and every stat)
- * use synchronous calls on the event loop. Through fs/promises each call is a
- * threadpool round trip: 13–60 µs of main-thread CPU to submit and settle,
- * plus a wait behind the pool's big writes and hash jobs, which is what small
- * HEAD/GETs feel during a big push; the synchronous call costs 2–10 µs on a
- * local filesystem with the pages cached. On a slow or network filesystem
- * each one blocks the loop instead, and on a CPU-starved machine a process
- * with one busy thread gets a smaller share than one with a busy pool (the
- * bench measured 0.47× req/s at load 11–13), so it is off until a quiet
- * machine's bench says otherwise (`npm run bench -- --against sync-reads`).
+ * With `synchronousReads` (the default), reads of at most this many bytes
+ * (and every stat) use synchronous calls on the event loop. Through
+ * fs/promises each call is a threadpool round trip: 13–60 µs of main-thread
+ * CPU to submit and settle, plus a wait behind the pool's big writes and hash
+ * jobs; the synchronous call costs 2–10 µs on a local filesystem with the
+ * pages cached. `npm run bench -- --against sync-reads --only conc` at load
+ * 4–7: 1,649 against 920 req/s, server CPU per request 0.39 against 0.74 ms.
+ * On a slow or network filesystem each call blocks the loop instead, and on a
+ * CPU-starved machine (load 11–13 on 2 cores) a process with one busy thread
+ * gets a smaller share than one with a busy pool (0.47× there):
+ * WHARF_SYNC_READS=off goes back to the pool.
  */
 const SYNC_READ_MAX = 256 * 1024;
 
@@ -68,15 +69,15 @@ export interface FilesystemDriverOptions {
   /** Remove stale temp files (older than an hour) at startup (default true). */
   sweepTemp?: boolean;
   /**
-   * stat and reads up to 256 KiB with synchronous calls (default false, unless
-   * the environment says WHARF_SYNC_READS=on): see SYNC_READ_MAX.
+   * stat and reads up to 256 KiB with synchronous calls (default true, unless
+   * the environment says WHARF_SYNC_READS=off): see SYNC_READ_MAX.
    */
   synchronousReads?: boolean;
 }
 
-/** The default of `synchronousReads`: off, unless WHARF_SYNC_READS says on. */
+/** The default of `synchronousReads`: on, unless WHARF_SYNC_READS says off. */
 function synchronousReadsByDefault(): boolean {
-  return /^(1|on|true|yes)$/i.test(process.env.WHARF_SYNC_READS ?? '');
+  return !/^(0|off|false|no)$/i.test(process.env.WHARF_SYNC_READS ?? '');
 }
 
 interface DirEntry {

@@ -26,9 +26,9 @@ runDriverSuite(
   { checkMemory: false },
 );
 
-// Twice: reads and stats through the threadpool (the default) and with synchronous calls.
-for (const synchronousReads of [false, true]) {
-  runDriverSuite(synchronousReads ? 'filesystem, synchronous reads' : 'filesystem', async () => {
+// Twice: reads and stats with synchronous calls (the default) and through the threadpool.
+for (const synchronousReads of [true, false]) {
+  runDriverSuite(synchronousReads ? 'filesystem' : 'filesystem, reads through the threadpool', async () => {
     const root = mkdtempSync(join(tmpdir(), 'wharf-fs-suite-'));
     const driver = new FilesystemDriver({ root, synchronousReads });
     return {

@@ -57,4 +57,10 @@ if [ ${#left_out[@]} -gt 0 ]; then
 fi
 
 # One file at a time: the e2e and Swift tests start real servers and tools.
-exec node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+# Quick mode runs two files at once: its files start their servers on ports
+# the kernel picks (test/helpers/wharf.ts starts again on another when one is
+# taken in between), keep their data in their own temp directories, and
+# count descriptors of their own processes only.
+concurrency=1
+if $quick; then concurrency=2; fi
+exec node --test --test-concurrency=$concurrency --test-reporter=spec "${files[@]}"

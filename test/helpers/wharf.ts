@@ -69,7 +69,24 @@ function httpsStatus(url: string): Promise<number> {
   });
 }
 
+/**
+ * freePort() closes its socket before wharf binds the port: another process
+ * (test:quick runs two files at once) may take it in between. Only when the
+ * helper chose the port does it start again on another.
+ */
 export async function startWharf(opts: StartOptions = {}): Promise<WharfProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startWharfOnce(opts);
+    } catch (err) {
+      if (opts.port !== undefined || attempt >= 3 || !(err instanceof PortTakenError)) throw err;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startWharfOnce(opts: StartOptions): Promise<WharfProcess> {
   const tmp = mkdtempSync(join(tmpdir(), 'wharf-test-'));
   const dataDir = opts.dataDir ?? join(tmp, 'data');
   const port = opts.port ?? (await freePort());
@@ -88,18 +105,27 @@ export async function startWharf(opts: StartOptions = {}): Promise<WharfProcess>
   });
   io.attach(child);
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  // Another process holds the port: what answers there is not this wharf.
+  const failIfPortTaken = async () => {
+    if (!io.output().includes('EADDRINUSE')) return;
+    child.kill('SIGKILL');
+    await exited;
+    rmSync(tmp, { recursive: true, force: true });
+    throw new PortTakenError(`port ${port} taken:\n${io.output()}`);
+  };
   // HTTPS when the config has a certificate (readiness is checked without verifying it).
   const tls = opts.registry?.['tls-cert'] !== undefined;
   const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
+    await failIfPortTaken();
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`wharf exited during start (${child.exitCode ?? child.signalCode}):\n${io.output()}`);
     }
     try {
       const status = tls
         ? await httpsStatus(`${url}/v2/`)
-        : await fetch(`${url}/v2/`).then(async (r) => {
+        : await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(5000) }).then(async (r) => {
             await r.arrayBuffer();
             return r.status;
           });
@@ -120,6 +146,7 @@ export async function startWharf(opts: StartOptions = {}): Promise<WharfProcess>
     const logDeadline = Date.now() + 5000;
     while (!io.output().includes('"msg":"wharf listening"') && Date.now() < logDeadline) await new Promise((r) => setTimeout(r, 10));
   }
+  await failIfPortTaken();
   const waitExit = async (sig: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(sig);
     await exited;

@@ -206,6 +206,25 @@ export class S3Driver implements StorageDriver {
   }
 
   /** Start a multipart upload to `key`; its UploadId. */
+  /** One part of a multipart upload, retried, its MD5 checked by the store; resolves to its ETag. */
+  private async uploadPart(what: string, key: string, UploadId: string, PartNumber: number, bytes: Buffer): Promise<string | undefined> {
+    const r = await this.send(`${what} (part ${PartNumber})`, true, ({ signal }) =>
+      this.client.send(
+        new UploadPartCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId,
+          PartNumber,
+          Body: bytes,
+          ContentLength: bytes.length,
+          ContentMD5: createHash('md5').update(bytes).digest('base64'),
+        }),
+        { abortSignal: signal },
+      ),
+    );
+    return r.ETag;
+  }
+
   private async createMultipart(what: string, key: string): Promise<string> {
     const created = await this.write(what, true, ({ signal }) =>
       this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: 'application/octet-stream' }), {
@@ -258,21 +277,7 @@ export class S3Driver implements StorageDriver {
     const done: CompletedPart[] = [];
     let size = 0;
     const uploadPart = async (PartNumber: number, bytes: Buffer): Promise<void> => {
-      const r = await this.send(`${what} (part ${PartNumber})`, true, ({ signal }) =>
-        this.client.send(
-          new UploadPartCommand({
-            Bucket,
-            Key: key,
-            UploadId,
-            PartNumber,
-            Body: bytes,
-            ContentLength: bytes.length,
-            ContentMD5: createHash('md5').update(bytes).digest('base64'),
-          }),
-          { abortSignal: signal },
-        ),
-      );
-      done.push({ PartNumber, ETag: r.ETag });
+      done.push({ PartNumber, ETag: await this.uploadPart(what, key, UploadId, PartNumber, bytes) });
     };
     let inFlight: Promise<void> | undefined;
     try {
@@ -506,21 +511,7 @@ export class S3Driver implements StorageDriver {
         }
         return uploadSlots.run(async () => {
           const bytes = await this.download(what, sources, part.pieces, part.size);
-          const r = await this.send(`${what} (part ${PartNumber})`, true, ({ signal }) =>
-            this.client.send(
-              new UploadPartCommand({
-                Bucket,
-                Key: to,
-                UploadId,
-                PartNumber,
-                Body: bytes,
-                ContentLength: bytes.length,
-                ContentMD5: createHash('md5').update(bytes).digest('base64'),
-              }),
-              { abortSignal: signal },
-            ),
-          );
-          return { PartNumber, ETag: r.ETag };
+          return { PartNumber, ETag: await this.uploadPart(what, to, UploadId, PartNumber, bytes) };
         });
       });
       await this.completeMultipart(what, to, UploadId, completed, total);

@@ -19,7 +19,17 @@
 //   cannot both exist (the second put fails with ENOTDIR / the first with EISDIR).
 // - The top-level segment `_tmp` is reserved.
 // - Each key segment is a file name, so at most 255 bytes (NAME_MAX).
-import { closeSync, constants as fsc, createReadStream, fstatSync, openSync, promises as fsp, readSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  constants as fsc,
+  createReadStream,
+  fstatSync,
+  openSync,
+  promises as fsp,
+  readSync,
+  type Stats,
+  statSync,
+} from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
@@ -109,6 +119,12 @@ function rethrowFull(err: unknown): never {
 }
 
 /** Errors that mean "no object at this path". */
+/** The bytes of an open object that `range` asks for (all without one); end < start: none. A directory is no object. */
+function spanOf(key: string, st: Stats, range?: ByteRange): { start: number; end: number } {
+  if (!st.isFile()) throw new NotFoundError(key);
+  return range ? resolveRange(key, st.size, range) : { start: 0, end: st.size - 1 };
+}
+
 /** `length` bytes at `position` of an open file (fewer only if the file is shorter). */
 function readFullySync(fd: number, position: number, length: number): Buffer {
   const buf = Buffer.allocUnsafe(length);
@@ -305,13 +321,10 @@ export class FilesystemDriver implements StorageDriver {
     }
     // The open handle pins this version of the object: a concurrent overwrite
     // (rename) or delete does not change what this stream returns.
-    let start = 0;
+    let start: number;
     let end: number;
     try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw new NotFoundError(key);
-      if (range) ({ start, end } = resolveRange(key, st.size, range));
-      else end = st.size - 1;
+      ({ start, end } = spanOf(key, await fh.stat(), range));
     } catch (err) {
       await fh.close().catch(() => {});
       throw err;
@@ -333,13 +346,10 @@ export class FilesystemDriver implements StorageDriver {
       throw err;
     }
     // The open descriptor pins this version of the object, as in read().
-    let start = 0;
+    let start: number;
     let end: number;
     try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) throw new NotFoundError(key);
-      if (range) ({ start, end } = resolveRange(key, st.size, range));
-      else end = st.size - 1;
+      ({ start, end } = spanOf(key, fstatSync(fd), range));
       if (end < start) {
         closeSync(fd);
         return Readable.from([], { objectMode: false });

@@ -2,7 +2,8 @@
 // listing limits, byte-range resolution and keys in URLs.
 import type { ByteRange } from './driver.js';
 import { MAX_LIST_LIMIT } from './driver.js';
-import { InvalidKeyError, RangeNotSatisfiableError } from './errors.js';
+import type { ObjectInfo } from './driver.js';
+import { InvalidKeyError, NotFoundError, RangeNotSatisfiableError } from './errors.js';
 
 /**
  * Compare two keys in UTF-8 byte order (the order of S3, Swift and
@@ -76,6 +77,20 @@ export function listLimit(limit: number | undefined): number {
 export function checkByteRange(range: ByteRange): void {
   if (!Number.isSafeInteger(range.start) || range.start < 0 || (range.end !== undefined && !Number.isSafeInteger(range.end))) {
     throw new TypeError(`invalid byte range ${JSON.stringify(range)}`);
+  }
+}
+
+/**
+ * checkByteRange, and for a range whose end comes before its start (which S3
+ * and Swift would answer with the whole object): 416 with the object's size,
+ * or 404 when there is no object — asked of `stat` before any read is sent.
+ */
+export async function checkBackendRange(key: string, range: ByteRange, stat: (key: string) => Promise<ObjectInfo | null>): Promise<void> {
+  checkByteRange(range);
+  if (range.end !== undefined && range.end < range.start) {
+    const info = await stat(key);
+    if (!info) throw new NotFoundError(key);
+    throw new RangeNotSatisfiableError(key, info.size);
   }
 }
 

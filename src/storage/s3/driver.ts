@@ -42,7 +42,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ChunkSource } from '../chunk-source.js';
 import type { ByteRange, ListEntry, ListOptions, ListPage, ObjectInfo, StorageDriver } from '../driver.js';
 import { NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from '../errors.js';
-import { checkByteRange, checkKey as validateKey, checkPrefix, compareKeys, encodeKeyPath, listLimit } from '../keys.js';
+import { checkBackendRange, checkKey as validateKey, checkPrefix, compareKeys, encodeKeyPath, listLimit } from '../keys.js';
 import { mapLimit } from '../../async/map-limit.js';
 import { Semaphore } from '../../async/semaphore.js';
 import { retryPolicy, watchBody, withRetries, type AttemptContext, type IdleDeadline, type RetryPolicy } from '../retry.js';
@@ -322,14 +322,7 @@ export class S3Driver implements StorageDriver {
   async read(key: string, range?: ByteRange): Promise<Readable> {
     validateKey(key);
     const what = `s3 read ${key}`;
-    if (range) {
-      checkByteRange(range);
-      if (range.end !== undefined && range.end < range.start) {
-        const info = await this.stat(key);
-        if (!info) throw new NotFoundError(key);
-        throw new RangeNotSatisfiableError(key, info.size);
-      }
-    }
+    if (range) await checkBackendRange(key, range, (k) => this.stat(k));
     let deadline: IdleDeadline | undefined;
     const body = await this.send(
       what,
@@ -407,6 +400,12 @@ export class S3Driver implements StorageDriver {
     if (from === to) return info;
     if (info.size > MAX_COPY_PART) return this.concat(to, [from]);
     await this.ensureBucket();
+    await this.copyWhole(what, from, to);
+    return { key: to, size: info.size, modified: new Date() };
+  }
+
+  /** CopyObject of `from` (≤ 5 GiB) to `to` on the server; the bucket exists. A missing `from` is NotFound. */
+  private async copyWhole(what: string, from: string, to: string): Promise<void> {
     const Bucket = this.bucket;
     await this.write(what, true, async ({ signal }) => {
       try {
@@ -425,7 +424,6 @@ export class S3Driver implements StorageDriver {
         throw err;
       }
     });
-    return { key: to, size: info.size, modified: new Date() };
   }
 
   async concat(to: string, sources: string[]): Promise<ObjectInfo> {
@@ -456,23 +454,7 @@ export class S3Driver implements StorageDriver {
     if (parts.length === 0) return this.put(to, new Uint8Array(0));
     const first = parts[0]!;
     if (parts.length === 1 && first.kind === 'copy') {
-      await this.write(what, true, async ({ signal }) => {
-        try {
-          return await this.client.send(
-            new CopyObjectCommand({
-              Bucket,
-              Key: to,
-              CopySource: copySource(first.piece.source),
-              ContentType: 'application/octet-stream',
-              MetadataDirective: 'REPLACE',
-            }),
-            { abortSignal: signal },
-          );
-        } catch (err) {
-          if (isS3NotFound(err) && !isNoSuchBucket(err)) throw new NotFoundError(sources[first.piece.source]!);
-          throw err;
-        }
-      });
+      await this.copyWhole(what, sources[first.piece.source]!, to);
       return { key: to, size: total, modified: new Date() };
     }
     if (parts.length === 1 && first.kind === 'upload') {

@@ -31,7 +31,7 @@ import { Readable } from 'node:stream';
 import { ChunkSource } from '../chunk-source.js';
 import type { ByteRange, ListEntry, ListOptions, ListPage, ObjectInfo, StorageDriver } from '../driver.js';
 import { NotFoundError, RangeNotSatisfiableError } from '../errors.js';
-import { checkByteRange, checkKey as validateKey, checkPrefix, compareKeys, listLimit } from '../keys.js';
+import { checkBackendRange, checkKey as validateKey, checkPrefix, compareKeys, listLimit } from '../keys.js';
 import { mapLimit } from '../../async/map-limit.js';
 import { retryPolicy, unavailable, type RetryPolicy } from '../retry.js';
 import { SwiftAuth } from './auth.js';
@@ -158,12 +158,7 @@ export class SwiftDriver implements StorageDriver {
     const what = `swift read ${key}`;
     const headers: Record<string, string> = {};
     if (range) {
-      checkByteRange(range);
-      if (range.end !== undefined && range.end < range.start) {
-        const info = await this.stat(key);
-        if (!info) throw new NotFoundError(key);
-        throw new RangeNotSatisfiableError(key, info.size);
-      }
+      await checkBackendRange(key, range, (k) => this.stat(k));
       headers.Range = `bytes=${range.start}-${range.end ?? ''}`;
     }
     const r = await this.transport.callStream(what, { path: this.containers.objectPath(key), headers, idempotent: true });

@@ -7,7 +7,7 @@
 // a base layer with /bin/busybox (Debian busybox-static) and a layer of fresh
 // random bytes per image, so every image (and its pushed blobs) is unique.
 //
-// Sandbox facts this relies on (see shared DESIGN.md):
+// Facts of the test machines this relies on (measured there):
 // - storage driver `vfs` (no overlay here), private graphroot/runroot;
 // - runtime `runc` (crun: "cgroups in hybrid mode not supported"), ulimits
 //   <= 4096, cgroupfs, no network for containers;

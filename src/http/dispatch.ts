@@ -182,7 +182,16 @@ export function createDispatcher(rt: Runtime): Dispatcher {
         // Promotion (handlers/promote.ts): a known caller, then pull on the source and push on the target.
         facts.route = 'promote';
         const scope = { driver: rt.driver, ns: config.namespaces.default, graceSeconds: config.prune.graceSeconds };
-        const ctx: Context = { req, res, url: at, scope, config, log, events: notifier };
+        const ctx: Context = {
+          req,
+          res,
+          url: at,
+          scope,
+          config,
+          log,
+          events: notifier,
+          onBuildsetDenied: (reason) => metrics?.buildsets.denied(reason),
+        };
         // A namespace not in the configuration may be a live buildset namespace (looked up fresh: a write).
         const known: KnownNamespace = async (name) => {
           if (!config.buildsets) return false;

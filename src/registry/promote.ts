@@ -55,6 +55,12 @@ export interface PromoteOptions {
   referrers?: boolean;
   /** Told about each manifest written in the target (the HTTP layer sends push events). */
   onManifest?: (m: PutManifestResult & { tag?: string }) => void;
+  /**
+   * Asked after the plan, before any write, with what the promotion would add
+   * to the target namespace (blobs it lacks, manifest bodies included); throws
+   * to refuse — e.g. a buildset namespace's byte cap (registry.buildsets.max-bytes).
+   */
+  admit?: (incoming: { blobs: number; bytes: number }) => Promise<void>;
 }
 
 export interface PromoteResult {
@@ -210,6 +216,18 @@ async function promoteBlob(src: Scope, dst: Scope, repo: string, digest: Digest,
   return { copied, size };
 }
 
+/** What the plan would add to the target: blobs (and manifest bodies) it does not hold whole. */
+async function incomingTo(dst: Scope, p: Plan): Promise<{ blobs: number; bytes: number }> {
+  const wanted = [...p.blobs.values()];
+  for (const m of [p.root, ...p.others]) wanted.push({ digest: m.digest, size: m.body.length });
+  const lacking = await mapLimit(wanted, PARALLEL * 4, async ({ digest, size }) => {
+    const held = await blobExists(dst, digest);
+    return held && held.size === size ? 0 : size;
+  });
+  const sizes = lacking.filter((n) => n > 0);
+  return { blobs: sizes.length, bytes: sizes.reduce((a, n) => a + n, 0) };
+}
+
 /**
  * Copy `from` (in `src`'s namespace) to `to` (in `dst`'s namespace) under
  * `to.tag`. `src` and `dst` must use one store (one driver). Throws a
@@ -228,6 +246,7 @@ export async function promote(
   validateTag(to.tag);
   const p = await plan(src, from, options.referrers ?? false);
   const blobs = [...p.blobs.values()];
+  if (options.admit) await options.admit(await incomingTo(dst, p));
   const result: PromoteResult = {
     digest: p.root.digest,
     mediaType: p.root.mediaType,

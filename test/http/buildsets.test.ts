@@ -328,6 +328,22 @@ describe('a buildset namespace', () => {
     assert.match(metrics.text, /wharf_buildset_namespaces\{state="live"\} 2/);
   });
 
+  it('a promotion into it over max-bytes is DENIED the same way, and writes nothing', async () => {
+    const size = (await admin('GET', '/admin/v1/namespaces/change-1')).json().sizeBytes;
+    const img = await pushSmallImage({ ns: 'intermediate' }, 'big/app', 'v1', DEV, Buffer.alloc(8192 - size + 1, 9));
+    const body = {
+      from: { namespace: 'intermediate', repository: 'big/app', reference: 'v1' },
+      to: { namespace: 'change-1', repository: 'big/app', tag: 'v1' },
+    };
+    const e = errorOf(await admin('POST', '/admin/v1/promote', body), 403, 'DENIED');
+    assert.match(e.message, /this promotion \(\d+ bytes\) would exceed its limit of 8192 bytes/);
+    assert.equal((await admin('GET', '/admin/v1/namespaces/change-1')).json().sizeBytes, size);
+    // (A manifest GET would fall back to the parent; a blob HEAD answers from the buildset alone.)
+    assert.equal((await api({ ns: 'change-1' }, 'HEAD', `/v2/big/app/blobs/${img.layer}`, ADMIN)).status, 404);
+    const metrics = await raw(wharf.url, 'GET', '/metrics');
+    assert.match(metrics.text, /wharf_buildset_denied_total\{reason="bytes"\} 2/);
+  });
+
   it('caps the number of live namespaces: DENIED, nothing created', async () => {
     const extra = [await create({ ttlSeconds: 60 }), await create({ ttlSeconds: 60 })];
     const before = recordNames();

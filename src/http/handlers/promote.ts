@@ -15,6 +15,7 @@
 // of /admin/v1/ (dispatch.ts routes this path before the admin API). With no
 // users configured the registry is open, and so is this. Either side may be
 // a live buildset namespace (docs/buildsets.md).
+import { namespaceBytes } from '../../registry/buildsets/bytes.js';
 import { RegistryError } from '../../registry/errors.js';
 import { resolveNamespace } from '../../registry/namespaces.js';
 import { isDigestReference, validateRepoName, validateTag } from '../../registry/names.js';
@@ -103,6 +104,21 @@ async function namespaceOf(ctx: Context, name: string, known?: KnownNamespace): 
   }
 }
 
+/** Refuses a promotion that would take buildset namespace `ns` past `maxBytes` (403 DENIED, as a push would be). */
+function capAdmission(ctx: Context, ns: string, maxBytes: number): (incoming: { bytes: number }) => Promise<void> {
+  return async ({ bytes: incoming }) => {
+    const { bytes } = await namespaceBytes(ctx.scope.driver, ns);
+    if (incoming > 0 && bytes + incoming > maxBytes) {
+      ctx.onBuildsetDenied?.('bytes');
+      throw new HttpError(
+        'DENIED',
+        `namespace ${ns} holds ${bytes} bytes; this promotion (${incoming} bytes) would exceed its limit of ${maxBytes} bytes (registry.buildsets.max-bytes)`,
+        { namespace: ns, bytes, incoming, maxBytes },
+      );
+    }
+  };
+}
+
 export async function promoteHandler(ctx: Context, check?: RepoCheck, known?: KnownNamespace): Promise<void> {
   const { req, config } = ctx;
   if (req.method !== 'POST') {
@@ -126,6 +142,9 @@ export async function promoteHandler(ctx: Context, check?: RepoCheck, known?: Kn
     await check(fromNs, r.from.repository, r.from.reference, 'GET');
     await check(toNs, r.to.repository, r.to.tag, 'PUT');
   }
+  // A buildset namespace's byte cap holds for promotions into it as for pushes.
+  const maxBytes = config.buildsets?.maxBytes ?? 0;
+  const admit = maxBytes > 0 && known && (await known(toNs)) ? capAdmission(ctx, toNs, maxBytes) : undefined;
   const base = { driver: ctx.scope.driver, graceSeconds: ctx.scope.graceSeconds };
   const src: Scope = { ...base, ns: fromNs };
   ctx.scope = { ...base, ns: toNs, origin: ctx };
@@ -137,6 +156,7 @@ export async function promoteHandler(ctx: Context, check?: RepoCheck, known?: Kn
     { repo: r.to.repository, tag: r.to.tag },
     {
       referrers: r.referrers,
+      admit,
       onManifest: (m) =>
         notifyManifest(ctx, 'push', r.to.repository, { digest: m.digest.text, mediaType: m.mediaType, size: m.size, tag: m.tag }),
     },

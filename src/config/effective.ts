@@ -55,7 +55,15 @@ export function effectiveConfig(c: Config): { registry: Record<string, unknown> 
       'refresh-token-expiry': c.auth.refreshTokenExpirySeconds,
       service: c.auth.service,
       'anonymous-read': c.anonymousRead,
-      users: c.users.map((u) => ({ name: u.name, pass: REDACTED, access: u.access, ...(u.groups.length ? { groups: u.groups } : {}) })),
+      users: c.users.map((u) =>
+        compact({
+          name: u.name,
+          pass: REDACTED,
+          access: u.access,
+          groups: u.groups.length ? u.groups : undefined,
+          admin: u.admin || undefined,
+        }),
+      ),
       access: c.auth.rules.map((r) =>
         compact({
           namespace: r.namespace,
@@ -85,6 +93,16 @@ export function effectiveConfig(c: Config): { registry: Record<string, unknown> 
           ]),
         ),
       }),
+      buildsets: c.buildsets && {
+        'max-namespaces': c.buildsets.maxNamespaces,
+        'max-bytes': c.buildsets.maxBytes,
+        'max-ttl': c.buildsets.maxTtlSeconds,
+        hosts: c.buildsets.hostSuffixes.map((s) => `*${s}`),
+        'path-prefix': c.buildsets.pathPrefix,
+        parents: c.buildsets.parents,
+        'credential-cost': c.buildsets.credentialCost,
+      },
+      ui: { enabled: c.ui.enabled, 'usage-max-age': c.ui.usageMaxAgeSeconds },
       limits: {
         'manifest-max-bytes': c.limits.manifestMaxBytes,
         'headers-timeout': seconds(c.limits.headersTimeoutMs),

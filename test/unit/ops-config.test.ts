@@ -160,6 +160,25 @@ describe('the configuration check-config prints', () => {
     assert.deepEqual(again.notifications, c.notifications);
     assert.equal(again.port, 5005);
   });
+
+  it('shows buildsets, the admin role and the UI, and reads them back the same', () => {
+    const c = cfg({
+      users: [{ name: 'root', pass: 'pw', access: 'write', admin: true }],
+      namespaces: { names: ['intermediate'] },
+      buildsets: { 'max-bytes': 4096, hosts: ['*.bs.example.com'], parents: ['intermediate'], 'path-prefix': 'b' },
+      ui: { 'usage-max-age': 60 },
+    });
+    const r = effectiveConfig(c).registry as any;
+    assert.equal(r.users[0].admin, true);
+    assert.deepEqual(r.buildsets.hosts, ['*.bs.example.com']);
+    assert.equal(r.buildsets['max-bytes'], 4096);
+    assert.deepEqual(r.ui, { enabled: true, 'usage-max-age': 60 });
+    const again = configFromObject(effectiveConfig(c), {});
+    assert.deepEqual(again.buildsets, c.buildsets);
+    assert.deepEqual(again.ui, c.ui);
+    assert.equal(again.users[0]?.admin, true);
+    assert.equal(effectiveConfig(cfg({})).registry.buildsets, undefined);
+  });
 });
 
 describe('SIGHUP reload', () => {

@@ -325,6 +325,7 @@ async function finishLoaded(
   const w = await begin(s, loaded, body);
   let size = rec.offset;
   let published: ObjectInfo | null;
+  let publishing = false;
   try {
     if (body) {
       size += await writeChunk(s, w, body, headers);
@@ -343,6 +344,7 @@ async function finishLoaded(
       });
     }
     await assertUnchanged(s, loaded);
+    publishing = true;
     published = await publishBlob(
       s,
       digest,
@@ -351,6 +353,15 @@ async function finishLoaded(
     );
   } catch (err) {
     const { error, undo } = failure(err, rec.id);
+    if (publishing && w.claim) {
+      // A publish can fail after it happened (a directory fsync after the
+      // rename): the claimed file may now be the blob's own (a hard link).
+      // Given back cut to the recorded size, it would cut the blob in place;
+      // it goes with the upload instead (the client starts the blob again).
+      await abandon(s, w, 'discard');
+      await removeUploadObjects(s, rec.id, layout.blob(s.ns, digest), true).catch(() => undefined);
+      throw error;
+    }
     await abandon(s, w, undo);
     throw error;
   }

@@ -2,6 +2,12 @@
 // deterministic: the headers and the first part of the body go out at once,
 // the rest only when the test calls `resume()`. The server may answer before
 // the body is complete (an early 4xx); the answer is collected either way.
+// The connection asks to be kept alive: the server then reads and discards
+// the rest of a body it answered early (up to its drain limit). With
+// `Connection: close` (Node's default without an agent) it closes after an
+// early answer, resetting the unread rest: a resume() just then fails with
+// EPIPE before Node has read the answer waiting in the socket
+// (test/http/upload-races failed so under load).
 import { request as httpRequest } from 'node:http';
 import { REQUEST_TIMEOUT_MS } from './oci-client.js';
 
@@ -27,7 +33,7 @@ export function pausedRequest(url: string, method: string, headers: Record<strin
     const req = httpRequest(url, {
       method,
       agent: false,
-      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length), ...headers },
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length), Connection: 'keep-alive', ...headers },
     });
     const timer = setTimeout(() => {
       req.destroy();

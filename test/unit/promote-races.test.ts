@@ -98,7 +98,7 @@ for (const dc of DRIVERS) {
 
     withStore(
       'two promotions into one tag at once, and a push of the same layer to the target: both succeed, one whole image',
-      async (driver, src, dst) => {
+      async (_driver, src, dst) => {
         const layer = randomBytes(20_000);
         const img = await pushImage(src, 'app', 'v1', { layers: [layer, randomBytes(700)] });
         const [a, b] = await Promise.all([

@@ -139,6 +139,10 @@ class UpstreamProxy {
   readonly seen: Seen[] = [];
   delayBlobsMs = 0;
   readonly corrupt = new Set<string>();
+  /** Blobs whose body stops half way (the connection is cut; the length header promised more). */
+  readonly truncate = new Set<string>();
+  /** Manifest paths (e.g. `/manifests/v1`) whose body is changed (still valid JSON, right length) under the upstream's digest header. */
+  readonly tamperManifests = new Set<string>();
   tokenRequests = 0;
   private readonly tokens = new Set<string>();
   private readonly sockets = new Set<Socket>();
@@ -212,7 +216,31 @@ class UpstreamProxy {
     if (isBlob && this.delayBlobsMs > 0) await new Promise((r) => setTimeout(r, this.delayBlobsMs));
     const digest = /\/blobs\/(sha256:[0-9a-f]{64})/.exec(path)?.[1];
     const up = httpRequest(`${this.target.url}${path}`, { method, headers, agent: false }, (upRes) => {
+      const tamper = method === 'GET' && [...this.tamperManifests].some((m) => path.includes(m));
+      if (tamper && upRes.statusCode === 200) {
+        const parts: Buffer[] = [];
+        upRes.on('data', (d: Buffer) => parts.push(d));
+        upRes.on('end', () => {
+          // Another manifest, as valid as the first, sent with the first one's Docker-Content-Digest.
+          const body = Buffer.from(Buffer.concat(parts).toString('utf8').replace(/}\s*$/, ' }'));
+          res.writeHead(200, { ...upRes.headers, 'content-length': String(body.length) });
+          res.end(body);
+        });
+        return;
+      }
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      if (method === 'GET' && digest && this.truncate.has(digest)) {
+        const half = Number(upRes.headers['content-length']) / 2;
+        let sent = 0;
+        upRes.on('data', (d: Buffer) => {
+          if (sent >= half) return;
+          const piece = d.subarray(0, Math.max(0, half - sent));
+          sent += piece.length;
+          res.write(piece);
+          if (sent >= half) setTimeout(() => res.destroy(), 50);
+        });
+        return;
+      }
       if (method === 'GET' && digest && this.corrupt.has(digest)) {
         // Same length, one flipped bit in the first chunk.
         let first = true;
@@ -602,6 +630,36 @@ describe('mirror namespaces (pull-through from Distribution with auth)', { timeo
     assert.equal(e.code, 'UNAVAILABLE');
     assert.match(e.message, /does not match it; nothing was kept/);
     assert.ok(!existsSync(join(wharf.dataDir, 'docker.io', 'blobs', 'sha256', small.slice(7))));
+  });
+
+  it('a truncated blob body and a manifest that does not match its digest are never kept nor served whole', async () => {
+    ready();
+    const img = await upstreamImage('library/cut', 'v1', { layerBytes: [384 << 10] });
+    const layer = sha256(img.layers[0]!);
+    // The upstream promises the whole layer and sends half of it, then cuts the connection.
+    proxy.truncate.add(layer);
+    const cut = await call('GET', w(`/v2/library/cut/blobs/${layer}?ns=docker.io`));
+    proxy.truncate.delete(layer);
+    assert.ok(cut.error !== undefined || cut.status >= 500, `status ${cut.status}, error ${cut.error}`);
+    assert.ok(cut.body.length < img.layers[0]!.length, 'the client never got a whole (short) blob');
+    assert.ok(!existsSync(join(wharf.dataDir, 'docker.io', 'blobs', 'sha256', layer.slice(7))), 'nothing kept');
+    const good = await call('GET', w(`/v2/library/cut/blobs/${layer}?ns=docker.io`));
+    assert.equal(good.status, 200);
+    assert.equal(sha256(good.body), layer);
+    // A manifest whose bytes are not those its digest (header or reference) names: 502, nothing kept, by tag or digest.
+    const other = await upstreamImage('library/forged', 'v1');
+    proxy.tamperManifests.add('/library/forged/manifests/');
+    for (const ref of ['v1', other.digest]) {
+      const r = await call('GET', w(`/v2/library/forged/manifests/${ref}?ns=docker.io`), { headers: { Accept: ACCEPT_ALL } });
+      assert.equal(r.status, 502, `${ref}: ${r.status} ${r.body.toString()}`);
+      assert.equal(JSON.parse(r.body.toString()).errors[0].code, 'UNAVAILABLE');
+    }
+    proxy.tamperManifests.clear();
+    assert.ok(!existsSync(join(wharf.dataDir, 'docker.io', 'blobs', 'sha256', other.digest.slice(7))), 'no manifest kept');
+    const m = await call('GET', w('/v2/library/forged/manifests/v1?ns=docker.io'), { headers: { Accept: ACCEPT_ALL } });
+    assert.equal(m.status, 200, m.body.toString());
+    assert.equal(m.headers['docker-content-digest'], other.digest);
+    assert.equal(sha256(m.body), other.digest);
   });
 
   it('Docker token flow: 401 Bearer challenge, token from the realm with basic credentials, reused', async () => {

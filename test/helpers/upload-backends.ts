@@ -39,7 +39,12 @@ export const FILESYSTEM_TWO_PROCESSES: UploadBackend = {
   rounds: 30,
   async start() {
     const a = await startWharf();
-    const b = await startWharf({ dataDir: a.dataDir });
+    // A second process that fails to start must not leave the first running
+    // (the suite's after-hook never runs, and the test file would hang).
+    const b = await startWharf({ dataDir: a.dataDir }).catch(async (err: unknown) => {
+      await a.cleanup();
+      throw err;
+    });
     return {
       clients: [new OciClient(a.url), new OciClient(b.url)],
       store: inspectorFor({ kind: 'filesystem', root: a.dataDir }),

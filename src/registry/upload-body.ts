@@ -16,7 +16,7 @@ export class HashingCounter extends Transform {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private hashing: Promise<void> = Promise.resolve();
-  constructor(private readonly hash: ResumableHash) {
+  constructor(readonly hash: ResumableHash) {
     super({ highWaterMark: 1 << 20 });
   }
 

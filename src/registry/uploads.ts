@@ -322,6 +322,10 @@ async function finishLoaded(
   headers: ChunkHeaders,
 ): Promise<BlobInfo> {
   const { rec } = loaded;
+  if (body && rec.offset === 0 && rec.parts.length === 0 && s.driver.putChecked) {
+    // The whole blob in this one request: straight to its key (see putStraight).
+    return finishStraight(s, repo, loaded, digest, body, headers);
+  }
   const w = await begin(s, loaded, body);
   let size = rec.offset;
   let published: ObjectInfo | null;
@@ -367,15 +371,115 @@ async function finishLoaded(
   }
   // From here the working bytes are published (on the filesystem, the very
   // file, hard-linked): they are never given back to the upload.
-  if (published && published.size !== size) {
-    // The store published something else than it was given: never serve it.
-    await quarantineBlob(s, digest, {
-      reason: 'size mismatch after publishing',
-      by: 'upload',
-      size: published.size,
-      detail: { expected: size },
-    });
-    throw new StorageUnavailableError(`published ${published.size} bytes where ${size} were uploaded (${published.key})`);
+  await checkPublished(s, digest, published, size);
+  await linkBlob(s, repo, digest);
+  await removeUploadObjects(s, rec.id, layout.blob(s.ns, digest), false);
+  return { digest, size };
+}
+
+/** The store published something else than it was given: never serve it. */
+async function checkPublished(s: Scope, digest: Digest, published: ObjectInfo | null, size: number): Promise<void> {
+  if (!published || published.size === size) return;
+  await quarantineBlob(s, digest, {
+    reason: 'size mismatch after publishing',
+    by: 'upload',
+    size: published.size,
+    detail: { expected: size },
+  });
+  throw new StorageUnavailableError(`published ${published.size} bytes where ${size} were uploaded (${published.key})`);
+}
+
+/**
+ * A blob whose every byte comes in one request (POST ?digest= with a body,
+ * or a PUT with the whole body on an upload that stored nothing), on a store
+ * that can check before publishing (filesystem `putChecked`): the body goes
+ * to a private temp file while it is hashed and counted, and once the last
+ * byte is in — before anything appears at the blob's key — the size, the
+ * declared length and the digest are checked and `beforePublish` runs (the
+ * PUT's record check). No part, no record write, no link or concatenation.
+ * The rule holds as for any upload: the bytes published are exactly the bytes
+ * hashed (no one else can name the temp file, and it is closed before the
+ * check), and a failure publishes nothing. An existing blob is handled as in
+ * publishBlob: kept when its size is right (null), else quarantined first.
+ * A crash leaves only a temp file, which the driver sweeps at its next start.
+ */
+async function putStraight(
+  s: Scope,
+  digest: Digest,
+  body: Readable,
+  headers: ChunkHeaders,
+  beforePublish: () => Promise<void>,
+): Promise<{ published: ObjectInfo | null; size: number }> {
+  if (bodyGone(body)) throw endedEarly();
+  checkChunkHeaders(0, headers);
+  const counter = new HashingCounter(createHash(digest.algorithm));
+  const hash = counter.hash;
+  const check = async (stored: ObjectInfo): Promise<boolean> => {
+    const n = counter.bytes;
+    const declared = headers.range ? headers.range.end - headers.range.start + 1 : headers.length;
+    if (declared !== undefined && n !== declared) {
+      throw new RegistryError('SIZE_INVALID', 'body length does not match the declared length', { declared, received: n });
+    }
+    if (stored.size !== n) throw new StorageUnavailableError(`stored ${stored.size} bytes where ${n} were written (${stored.key})`);
+    const actual = hash.digestHex();
+    if (actual !== digest.hex) {
+      throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', {
+        digest: digest.text,
+        actual: `${digest.algorithm}:${actual}`,
+      });
+    }
+    await beforePublish();
+    const existing = await reuseBlob(s, digest);
+    if (existing && existing.size === n) return false;
+    if (existing) {
+      await quarantineBlob(s, digest, { reason: 'size mismatch', by: 'upload', size: existing.size, detail: { expected: n } });
+    }
+    return true;
+  };
+  const write = s.driver.putChecked!(layout.blob(s.ns, digest), counter, check);
+  const fed = feed(body, counter);
+  let published: ObjectInfo | null;
+  try {
+    [, published] = await Promise.all([fed, write]);
+  } catch (err) {
+    counter.destroy();
+    const writeError: unknown = await write.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const bodyError: unknown = await fed.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await counter.settled();
+    throw (bodyGone(body) ? bodyError : writeError) ?? err;
+  }
+  const size = counter.bytes;
+  await checkPublished(s, digest, published, size);
+  return { published, size };
+}
+
+/** finishLoaded for an upload that stored nothing, with the whole blob in the PUT's body. */
+async function finishStraight(
+  s: Scope,
+  repo: string,
+  loaded: LoadedUpload,
+  digest: Digest,
+  body: Readable,
+  headers: ChunkHeaders,
+): Promise<BlobInfo> {
+  const { rec } = loaded;
+  let size: number;
+  try {
+    // Publish only if no other request on this upload committed meanwhile.
+    ({ size } = await putStraight(s, digest, body, headers, () => assertUnchanged(s, loaded)));
+  } catch (err) {
+    if (err instanceof RegistryError && err.code === 'DIGEST_INVALID') {
+      // As for any upload: nothing published, the upload is removed (unless another request changed it).
+      await assertUnchanged(s, loaded);
+      await removeUploadObjects(s, rec.id, layout.blob(s.ns, digest), true);
+    }
+    throw err;
   }
   await linkBlob(s, repo, digest);
   await removeUploadObjects(s, rec.id, layout.blob(s.ns, digest), false);
@@ -384,6 +488,12 @@ async function finishLoaded(
 
 /** Monolithic upload (POST with ?digest=): a one-chunk upload finished at once. */
 export async function uploadWhole(s: Scope, repo: string, digest: Digest, body: Readable, headers: ChunkHeaders): Promise<BlobInfo> {
+  if (s.driver.putChecked) {
+    // No record at all: the client never learns an upload id, and a crash leaves only a temp file.
+    const { size } = await putStraight(s, digest, body, headers, async () => undefined);
+    await linkBlob(s, repo, digest);
+    return { digest, size };
+  }
   // The record is written so that prune can clean up after a crash; it is
   // not read back: this request holds it.
   const loaded = await createUpload(s, repo);

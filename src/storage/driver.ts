@@ -77,6 +77,15 @@ export interface StorageDriver {
    */
   put(key: string, body: Uint8Array | Readable, options?: PutOptions): Promise<ObjectInfo>;
 
+  /**
+   * Optional (filesystem): a durable put that calls `check` once the bytes
+   * are stored privately, before anything appears at `key`; `check` false (or
+   * a throw) publishes nothing and leaves nothing behind, and gives null.
+   * Lets an upload whose digest is known only after its last byte go
+   * straight to its blob key (src/registry/uploads.ts).
+   */
+  putChecked?(key: string, body: Readable, check: (info: ObjectInfo) => Promise<boolean>): Promise<ObjectInfo | null>;
+
   /** Whole object as bytes (for small metadata objects), or null when missing. */
   get(key: string): Promise<Buffer | null>;
 

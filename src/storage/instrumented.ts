@@ -72,6 +72,11 @@ export function instrumentDriver(inner: StorageDriver, observer: StorageObserver
     const append = inner.append.bind(inner);
     out.append = (key: string, offset: number, body: Readable): Promise<ObjectInfo> => timed('append', () => append(key, offset, body));
   }
+  if (inner.putChecked) {
+    const putChecked = inner.putChecked.bind(inner);
+    out.putChecked = (key: string, body: Readable, check: (info: ObjectInfo) => Promise<boolean>) =>
+      timed('put', () => putChecked(key, body, check));
+  }
   if (inner.copy) {
     const copy = inner.copy.bind(inner);
     out.copy = (from: string, to: string) => timed('copy', () => copy(from, to));

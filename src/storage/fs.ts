@@ -253,13 +253,13 @@ class FileSink extends Writable {
 
   // The handle is closed after the sink: no writeback may still be using it.
   override _final(cb: (err?: Error | null) => void): void {
-    if (!this.writeback) return cb();
-    this.writeback.then(() => cb());
+    if (this.writeback) void this.writeback.then(() => cb());
+    else cb();
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    if (!this.writeback) return cb(err);
-    this.writeback.then(() => cb(err));
+    if (this.writeback) void this.writeback.then(() => cb(err));
+    else cb(err);
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {

@@ -1,0 +1,296 @@
+// The filesystem driver's work per operation (issue 13 item 1 and 2): group
+// commit of directory fsyncs, fixed directories that deletes never remove,
+// early writeback of big files, putChecked (a check before anything is
+// published), big get() from one descriptor; and uploads whose body holds
+// the whole blob going straight to the blob's key (no record, no part).
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import { layout } from '../../src/registry/layout.js';
+import { finishUpload, startUpload, uploadStatus, uploadWhole } from '../../src/registry/uploads.js';
+import type { PutOptions, StorageDriver } from '../../src/storage/driver.js';
+import { FilesystemDriver } from '../../src/storage/fs.js';
+import { GroupSync } from '../../src/storage/fs-group-sync.js';
+import { blobBytes, body, rejectsWith, sha256 } from './upload-suites.js';
+
+const roots: string[] = [];
+after(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
+
+function fsDriver(options: { keepDir?: (k: string) => boolean } = {}): { driver: FilesystemDriver; root: string } {
+  const root = mkdtempSync(join(tmpdir(), 'wharf-fs-ops-'));
+  roots.push(root);
+  return { driver: new FilesystemDriver({ root, ...options }), root };
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe('group commit of directory fsyncs (GroupSync)', () => {
+  it('a caller that arrives while a sync runs waits for one that starts after it; everyone queued shares it', async () => {
+    const runs: { key: string; done: ReturnType<typeof deferred> }[] = [];
+    const g = new GroupSync((key) => {
+      const done = deferred();
+      runs.push({ key, done });
+      return done.promise;
+    });
+    let firstDone = false;
+    const first = g.sync('d').then(() => (firstDone = true));
+    assert.equal(runs.length, 1);
+    // Three more arrive while the first runs: none may be served by it.
+    const settled: number[] = [];
+    const queued = [1, 2, 3].map((i) => g.sync('d').then(() => settled.push(i)));
+    assert.equal(runs.length, 1, 'no second sync while one runs');
+    runs[0]!.done.resolve();
+    await first;
+    assert.ok(firstDone);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(settled, [], 'the queued callers wait for a sync that started after them');
+    assert.equal(runs.length, 2, 'one sync for all three queued callers');
+    // A caller arriving while the second runs queues a third.
+    const late = g.sync('d');
+    runs[1]!.done.resolve();
+    await Promise.all(queued);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(runs.length, 3);
+    runs[2]!.done.resolve();
+    await late;
+    assert.equal(g.started, 3);
+    // Other keys are independent, and an idle key starts at once.
+    const other = g.sync('e');
+    assert.equal(runs.length, 4);
+    assert.equal(runs[3]!.key, 'e');
+    runs[3]!.done.resolve();
+    await other;
+  });
+
+  it('a failed sync fails exactly the callers that waited for it', async () => {
+    let n = 0;
+    const g = new GroupSync(async () => {
+      n++;
+      await new Promise((r) => setTimeout(r, 5));
+      if (n === 2) throw new Error('EIO');
+    });
+    const a = g.sync('d');
+    const b = g.sync('d');
+    const c = g.sync('d');
+    await a;
+    await assert.rejects(b, /EIO/);
+    await assert.rejects(c, /EIO/);
+    await g.sync('d'); // the next one runs afresh
+    assert.equal(n, 3);
+  });
+
+  it('the filesystem driver: 32 concurrent durable puts into one directory share directory fsyncs, and every one is there', async () => {
+    const { driver } = fsDriver();
+    const before = driver.counters.dirSyncs;
+    const keys = Array.from({ length: 32 }, (_, i) => `ns/blobs/sha256/${String(i).padStart(4, '0')}`);
+    await driver.put(keys[0]!, Buffer.from('first')); // creates the directories
+    const afterFirst = driver.counters.dirSyncs;
+    await Promise.all(keys.slice(1).map((k) => driver.put(k, Buffer.from(k))));
+    const syncs = driver.counters.dirSyncs - afterFirst;
+    assert.ok(afterFirst > before);
+    assert.ok(syncs < 31, `31 concurrent puts into one directory took ${syncs} directory fsyncs`);
+    for (const k of keys.slice(1)) assert.equal((await driver.get(k))!.toString(), k);
+  });
+});
+
+describe('fixed directories', () => {
+  it('deletes never remove <ns>/uploads or <ns>/blobs/<alg>, and still remove an upload directory they empty', async () => {
+    const { driver, root } = fsDriver({ keepDir: layout.isFixedDir });
+    await driver.put('ns/uploads/u1/record', Buffer.from('{}'));
+    await driver.put('ns/blobs/sha256/abc', Buffer.from('x'));
+    await driver.delete('ns/uploads/u1/record');
+    await driver.delete('ns/blobs/sha256/abc');
+    assert.ok(!existsSync(join(root, 'ns/uploads/u1')), 'the upload directory goes');
+    assert.ok(existsSync(join(root, 'ns/uploads')), 'uploads stays');
+    assert.ok(existsSync(join(root, 'ns/blobs/sha256')), 'blobs/sha256 stays');
+    // Without the option the driver prunes every empty directory, as before.
+    const plain = fsDriver();
+    await plain.driver.put('ns/uploads/u1/record', Buffer.from('{}'));
+    await plain.driver.delete('ns/uploads/u1/record');
+    assert.ok(!existsSync(join(plain.root, 'ns')));
+  });
+
+  it('isFixedDir names exactly those directories', () => {
+    for (const k of ['default/uploads', 'default/blobs', 'default/blobs/sha256', 'ex.io:5000/uploads']) assert.ok(layout.isFixedDir(k), k);
+    for (const k of ['default', 'default/uploads/x', 'default/repos', 'default/blobs/sha256/ab', 'default/_trash/r1', 'a/b/uploads'])
+      assert.ok(!layout.isFixedDir(k), k);
+  });
+});
+
+describe('big files', () => {
+  it('a durable put of 150 MiB writes back early (twice) and stores every byte; a non-durable one does not', async () => {
+    const { driver } = fsDriver();
+    const piece = randomBytes(1 << 20);
+    const gen = function* (): Generator<Buffer> {
+      for (let i = 0; i < 150; i++) yield piece;
+    };
+    const info = await driver.put('ns/big', Readable.from(gen()));
+    assert.equal(info.size, 150 << 20);
+    assert.equal(driver.counters.writebacks, 2);
+    const stream = await driver.read('ns/big', { start: (149 << 20) + 7, end: (149 << 20) + 106 });
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    assert.deepEqual(Buffer.concat(chunks), piece.subarray(7, 107));
+    await driver.put('ns/big2', Readable.from(gen()), { durable: false });
+    assert.equal(driver.counters.writebacks, 2, 'nothing to make durable: no writeback');
+  });
+
+  it('appended upload data (published later, durably) is written back early too', async () => {
+    const { driver } = fsDriver();
+    const piece = randomBytes(1 << 20);
+    const info = await driver.append!('ns/uploads/u/0', 0, Readable.from(Array.from({ length: 70 }, () => piece)));
+    assert.equal(info.size, 70 << 20);
+    assert.equal(driver.counters.writebacks, 1);
+  });
+
+  it('get() of an object over 256 KiB returns every byte (read from the descriptor it checked)', async () => {
+    const { driver } = fsDriver();
+    const bytes = randomBytes(300_001);
+    await driver.put('ns/meta', bytes);
+    assert.deepEqual(await driver.get('ns/meta'), bytes);
+    assert.equal(await driver.get('ns'), null, 'a directory is no object');
+  });
+});
+
+describe('putChecked', () => {
+  const tmpEntries = (root: string) => readdirSync(join(root, '_tmp'));
+
+  it('publishes only what the check accepts, and leaves nothing behind otherwise', async () => {
+    const { driver, root } = fsDriver();
+    let seen = -1;
+    const ok = await driver.putChecked('ns/a', Readable.from([Buffer.from('hello')]), async (info) => {
+      seen = info.size;
+      assert.equal(await driver.stat('ns/a'), null, 'nothing at the key while the check runs');
+      return true;
+    });
+    assert.equal(seen, 5);
+    assert.equal(ok!.size, 5);
+    assert.equal((await driver.get('ns/a'))!.toString(), 'hello');
+    assert.equal(await driver.putChecked('ns/b', Readable.from([Buffer.from('no')]), async () => false), null);
+    await assert.rejects(
+      driver.putChecked('ns/c', Readable.from([Buffer.from('bad')]), async () => {
+        throw new Error('refused');
+      }),
+      /refused/,
+    );
+    assert.equal(await driver.stat('ns/b'), null);
+    assert.equal(await driver.stat('ns/c'), null);
+    assert.deepEqual(tmpEntries(root), []);
+  });
+});
+
+/** A driver that records the keys written (put, append, putChecked), over the filesystem driver. */
+function recording(inner: FilesystemDriver): { driver: StorageDriver; writes: string[] } {
+  const writes: string[] = [];
+  const driver = Object.create(inner) as StorageDriver;
+  driver.put = (key: string, b: Uint8Array | Readable, o?: PutOptions) => {
+    writes.push(`put ${key}`);
+    return inner.put(key, b, o);
+  };
+  driver.append = (key: string, offset: number, b: Readable) => {
+    writes.push(`append ${key}`);
+    return inner.append(key, offset, b);
+  };
+  driver.putChecked = (key, b, check) => {
+    writes.push(`putChecked ${key}`);
+    return inner.putChecked(key, b, check);
+  };
+  return { driver, writes };
+}
+
+describe('a body holding the whole blob goes straight to its key (filesystem)', () => {
+  const uploadWrites = (writes: string[]) => writes.filter((w) => w.includes('/uploads/'));
+
+  it('POST ?digest=: no upload record, no part; the blob is there, linked, and no upload directory is left', async () => {
+    const { driver: fs, root } = fsDriver();
+    const { driver, writes } = recording(fs);
+    const s = { driver, ns: 'default' };
+    const info = await uploadWhole(s, 'r', sha256('hello'), body('hello'), { length: 5 });
+    assert.equal(info.size, 5);
+    assert.deepEqual(uploadWrites(writes), [], 'no upload object written');
+    assert.ok(writes.includes(`putChecked ${layout.blob('default', sha256('hello'))}`));
+    assert.equal((await blobBytes(fs, sha256('hello')))!.toString(), 'hello');
+    assert.ok(await fs.stat(layout.repoBlobLink('default', 'r', sha256('hello'))));
+    assert.ok(!existsSync(join(root, 'default/uploads')) || readdirSync(join(root, 'default/uploads')).length === 0);
+    // Again (a deduplicated push): the stored copy is kept.
+    const again = await uploadWhole(s, 'r2', sha256('hello'), body('hello'), {});
+    assert.equal(again.size, 5);
+    assert.deepEqual(readdirSync(join(root, '_tmp')), []);
+  });
+
+  it('POST ?digest= with the wrong digest or length publishes nothing and leaves nothing', async () => {
+    const { driver, root } = fsDriver();
+    const s = { driver, ns: 'default' };
+    await rejectsWith(uploadWhole(s, 'r', sha256('other'), body('hello'), {}), 'DIGEST_INVALID');
+    await rejectsWith(uploadWhole(s, 'r', sha256('hello'), body('hello'), { length: 4 }), 'SIZE_INVALID');
+    assert.equal(await blobBytes(driver, sha256('other')), null);
+    assert.equal(await blobBytes(driver, sha256('hello')), null);
+    assert.deepEqual(readdirSync(join(root, '_tmp')), []);
+    assert.ok(!existsSync(join(root, 'default/uploads')));
+  });
+
+  it('a stored blob of the wrong size is quarantined and replaced by the verified upload', async () => {
+    const { driver } = fsDriver();
+    const s = { driver, ns: 'default' };
+    await driver.put(layout.blob('default', sha256('hello')), Buffer.from('hell'));
+    await uploadWhole(s, 'r', sha256('hello'), body('hello'), {});
+    assert.equal((await blobBytes(driver, sha256('hello')))!.toString(), 'hello');
+    const q = await driver.list({ prefix: layout.quarantine('default') });
+    assert.ok(q.entries.length > 0, 'the old copy is in the quarantine');
+  });
+
+  it('POST then one PUT with the whole body: no part written, the record goes, the upload is unknown after', async () => {
+    const { driver: fs } = fsDriver();
+    const { driver, writes } = recording(fs);
+    const s = { driver, ns: 'default' };
+    const { id } = await startUpload(s, 'r');
+    writes.length = 0;
+    const info = await finishUpload(s, 'r', id, sha256('hello world'), body('hello world'), {});
+    assert.equal(info.size, 11);
+    assert.deepEqual(uploadWrites(writes), [], 'no part, no record written');
+    assert.equal((await blobBytes(fs, sha256('hello world')))!.toString(), 'hello world');
+    await rejectsWith(uploadStatus(s, 'r', id), 'BLOB_UPLOAD_UNKNOWN');
+  });
+
+  it('a PUT with the whole body and the wrong digest removes the upload, publishes nothing', async () => {
+    const { driver } = fsDriver();
+    const s = { driver, ns: 'default' };
+    const { id } = await startUpload(s, 'r');
+    await rejectsWith(finishUpload(s, 'r', id, sha256('other'), body('hello'), {}), 'DIGEST_INVALID');
+    assert.equal(await blobBytes(driver, sha256('other')), null);
+    await rejectsWith(uploadStatus(s, 'r', id), 'BLOB_UPLOAD_UNKNOWN');
+  });
+
+  it('a PUT whose upload another request changed meanwhile publishes nothing (416)', async () => {
+    const { driver: fs } = fsDriver();
+    const s0 = { driver: fs, ns: 'default' };
+    const { id } = await startUpload(s0, 'r');
+    // While the PUT's body streams, a PATCH commits a first chunk.
+    const { appendChunk } = await import('../../src/registry/uploads.js');
+    const gate = deferred();
+    const slowBody = Readable.from(
+      (async function* () {
+        yield Buffer.from('hello ');
+        await gate.promise;
+        yield Buffer.from('world');
+      })(),
+    );
+    const put = finishUpload(s0, 'r', id, sha256('hello world'), slowBody, {});
+    await new Promise((r) => setTimeout(r, 20));
+    await appendChunk(s0, 'r', id, body('abc'), {});
+    gate.resolve();
+    await rejectsWith(put, 'RANGE_INVALID');
+    assert.equal(await blobBytes(fs, sha256('hello world')), null);
+    assert.equal((await uploadStatus(s0, 'r', id)).offset, 3, "the PATCH's chunk stands");
+  });
+});

@@ -1,6 +1,7 @@
 // Streaming a request body into storage while hashing and counting it.
 import { Transform, type Readable, type Writable } from 'node:stream';
 import type { ResumableHash } from '../digest/index.js';
+import { BIG_BODY_BYTES, loopLagging, watchLag } from './upload-yield.js';
 
 /** Bytes gathered before one hash step runs on the thread pool. */
 const HASH_BATCH = 1 << 20;
@@ -94,6 +95,7 @@ export function feed(src: Readable, dst: Writable): Promise<void> {
       return;
     }
     const done = (err?: Error) => {
+      stopYielding(src);
       src.off('error', failed);
       src.off('close', closed);
       dst.off('error', done);
@@ -122,6 +124,43 @@ export function feed(src: Readable, dst: Writable): Promise<void> {
     dst.on('error', done);
     dst.on('finish', finished);
     dst.on('close', dstClosed);
+    yieldWhenLagging(src, dst);
     src.pipe(dst);
   });
+}
+
+const yielding = new WeakMap<Readable, { onData: (chunk: Buffer) => void; unwatch: () => void }>();
+
+/**
+ * Once a body is big (upload-yield.ts), pause it for one turn of the event
+ * loop whenever the loop lags, so that small requests go first. It resumes
+ * only if the writer does not want it paused (pipe's own backpressure).
+ */
+function yieldWhenLagging(src: Readable, dst: Writable): void {
+  let seen = 0;
+  let unwatch = (): void => undefined;
+  const onData = (chunk: Buffer): void => {
+    seen += chunk.length;
+    if (seen < BIG_BODY_BYTES) return;
+    if (seen - chunk.length < BIG_BODY_BYTES) {
+      unwatch = watchLag();
+      entry.unwatch = unwatch;
+    }
+    if (!loopLagging() || src.isPaused()) return;
+    src.pause();
+    setImmediate(() => {
+      if (!src.destroyed && !dst.writableNeedDrain) src.resume();
+    });
+  };
+  const entry = { onData, unwatch };
+  yielding.set(src, entry);
+  src.on('data', onData);
+}
+
+function stopYielding(src: Readable): void {
+  const entry = yielding.get(src);
+  if (!entry) return;
+  yielding.delete(src);
+  src.off('data', entry.onData);
+  entry.unwatch();
 }

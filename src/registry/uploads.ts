@@ -482,7 +482,11 @@ async function finishStraight(
     throw err;
   }
   await linkBlob(s, repo, digest);
-  await removeUploadObjects(s, rec.id, layout.blob(s.ns, digest), false);
+  // Record first: this request wrote no part, so the directory is then usually
+  // gone already (the driver removes what a delete empties) and the listing
+  // finds nothing; anything a racing request left is removed as usual, and a
+  // crash in between leaves objects without a record, which prune removes by age.
+  await removeUploadObjects(s, rec.id, layout.blob(s.ns, digest), true);
   return { digest, size };
 }
 

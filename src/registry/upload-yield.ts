@@ -47,7 +47,10 @@ export function watchLag(): () => void {
   };
 }
 
+/** WHARF_BODY_YIELD=off turns the pausing off (to measure what it costs a big push). */
+const ENABLED = !/^(0|off|false|no)$/i.test(process.env.WHARF_BODY_YIELD ?? '');
+
 /** True when the loop ran late lately: big bodies should let others go first. */
 export function loopLagging(): boolean {
-  return lagMs > LAG_MS;
+  return ENABLED && lagMs > LAG_MS;
 }

@@ -34,6 +34,8 @@
 // with replicas, and where the store becomes the limit. --against
 // pool-reads: the filesystem driver as by default (synchronous stats and
 // small reads) against WHARF_SYNC_READS=off (through the threadpool).
+// --against no-yield: big request bodies pausing for a turn when the event
+// loop lags (the default) against WHARF_BODY_YIELD=off (`--only latency,patch`).
 import { execFileSync, execSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -151,7 +153,7 @@ function outFileFor(partial: boolean): string {
 
 if (values.help || values.list) {
   console.log(
-    'npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT] [--snapshot] [--against distribution|quiet|no-log|no-metrics|pool-reads|replicas]\n                 [--store fs|s3] [--replicas N]\n\nScenarios:',
+    'npm run bench -- [--rounds N] [--quick] [--only NAME[,NAME]] [--out FILE] [--profile DIR]\n                 [--mib N] [--seconds N] [--small N] [--label TEXT] [--snapshot] [--against distribution|quiet|no-log|no-metrics|pool-reads|no-yield|replicas]\n                 [--store fs|s3] [--replicas N]\n\nScenarios:',
   );
   const s = sizesFor(values.quick);
   for (const sc of SCENARIOS)
@@ -182,6 +184,11 @@ const AGAINST: Record<string, { kind: ServerKind; label: string; versus: string 
     label: 'Wharf pool reads',
     versus:
       'Wharf (synchronous stats and small reads on the filesystem, the default) vs Wharf with WHARF_SYNC_READS=off (through the threadpool)',
+  },
+  'no-yield': {
+    kind: 'wharf-no-yield',
+    label: 'Wharf no yield',
+    versus: 'Wharf (big bodies pause for a turn when the event loop lags, the default) vs Wharf with WHARF_BODY_YIELD=off',
   },
   replicas: {
     kind: 'wharf',

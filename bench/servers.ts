@@ -16,7 +16,14 @@ import type { BenchStorage } from './stores.js';
  * 'wharf-quiet': Wharf with the access log and metrics off (`npm run bench -- --against quiet`);
  * 'wharf-no-log' / 'wharf-no-metrics': only one of them off (`--against no-log|no-metrics`).
  */
-export type ServerKind = 'wharf' | 'distribution' | 'wharf-quiet' | 'wharf-no-log' | 'wharf-no-metrics' | 'wharf-pool-reads';
+export type ServerKind =
+  | 'wharf'
+  | 'distribution'
+  | 'wharf-quiet'
+  | 'wharf-no-log'
+  | 'wharf-no-metrics'
+  | 'wharf-pool-reads'
+  | 'wharf-no-yield';
 
 /** The registry settings and environment of each Wharf variant (the access log and metrics are on by default). */
 const WHARF_VARIANTS: Record<Exclude<ServerKind, 'distribution'>, { registry?: Record<string, unknown>; env?: Record<string, string> }> = {
@@ -26,6 +33,8 @@ const WHARF_VARIANTS: Record<Exclude<ServerKind, 'distribution'>, { registry?: R
   'wharf-no-metrics': { registry: { metrics: false } },
   /** The filesystem driver's stats and small reads through the threadpool instead of synchronous calls. */
   'wharf-pool-reads': { env: { WHARF_SYNC_READS: 'off' } },
+  /** Big request bodies never pause for a lagging event loop (src/registry/upload-yield.ts). */
+  'wharf-no-yield': { env: { WHARF_BODY_YIELD: 'off' } },
 };
 export const SERVER_KINDS: readonly ServerKind[] = ['wharf', 'distribution'];
 

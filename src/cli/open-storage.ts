@@ -2,7 +2,6 @@
 // are imported only when configured, so the default start stays light.
 import { resolve } from 'node:path';
 import type { StorageConfig } from '../config/storage.js';
-import { layout } from '../registry/layout.js';
 import type { StorageDriver } from '../storage/driver.js';
 import type { RetryHook } from '../storage/retry.js';
 
@@ -15,7 +14,7 @@ export async function openStorage(cfg: StorageConfig, hooks: StorageHooks = {}):
   switch (cfg.driver) {
     case 'filesystem': {
       const { FilesystemDriver } = await import('../storage/fs.js');
-      return new FilesystemDriver({ root: resolve(cfg.root), keepDir: layout.isFixedDir });
+      return new FilesystemDriver({ root: resolve(cfg.root) });
     }
     case 'memory': {
       const { MemoryDriver } = await import('../storage/memory.js');

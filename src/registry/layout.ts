@@ -61,11 +61,5 @@ export const layout = {
   mirrorTags: (ns: string, repo: string) => `${ns}/_mirror/tags/${repo}/_tags/`,
   mirrorTag: (ns: string, repo: string, tag: string) => `${ns}/_mirror/tags/${repo}/_tags/${tag}`,
   usageSummary: (ns: string) => `${ns}/_usage/summary`,
-  /**
-   * Directories every upload and publish uses (`<ns>/uploads`,
-   * `<ns>/blobs`, `<ns>/blobs/<alg>`; keys without the trailing '/'): the
-   * filesystem driver never removes them when a delete empties them.
-   */
-  isFixedDir: (dirKey: string) => /^[^/]+\/(?:uploads|blobs(?:\/[^/]+)?)$/.test(dirKey),
   repoFromCatalogKey: (ns: string, key: string) => key.slice(`${ns}/_catalog/`.length).replaceAll(CATALOG_SEPARATOR, '/'),
 };

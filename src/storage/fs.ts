@@ -100,13 +100,6 @@ export interface FilesystemDriverOptions {
    * the environment says WHARF_SYNC_READS=off): see SYNC_READ_MAX.
    */
   synchronousReads?: boolean;
-  /**
-   * Directories (as keys without the trailing '/') that deletes never remove
-   * when they empty them: fixed directories of the layout (`<ns>/uploads`,
-   * `<ns>/blobs/<alg>`), which every upload would otherwise remove and create
-   * again, racing the next one (PROFILE.md: ENOTDIR from mkdir).
-   */
-  keepDir?: (dirKey: string) => boolean;
 }
 
 /** The default of `synchronousReads`: on, unless WHARF_SYNC_READS says off. */
@@ -287,13 +280,12 @@ export class FilesystemDriver implements StorageDriver {
   private readonly ready: Promise<void>;
   private sweeping: Promise<unknown> = Promise.resolve();
   private readonly dirCache = new Map<string, DirSnapshot>();
-  private readonly keepDir: (dirKey: string) => boolean;
   private readonly dirSyncs = new GroupSync((dir) => this.syncDirNow(dir));
   private writebacks = 0;
+  private dirFsyncs = 0;
 
   constructor(options: FilesystemDriverOptions) {
     this.root = path.resolve(options.root);
-    this.keepDir = options.keepDir ?? (() => false);
     this.tmpDir = path.join(this.root, TMP_DIR);
     this.fsync = options.fsync ?? true;
     this.syncReads = options.synchronousReads ?? synchronousReadsByDefault();
@@ -840,10 +832,11 @@ export class FilesystemDriver implements StorageDriver {
 
   /** Work counted for tests and profiles: directory fsyncs and early writebacks started. */
   get counters(): { dirSyncs: number; writebacks: number } {
-    return { dirSyncs: this.dirSyncs.started, writebacks: this.writebacks };
+    return { dirSyncs: this.dirFsyncs, writebacks: this.writebacks };
   }
 
   private async syncDirNow(dir: string): Promise<void> {
+    this.dirFsyncs++;
     const fh = await fsp.open(dir, 'r');
     try {
       await fh.sync();
@@ -855,7 +848,6 @@ export class FilesystemDriver implements StorageDriver {
   /** Remove empty directories from `dir` up to (not including) the root; stops at the first non-empty one. */
   private async pruneDirs(dir: string): Promise<void> {
     while (dir.length > this.root.length && dir.startsWith(this.root + '/')) {
-      if (this.keepDir(dir.slice(this.root.length + 1))) return;
       try {
         await fsp.rmdir(dir);
       } catch {

@@ -1,6 +1,5 @@
 // The filesystem driver's work per operation (issue 13 item 1 and 2): group
-// commit of directory fsyncs, fixed directories that deletes never remove,
-// early writeback of big files, putChecked (a check before anything is
+// commit of directory fsyncs, early writeback of big files, putChecked (a check before anything is
 // published), big get() from one descriptor; and uploads whose body holds
 // the whole blob going straight to the blob's key (no record, no part).
 import assert from 'node:assert/strict';
@@ -22,10 +21,10 @@ after(() => {
   for (const r of roots) rmSync(r, { recursive: true, force: true });
 });
 
-function fsDriver(options: { keepDir?: (k: string) => boolean } = {}): { driver: FilesystemDriver; root: string } {
+function fsDriver(): { driver: FilesystemDriver; root: string } {
   const root = mkdtempSync(join(tmpdir(), 'wharf-fs-ops-'));
   roots.push(root);
-  return { driver: new FilesystemDriver({ root, ...options }), root };
+  return { driver: new FilesystemDriver({ root }), root };
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -100,30 +99,6 @@ describe('group commit of directory fsyncs (GroupSync)', () => {
     assert.ok(afterFirst > before);
     assert.ok(syncs < 31, `31 concurrent puts into one directory took ${syncs} directory fsyncs`);
     for (const k of keys.slice(1)) assert.equal((await driver.get(k))!.toString(), k);
-  });
-});
-
-describe('fixed directories', () => {
-  it('deletes never remove <ns>/uploads or <ns>/blobs/<alg>, and still remove an upload directory they empty', async () => {
-    const { driver, root } = fsDriver({ keepDir: layout.isFixedDir });
-    await driver.put('ns/uploads/u1/record', Buffer.from('{}'));
-    await driver.put('ns/blobs/sha256/abc', Buffer.from('x'));
-    await driver.delete('ns/uploads/u1/record');
-    await driver.delete('ns/blobs/sha256/abc');
-    assert.ok(!existsSync(join(root, 'ns/uploads/u1')), 'the upload directory goes');
-    assert.ok(existsSync(join(root, 'ns/uploads')), 'uploads stays');
-    assert.ok(existsSync(join(root, 'ns/blobs/sha256')), 'blobs/sha256 stays');
-    // Without the option the driver prunes every empty directory, as before.
-    const plain = fsDriver();
-    await plain.driver.put('ns/uploads/u1/record', Buffer.from('{}'));
-    await plain.driver.delete('ns/uploads/u1/record');
-    assert.ok(!existsSync(join(plain.root, 'ns')));
-  });
-
-  it('isFixedDir names exactly those directories', () => {
-    for (const k of ['default/uploads', 'default/blobs', 'default/blobs/sha256', 'ex.io:5000/uploads']) assert.ok(layout.isFixedDir(k), k);
-    for (const k of ['default', 'default/uploads/x', 'default/repos', 'default/blobs/sha256/ab', 'default/_trash/r1', 'a/b/uploads'])
-      assert.ok(!layout.isFixedDir(k), k);
   });
 });
 

@@ -103,7 +103,7 @@ describe('group commit of directory fsyncs (GroupSync)', () => {
 });
 
 describe('big files', () => {
-  it('a durable put of 150 MiB writes back early (twice) and stores every byte; a non-durable one does not', async () => {
+  it('a durable put of 150 MiB writes back early (once per 64 MiB at most) and stores every byte; a non-durable one does not', async () => {
     const { driver } = fsDriver();
     const piece = randomBytes(1 << 20);
     const gen = function* (): Generator<Buffer> {
@@ -111,13 +111,16 @@ describe('big files', () => {
     };
     const info = await driver.put('ns/big', Readable.from(gen()));
     assert.equal(info.size, 150 << 20);
-    assert.equal(driver.counters.writebacks, 2);
+    // One per 64 MiB at most, and never two at once: a writeback still running at 128 MiB
+    // (a slow disk, a loaded machine) delays the second one, possibly past the last byte.
+    const early = driver.counters.writebacks;
+    assert.ok(early >= 1 && early <= 2, `writebacks: ${early}`);
     const stream = await driver.read('ns/big', { start: (149 << 20) + 7, end: (149 << 20) + 106 });
     const chunks: Buffer[] = [];
     for await (const c of stream) chunks.push(c as Buffer);
     assert.deepEqual(Buffer.concat(chunks), piece.subarray(7, 107));
     await driver.put('ns/big2', Readable.from(gen()), { durable: false });
-    assert.equal(driver.counters.writebacks, 2, 'nothing to make durable: no writeback');
+    assert.equal(driver.counters.writebacks, early, 'nothing to make durable: no writeback');
   });
 
   it('appended upload data (published later, durably) is written back early too', async () => {

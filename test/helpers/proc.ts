@@ -37,3 +37,18 @@ export function rssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
 }
+
+/**
+ * The socket inode ("socket:[N]" in fdTargets) of the end of a loopback TCP
+ * connection that `pid` holds, bound to `localPort` and connected to
+ * `remotePort` (from /proc/<pid>/net/tcp). Undefined when there is none.
+ */
+export function tcpSocket(pid: number, localPort: number, remotePort: number): string | undefined {
+  const port = (address: string) => Number.parseInt(address.slice(address.lastIndexOf(':') + 1), 16);
+  for (const line of readFileSync(`/proc/${pid}/net/tcp`, 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10) continue;
+    if (port(f[1]!) === localPort && port(f[2]!) === remotePort) return `socket:[${f[9]}]`;
+  }
+  return undefined;
+}

@@ -17,7 +17,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OciClient, randomBlob } from '../helpers/oci-client.js';
-import { fdSummary, fdTargets } from '../helpers/proc.js';
+import { fdSummary, fdTargets, tcpSocket } from '../helpers/proc.js';
 import { REPO_ROOT, startWharf, type WharfProcess } from '../helpers/wharf.js';
 
 const ADDON = join(REPO_ROOT, 'native', 'build', 'Release', 'wharf_io.node');
@@ -201,13 +201,17 @@ function describeBodies(name: string, env: Record<string, string>, expectSendfil
     it('a client that stops reading: small requests are still answered, then the idle timeout drops it and nothing leaks', async () => {
       const pid = w.child.pid!;
       let stalled!: Socket;
+      let pausedAt = 0;
       const done = wire(w.port, get(`/v2/${REPO}/blobs/${digest}`), (s) => {
         if (stalled) return;
         stalled = s;
-        s.pause(); // stop reading until well after the server's idle timeout (3 s)...
-        setTimeout(() => s.resume(), 10_000); // ...then take what the socket buffers held, and the close
+        pausedAt = Date.now();
+        s.pause(); // stop reading until the server has closed its end (idle timeout: 3 s)
       });
       await waitFor('the body to start', () => stalled !== undefined);
+      // The server's end of this connection: its descriptors go when the server drops the client.
+      const serverEnd = tcpSocket(pid, w.port, stalled.localPort!);
+      assert.ok(serverEnd, 'the server holds the connection');
       let connection = '';
       if (expectSendfile) {
         await waitFor('the sendfile transfer (a dup of the client socket)', () => duplicatedSockets(pid).length === 1);
@@ -220,7 +224,11 @@ function describeBodies(name: string, env: Record<string, string>, expectSendfil
       }
       // Before the client reads again: nothing but the timeout can end the transfer.
       // (Node closes its descriptor at the timeout; the addon's must go too.)
-      if (expectSendfile) await waitFor('the idle timeout to end the transfer', () => !fdTargets(pid).includes(connection), 7000);
+      if (expectSendfile) assert.equal(connection, serverEnd);
+      // As long as the client used to stay paused (10 s): the 3 s timeout must have struck by then.
+      await waitFor('the idle timeout to end the transfer', () => !fdTargets(pid).includes(serverEnd), pausedAt + 10_000 - Date.now());
+      // Only now read again: take what the socket buffers held, and the close.
+      stalled.resume();
       const { raw } = await done;
       assert.ok(raw.length < SIZE, `got ${raw.length} of ${SIZE} bytes: the idle timeout should have cut the body`);
       await waitFor('no duplicated socket descriptors', () => duplicatedSockets(pid).length === 0);

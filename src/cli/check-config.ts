@@ -4,13 +4,13 @@
 // answers. The exit code says which step failed.
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { effectiveConfig } from '../config/effective.js';
 import { createAuth } from '../http/auth/index.js';
 import { createLogger } from '../log/logger.js';
 import { probeStorage } from '../storage/probe.js';
+import { type CommandIO, parseCommandLine, processIO } from './command-line.js';
 import { openStorage } from './open-storage.js';
 
 export const CHECK_CONFIG_HELP = `Usage: wharf check-config [--config FILE] [--no-storage] [--timeout SECONDS]
@@ -55,64 +55,56 @@ export async function validate(config: Config): Promise<string | null> {
   return null;
 }
 
-export async function checkConfigCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: 'string', short: 'c' },
-        'no-storage': { type: 'boolean' },
-        timeout: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    process.stderr.write(`wharf: ${(err as Error).message}\n${CHECK_CONFIG_HELP}\n`);
-    return EXIT.usage;
-  }
-  if (values.help) {
-    process.stdout.write(`${CHECK_CONFIG_HELP}\n`);
-    return EXIT.ok;
-  }
+export async function checkConfigCommand(args: string[], io: CommandIO = processIO): Promise<number> {
+  const parsed = parseCommandLine(io, 'wharf', CHECK_CONFIG_HELP, EXIT.usage, {
+    args,
+    options: {
+      config: { type: 'string', short: 'c' },
+      'no-storage': { type: 'boolean' },
+      timeout: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const timeoutS = values.timeout === undefined ? 10 : Number(values.timeout);
   if (!(timeoutS > 0 && timeoutS <= 600)) {
-    process.stderr.write('wharf: --timeout must be a number of seconds between 0 and 600\n');
+    io.stderr.write('wharf: --timeout must be a number of seconds between 0 and 600\n');
     return EXIT.usage;
   }
-  const path = values.config ?? process.env.WHARF_CONFIG;
+  const path = values.config ?? io.env.WHARF_CONFIG;
   let config: Config;
   try {
-    config = loadConfig(path);
+    config = loadConfig(path, io.env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`wharf: invalid configuration: ${err.message}\n`);
+    io.stderr.write(`wharf: invalid configuration: ${err.message}\n`);
     return EXIT.invalid;
   }
   const problem = await validate(config);
   if (problem) {
-    process.stderr.write(`wharf: invalid configuration: ${problem}\n`);
+    io.stderr.write(`wharf: invalid configuration: ${problem}\n`);
     return EXIT.invalid;
   }
-  process.stdout.write(`# configuration in force (${path ?? 'built-in defaults'}), secrets redacted\n`);
-  process.stdout.write(stringify(effectiveConfig(config)));
-  process.stderr.write('configuration: valid\n');
+  io.stdout.write(`# configuration in force (${path ?? 'built-in defaults'}), secrets redacted\n`);
+  io.stdout.write(stringify(effectiveConfig(config)));
+  io.stderr.write('configuration: valid\n');
   if (values['no-storage']) return EXIT.ok;
   let driver;
   try {
     driver = await openStorage(config.storage);
   } catch (err) {
-    process.stderr.write(`wharf: storage (${config.storage.driver}): cannot open: ${(err as Error).message}\n`);
+    io.stderr.write(`wharf: storage (${config.storage.driver}): cannot open: ${(err as Error).message}\n`);
     return EXIT.storage;
   }
   try {
     const r = await probeStorage(driver, `${config.namespaces.default}/`, timeoutS * 1000);
     if (!r.ok) {
-      process.stderr.write(`wharf: storage (${driver.name}): unreachable: ${r.error}\n`);
+      io.stderr.write(`wharf: storage (${driver.name}): unreachable: ${r.error}\n`);
       return EXIT.storage;
     }
-    process.stderr.write(`storage: ${driver.name} answered in ${r.ms} ms\n`);
+    io.stderr.write(`storage: ${driver.name} answered in ${r.ms} ms\n`);
     return EXIT.ok;
   } finally {
     await Promise.race([driver.close?.(), new Promise((r) => setTimeout(r, 1000).unref())]);

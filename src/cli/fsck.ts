@@ -3,8 +3,7 @@
 // exists, upload records are readable, nothing is orphaned — and with
 // --repair move bad blobs to the quarantine and fix what can be fixed.
 // Progress on a terminal, findings and a summary at the end, --json for machines.
-import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import type { Config } from '../config/config.js';
 import {
   EXIT,
   exitCode,
@@ -16,6 +15,7 @@ import {
   type FsckProgress,
   type FsckReport,
 } from '../registry/fsck/index.js';
+import { type CommandIO, commandConfig, configProblem, parseCommandLine, processIO, progressLine, seconds } from './command-line.js';
 import { openStorage } from './open-storage.js';
 
 export const FSCK_HELP = `Usage: wharf fsck [--config FILE] [--namespace NS]... [--deep] [--repair] [--json] [--grace SECONDS]
@@ -52,32 +52,13 @@ Exit status (bits, as fsck(8)): 0 no damage; 1 damage found and all repaired;
 what to push again); 8 the check could not complete (storage errors);
 16 bad usage or configuration.`;
 
-function seconds(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v.trim())) throw new Error(`${flag} must be a whole number of seconds (got ${JSON.stringify(v)})`);
-  return Number(v);
-}
-
-/** One status line on stderr, redrawn at most 10 times a second. */
-function progressLine(): { update(p: FsckProgress): void; clear(): void } {
-  let last = 0;
-  let shown = false;
-  return {
-    update(p) {
-      const now = Date.now();
-      if (p.phase === 'done' || now - last < 100) return;
-      last = now;
-      const s = p.report.scanned;
-      const line =
-        `fsck ${p.namespace} · ${p.phase}: ${p.scanned} · ${s.blobs} blobs (${formatBytes(s.hashedBytes)} hashed) · ` +
-        `${s.repositories} repos, ${s.manifests} manifests, ${s.tags} tags · ${p.report.counts.damage} damage so far`;
-      process.stderr.write(`\r\x1b[2K${line.slice(0, (process.stderr.columns || 120) - 1)}`);
-      shown = true;
-    },
-    clear() {
-      if (shown) process.stderr.write('\r\x1b[2K');
-    },
-  };
+/** The progress line's text. */
+function progressText(p: FsckProgress): string {
+  const s = p.report.scanned;
+  return (
+    `fsck ${p.namespace} · ${p.phase}: ${p.scanned} · ${s.blobs} blobs (${formatBytes(s.hashedBytes)} hashed) · ` +
+    `${s.repositories} repos, ${s.manifests} manifests, ${s.tags} tags · ${p.report.counts.damage} damage so far`
+  );
 }
 
 function reportLines(r: FsckReport, verbose: boolean): string[] {
@@ -91,48 +72,39 @@ function reportLines(r: FsckReport, verbose: boolean): string[] {
 }
 
 /** Run the command; resolves to the exit status. */
-export async function fsckCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c' },
-        namespace: { type: 'string', multiple: true },
-        deep: { type: 'boolean' },
-        repair: { type: 'boolean' },
-        json: { type: 'boolean' },
-        grace: { type: 'string' },
-        'upload-age': { type: 'string' },
-        verbose: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    process.stderr.write(`wharf fsck: ${(err as Error).message}\n${FSCK_HELP}\n`);
-    return EXIT.usage;
-  }
-  if (values.help) {
-    process.stdout.write(`${FSCK_HELP}\n`);
-    return EXIT.clean;
-  }
+export async function fsckCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
+  const parsed = parseCommandLine(io, 'wharf fsck', FSCK_HELP, EXIT.usage, {
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c' },
+      namespace: { type: 'string', multiple: true },
+      deep: { type: 'boolean' },
+      repair: { type: 'boolean' },
+      json: { type: 'boolean' },
+      grace: { type: 'string' },
+      'upload-age': { type: 'string' },
+      verbose: { type: 'boolean', short: 'v' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   let config: Config;
   const options: FsckOptions = { deep: values.deep ?? false, repair: values.repair ?? false };
   try {
-    config = loadConfig(values.config ?? process.env.WHARF_CONFIG);
+    config = commandConfig(io, values.config);
     options.graceSeconds = seconds('--grace', values.grace) ?? config.prune.graceSeconds;
     options.uploadAgeSeconds = seconds('--upload-age', values['upload-age']) ?? config.prune.uploadAgeSeconds;
     options.mirrors = Object.keys(config.namespaces.mirrors ?? {});
   } catch (err) {
-    const msg = err instanceof ConfigError ? `invalid configuration: ${err.message}` : (err as Error).message;
-    process.stderr.write(`wharf fsck: ${msg}\n`);
+    io.stderr.write(`wharf fsck: ${configProblem(err)}\n`);
     return EXIT.usage;
   }
   if (values.namespace) options.namespaces = values.namespace;
-  const progress = process.stderr.isTTY === true ? progressLine() : undefined;
-  if (progress) options.onProgress = (p) => progress.update(p);
+  const progress = progressLine(io);
+  if (progress) options.onProgress = (p) => p.phase !== 'done' && progress.update(() => progressText(p));
 
   let report: FsckReport;
   try {
@@ -144,16 +116,16 @@ export async function fsckCommand(argv: string[]): Promise<number> {
     }
   } catch (err) {
     progress?.clear();
-    process.stderr.write(`wharf fsck: failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr.write(`wharf fsck: failed: ${err instanceof Error ? err.message : String(err)}\n`);
     return EXIT.operational;
   }
   progress?.clear();
   const summary = summaryText(report);
   if (values.json) {
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    process.stderr.write(`${summary}\n`);
+    io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    io.stderr.write(`${summary}\n`);
   } else {
-    process.stdout.write(`${[...reportLines(report, values.verbose ?? false), summary].join('\n')}\n`);
+    io.stdout.write(`${[...reportLines(report, values.verbose ?? false), summary].join('\n')}\n`);
   }
   return exitCode(report);
 }

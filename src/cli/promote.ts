@@ -1,13 +1,13 @@
 // `wharf promote`: promotion (src/registry/promote.ts) straight on the store,
 // without a running server — as POST /admin/v1/promote does it, e.g. from a
 // gate job that has the store's configuration but no admin credential.
-import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import { ConfigError, type Config } from '../config/config.js';
 import { isRegistryError, RegistryError } from '../registry/errors.js';
 import { resolveNamespace } from '../registry/namespaces.js';
 import { isDigestReference } from '../registry/names.js';
 import { promote, type PromoteResult } from '../registry/promote.js';
 import { formatBytes } from '../registry/prune/index.js';
+import { type CommandIO, commandConfig, configProblem, parseCommandLine, processIO } from './command-line.js';
 import { openStorage } from './open-storage.js';
 
 export const PROMOTE_HELP = `Usage: wharf promote [--config FILE] [--referrers] [--json] SOURCE TARGET
@@ -73,29 +73,20 @@ function summary(from: ImageRef, to: ImageRef, r: PromoteResult): string {
   ].join('\n');
 }
 
-export async function promoteCommand(argv: string[]): Promise<number> {
-  let values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c' },
-        referrers: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: true,
-    }));
-  } catch (err) {
-    process.stderr.write(`wharf promote: ${(err as Error).message}\n${PROMOTE_HELP}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${PROMOTE_HELP}\n`);
-    return 0;
-  }
+export async function promoteCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
+  const parsed = parseCommandLine(io, 'wharf promote', PROMOTE_HELP, 2, {
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c' },
+      referrers: { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   let config: Config;
   let from: ImageRef;
   let to: ImageRef;
@@ -103,10 +94,9 @@ export async function promoteCommand(argv: string[]): Promise<number> {
     if (positionals.length !== 2) throw new Error('expected SOURCE and TARGET');
     from = parseImageRef(positionals[0]!, true);
     to = parseImageRef(positionals[1]!, false);
-    config = loadConfig(values.config ?? process.env.WHARF_CONFIG);
+    config = commandConfig(io, values.config);
   } catch (err) {
-    const msg = err instanceof ConfigError ? `invalid configuration: ${err.message}` : (err as Error).message;
-    process.stderr.write(`wharf promote: ${msg}\n${err instanceof ConfigError ? '' : `${PROMOTE_HELP}\n`}`);
+    io.stderr.write(`wharf promote: ${configProblem(err)}\n${err instanceof ConfigError ? '' : `${PROMOTE_HELP}\n`}`);
     return 2;
   }
   try {
@@ -138,17 +128,17 @@ export async function promoteCommand(argv: string[]): Promise<number> {
         reused: result.reused,
         linked: result.linked,
       };
-      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     } else {
-      process.stdout.write(`${summary(from, to, result)}\n`);
+      io.stdout.write(`${summary(from, to, result)}\n`);
     }
     return 0;
   } catch (err) {
     if (isRegistryError(err)) {
       const detail = err.detail === undefined ? '' : ` ${JSON.stringify(err.detail)}`;
-      process.stderr.write(`wharf promote: ${err.code}: ${err.message}${detail}\n`);
+      io.stderr.write(`wharf promote: ${err.code}: ${err.message}${detail}\n`);
     } else {
-      process.stderr.write(`wharf promote: failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      io.stderr.write(`wharf promote: failed: ${err instanceof Error ? err.message : String(err)}\n`);
     }
     return 1;
   }

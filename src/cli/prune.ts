@@ -1,9 +1,9 @@
 // `wharf prune`: remove stale uploads, expired and retention-dropped
 // manifests and tags, and blobs nothing references — online, against a live
 // store. Progress on a terminal, a summary at the end, --json for machines.
-import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import type { Config } from '../config/config.js';
 import { formatBytes, prune, summaryText, type Progress, type PruneOptions, type PruneReport } from '../registry/prune/index.js';
+import { type CommandIO, commandConfig, configProblem, parseCommandLine, processIO, progressLine, seconds } from './command-line.js';
 import { openStorage } from './open-storage.js';
 
 export const PRUNE_HELP = `Usage: wharf prune [--config FILE] [--dry-run] [--json] [--upload-age SECONDS] [--grace SECONDS]
@@ -41,34 +41,15 @@ export function pruneOptionsFrom(config: Config): PruneOptions {
   };
 }
 
-function seconds(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v.trim())) throw new Error(`${flag} must be a whole number of seconds (got ${JSON.stringify(v)})`);
-  return Number(v);
-}
-
-/** One status line on stderr, redrawn at most 10 times a second. */
-function progressLine(): { update(p: Progress): void; clear(): void } {
-  let last = 0;
-  let shown = false;
-  return {
-    update(p) {
-      const now = Date.now();
-      if (p.phase === 'done' || now - last < 100) return;
-      last = now;
-      const r = p.report;
-      const removed = r.removed.uploads.objects + r.removed.tags + r.removed.manifests.objects + r.removed.links + r.removed.blobs.objects;
-      const line =
-        `prune ${p.namespace} · ${p.phase}: ${p.scanned} scanned · ${r.repositories} repos · ` +
-        `${r.dryRun ? 'would remove' : 'removed'} ${removed} objects, ${formatBytes(r.removed.uploads.bytes + r.removed.blobs.bytes)} · ` +
-        `kept ${r.kept.manifests.objects} manifests, ${r.kept.blobs.objects} blobs (${formatBytes(r.kept.blobs.bytes)})`;
-      process.stderr.write(`\r\x1b[2K${line.slice(0, (process.stderr.columns || 120) - 1)}`);
-      shown = true;
-    },
-    clear() {
-      if (shown) process.stderr.write('\r\x1b[2K');
-    },
-  };
+/** The progress line's text. */
+function progressText(p: Progress): string {
+  const r = p.report;
+  const removed = r.removed.uploads.objects + r.removed.tags + r.removed.manifests.objects + r.removed.links + r.removed.blobs.objects;
+  return (
+    `prune ${p.namespace} · ${p.phase}: ${p.scanned} scanned · ${r.repositories} repos · ` +
+    `${r.dryRun ? 'would remove' : 'removed'} ${removed} objects, ${formatBytes(r.removed.uploads.bytes + r.removed.blobs.bytes)} · ` +
+    `kept ${r.kept.manifests.objects} manifests, ${r.kept.blobs.objects} blobs (${formatBytes(r.kept.blobs.bytes)})`
+  );
 }
 
 function itemLines(r: PruneReport): string[] {
@@ -85,49 +66,39 @@ function itemLines(r: PruneReport): string[] {
 }
 
 /** Run the command; resolves to the exit status. */
-export async function pruneCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c' },
-        'dry-run': { type: 'boolean', short: 'n' },
-        json: { type: 'boolean' },
-        'upload-age': { type: 'string' },
-        grace: { type: 'string' },
-        namespace: { type: 'string', multiple: true },
-        verbose: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    process.stderr.write(`wharf prune: ${(err as Error).message}\n${PRUNE_HELP}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${PRUNE_HELP}\n`);
-    return 0;
-  }
+export async function pruneCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
+  const parsed = parseCommandLine(io, 'wharf prune', PRUNE_HELP, 2, {
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c' },
+      'dry-run': { type: 'boolean', short: 'n' },
+      json: { type: 'boolean' },
+      'upload-age': { type: 'string' },
+      grace: { type: 'string' },
+      namespace: { type: 'string', multiple: true },
+      verbose: { type: 'boolean', short: 'v' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   let config: Config;
   let options: PruneOptions;
   try {
-    config = loadConfig(values.config ?? process.env.WHARF_CONFIG);
+    config = commandConfig(io, values.config);
     options = pruneOptionsFrom(config);
     options.uploadAgeSeconds = seconds('--upload-age', values['upload-age']) ?? options.uploadAgeSeconds;
     options.graceSeconds = seconds('--grace', values.grace) ?? options.graceSeconds;
   } catch (err) {
-    const msg = err instanceof ConfigError ? `invalid configuration: ${err.message}` : (err as Error).message;
-    process.stderr.write(`wharf prune: ${msg}\n`);
+    io.stderr.write(`wharf prune: ${configProblem(err)}\n`);
     return 2;
   }
   options.dryRun = values['dry-run'] ?? false;
   if (values.namespace) options.namespaces = values.namespace;
-  const tty = process.stderr.isTTY === true;
-  const progress = tty ? progressLine() : undefined;
-  if (progress) options.onProgress = (p) => progress.update(p);
+  const progress = progressLine(io);
+  if (progress) options.onProgress = (p) => p.phase !== 'done' && progress.update(() => progressText(p));
 
   const driver = await openStorage(config.storage);
   let report: PruneReport;
@@ -135,7 +106,7 @@ export async function pruneCommand(argv: string[]): Promise<number> {
     report = await prune(driver, options);
   } catch (err) {
     progress?.clear();
-    process.stderr.write(`wharf prune: failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr.write(`wharf prune: failed: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   } finally {
     await driver.close?.().catch(() => undefined);
@@ -143,12 +114,12 @@ export async function pruneCommand(argv: string[]): Promise<number> {
   progress?.clear();
   const summary = summaryText(report);
   if (values.json) {
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    process.stderr.write(`${summary}\n`);
+    io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    io.stderr.write(`${summary}\n`);
   } else {
     const lines =
       report.dryRun || values.verbose ? itemLines(report) : itemLines({ ...report, items: { uploads: [], tags: [], manifests: [] } });
-    process.stdout.write(`${[...lines, summary].join('\n')}\n`);
+    io.stdout.write(`${[...lines, summary].join('\n')}\n`);
   }
   return 0;
 }

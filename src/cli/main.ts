@@ -1,12 +1,8 @@
 // The `wharf` command line: parses arguments and dispatches to a command.
+// Each command's module is imported only when it runs: `wharf fsck` or
+// `wharf prune` need not load the HTTP server (half their start-up time).
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.js';
-import { SERVE_HELP, serve } from './serve.js';
-import { fsckCommand } from './fsck.js';
-import { pruneCommand } from './prune.js';
-import { promoteCommand } from './promote.js';
-import { HASH_PASSWORD_HELP, hashPasswordCommand } from './hash-password.js';
-import { checkConfigCommand } from './check-config.js';
 
 const MAIN_HELP = `Usage: wharf <command> [options]
 
@@ -43,6 +39,7 @@ async function main(argv: string[]): Promise<void> {
   }
   switch (command) {
     case 'serve': {
+      const { SERVE_HELP, serve } = await import('./serve.js');
       let values;
       try {
         ({ values } = parseArgs({
@@ -69,6 +66,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'hash-password': {
+      const { HASH_PASSWORD_HELP, hashPasswordCommand } = await import('./hash-password.js');
       let values;
       try {
         ({ values } = parseArgs({
@@ -89,17 +87,17 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'prune':
-      process.exitCode = await pruneCommand(rest);
+      process.exitCode = await (await import('./prune.js')).pruneCommand(rest);
       return;
     case 'fsck':
-      process.exitCode = await fsckCommand(rest);
+      process.exitCode = await (await import('./fsck.js')).fsckCommand(rest);
       return;
     case 'promote':
-      process.exitCode = await promoteCommand(rest);
+      process.exitCode = await (await import('./promote.js')).promoteCommand(rest);
       return;
     case 'check-config':
       // Exit at once: a store client may keep sockets open.
-      process.exit(await checkConfigCommand(rest));
+      process.exit(await (await import('./check-config.js')).checkConfigCommand(rest));
       break;
     default:
       fail(`unknown command "${command}"\n${MAIN_HELP}`);

@@ -1,15 +1,18 @@
 // `wharf check-config`: exit codes say which step failed (0 fine, 2 usage,
 // 3 invalid configuration, 4 store unreachable); the configuration in force
-// is printed with every secret redacted.
+// is printed with every secret redacted. The cases run the command
+// in-process; --help and a usage error go through a real `wharf` process
+// (arguments in, exit status out).
 //   npm run build && node --test --test-concurrency=1 dist/test/http/check-config.test.js
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { freePort, WHARF_BIN } from '../helpers/wharf.js';
+import { checkConfigCommand } from '../../src/cli/check-config.js';
+import { runCommand, runWharf } from '../helpers/cli.js';
+import { freePort } from '../helpers/wharf.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wharf-check-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,18 +24,7 @@ function configFile(registry: Record<string, unknown> | string): string {
   return p;
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [WHARF_BIN, 'check-config', ...args],
-      { env: { ...process.env, ...env }, timeout: 60_000 },
-      (err, stdout, stderr) => {
-        resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
+const run = (args: string[], env: Record<string, string> = {}) => runCommand(checkConfigCommand, args, env);
 
 describe('wharf check-config', () => {
   it('a valid configuration: exit 0, the effective configuration with secrets redacted, the store answered', async () => {
@@ -43,7 +35,7 @@ describe('wharf check-config', () => {
       notifications: { endpoints: [{ name: 'ci', url: 'http://127.0.0.1:1/h', headers: { Authorization: 'Bearer hook-token' } }] },
     });
     const r = await run(['--config', p], { WHARF_READ_ONLY: 'true' });
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.status, 0, r.stderr);
     for (const s of ['the-signing-secret', 'plain-pw', 'hook-token']) assert.ok(!r.stdout.includes(s), `${s} printed:\n${r.stdout}`);
     const doc = parse(r.stdout) as { registry: Record<string, any> };
     assert.equal(doc.registry.secret, '<redacted>');
@@ -64,12 +56,12 @@ describe('wharf check-config', () => {
       ['registry: [oops', /not valid YAML/],
     ] as const) {
       const r = await run(['--config', configFile(cfg as Record<string, unknown> | string)]);
-      assert.equal(r.code, 3, `${JSON.stringify(cfg)}: ${r.stderr}`);
+      assert.equal(r.status, 3, `${JSON.stringify(cfg)}: ${r.stderr}`);
       assert.match(r.stderr, key);
       assert.equal(r.stdout, '');
     }
     const missing = await run(['--config', join(dir, 'nope.yaml')]);
-    assert.equal(missing.code, 3);
+    assert.equal(missing.status, 3);
   });
 
   it('a store that does not answer: exit 4 with the reason; --no-storage skips the check', async () => {
@@ -85,18 +77,18 @@ describe('wharf check-config', () => {
       },
     });
     const r = await run(['--config', p, '--timeout', '5']);
-    assert.equal(r.code, 4, r.stderr);
+    assert.equal(r.status, 4, r.stderr);
     assert.match(r.stderr, /storage \(s3\): unreachable/);
     assert.ok(!r.stdout.includes('the-s3-secret'));
     const skip = await run(['--config', p, '--no-storage']);
-    assert.equal(skip.code, 0, skip.stderr);
+    assert.equal(skip.status, 0, skip.stderr);
   });
 
   it('wrong arguments: exit 2; --help: exit 0', async () => {
-    assert.equal((await run(['--bogus'])).code, 2);
-    assert.equal((await run(['--timeout', 'soon'])).code, 2);
-    const h = await run(['--help']);
-    assert.equal(h.code, 0);
+    assert.equal(runWharf(['check-config', '--bogus']).status, 2);
+    assert.equal((await run(['--timeout', 'soon'])).status, 2);
+    const h = runWharf(['check-config', '--help']);
+    assert.equal(h.status, 0);
     assert.match(h.stdout, /Exit codes/);
   });
 });

@@ -1,8 +1,9 @@
 // The `wharf fsck` command line against a filesystem store: help, usage and
 // configuration errors, the exit status for clean / found / repaired /
 // operational errors, text output with what the damage breaks, --json.
+// The cases run the command in-process; --help and a usage error go through
+// a real `wharf` process (arguments in, exit status out).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,32 +12,34 @@ import { stringify } from 'yaml';
 import type { FsckReport } from '../../src/registry/fsck/index.js';
 import { layout } from '../../src/registry/layout.js';
 import { FilesystemDriver } from '../../src/storage/fs.js';
-import { WHARF_BIN, freePort } from '../helpers/wharf.js';
+import { fsckCommand } from '../../src/cli/fsck.js';
+import { runCommand, runWharf } from '../helpers/cli.js';
+import { freePort } from '../helpers/wharf.js';
 import { blobKey, pushImage } from './prune-fixtures.js';
 
-const run = (args: string[]) => spawnSync(process.execPath, [WHARF_BIN, 'fsck', ...args], { encoding: 'utf8', timeout: 60_000 });
+const run = (args: string[]) => runCommand(fsckCommand, args);
 
 describe('wharf fsck (command line)', () => {
-  test('--help; bad usage and bad configuration exit 16', () => {
-    const h = run(['--help']);
+  test('--help; bad usage and bad configuration exit 16', async () => {
+    const h = runWharf(['fsck', '--help']);
     assert.equal(h.status, 0);
     assert.match(h.stdout, /Usage: wharf fsck \[--config FILE\] \[--namespace NS\]\.\.\. \[--deep\] \[--repair\] \[--json\]/);
     assert.match(h.stdout, /Exit status/);
-    assert.equal(run(['--bogus']).status, 16);
-    const g = run(['--grace', 'soon']);
+    assert.equal(runWharf(['fsck', '--bogus']).status, 16);
+    const g = await run(['--grace', 'soon']);
     assert.equal(g.status, 16);
     assert.match(g.stderr, /--grace must be a whole number of seconds/);
     const dir = mkdtempSync(join(tmpdir(), 'wharf-fsck-cli-'));
     try {
       const cfg = join(dir, 'bad.yaml');
       writeFileSync(cfg, stringify({ registry: { storage: { driver: 'nope' } } }));
-      const c = run(['--config', cfg]);
+      const c = await run(['--config', cfg]);
       assert.equal(c.status, 16);
       assert.match(c.stderr, /invalid configuration: registry\.storage\.driver/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    const main = spawnSync(process.execPath, [WHARF_BIN, '--help'], { encoding: 'utf8' });
+    const main = runWharf(['--help']);
     assert.match(main.stdout, /fsck/);
   });
 
@@ -50,7 +53,7 @@ describe('wharf fsck (command line)', () => {
       const cfg = join(dir, 'wharf.yaml');
       writeFileSync(cfg, stringify({ registry: { storage: { driver: 'filesystem', root }, prune: { grace: 0 } } }));
 
-      const clean = run(['--config', cfg, '--deep']);
+      const clean = await run(['--config', cfg, '--deep']);
       assert.equal(clean.status, 0, clean.stderr + clean.stdout);
       assert.match(clean.stdout, /^fsck --deep: 1 namespace\(s\), 1 repositories, 1 manifests, 1 tags/m);
       assert.match(clean.stdout, /no damage/);
@@ -66,14 +69,14 @@ describe('wharf fsck (command line)', () => {
       );
       await driver.close();
 
-      const found = run(['--config', cfg, '--deep']);
+      const found = await run(['--config', cfg, '--deep']);
       assert.equal(found.status, 4, found.stderr + found.stdout);
       assert.match(found.stdout, new RegExp(`^damage blob-corrupt default ${layer}: bytes hash to`, 'm'));
       assert.match(found.stdout, new RegExp(`^  breaks default/app@${img.digest.text} \\(tags: v1\\)$`, 'm'));
       assert.match(found.stdout, /^damage tag-dangling default\/app default\/repos\/app\/_tags\/lost: tag lost points at manifest/m);
       assert.match(found.stdout, /damage: 2 \(wharf fsck --repair fixes what it can\)/);
 
-      const json = run(['--config', cfg, '--json']);
+      const json = await run(['--config', cfg, '--json']);
       assert.equal(json.status, 4, 'without --deep the flipped byte goes unseen, the tag does not');
       const report = JSON.parse(json.stdout) as FsckReport;
       assert.deepEqual(
@@ -82,13 +85,13 @@ describe('wharf fsck (command line)', () => {
       );
       assert.match(json.stderr, /^fsck: 1 namespace\(s\)/m, 'summary on stderr');
 
-      const repaired = run(['--config', cfg, '--repair']);
+      const repaired = await run(['--config', cfg, '--repair']);
       assert.equal(repaired.status, 1, repaired.stdout);
       assert.match(repaired.stdout, /^ {2}repaired: tag removed$/m);
-      const deep = run(['--config', cfg, '--deep', '--repair']);
+      const deep = await run(['--config', cfg, '--deep', '--repair']);
       assert.equal(deep.status, 4 | 1, 'quarantined, but the image needs the layer pushed again');
       assert.match(deep.stdout, /^ {2}repaired: moved to the quarantine/m);
-      const after = run(['--config', cfg]);
+      const after = await run(['--config', cfg]);
       assert.equal(after.status, 4);
       assert.match(after.stdout, /^quarantined default sha256:[0-9a-f]{64} at default\/_quarantine\/.* \(digest mismatch, by fsck, /m);
       assert.match(after.stdout, /^damage blob-missing /m);
@@ -119,7 +122,7 @@ describe('wharf fsck (command line)', () => {
           },
         }),
       );
-      const r = run(['--config', cfg, '--namespace', 'default']);
+      const r = await run(['--config', cfg, '--namespace', 'default']);
       assert.equal(r.status, 8, r.stderr + r.stdout);
       assert.match(r.stdout, /not checked: default default\/blobs\//);
     } finally {

@@ -1,25 +1,23 @@
 // `wharf promote` on a filesystem store, no server: an image and an index are
 // promoted (hard links: the same inodes), --json prints what the HTTP API
 // answers, and bad usage or a missing source exits non-zero with a message
-// and nothing written in the target.
+// and nothing written in the target. The cases run the command in-process;
+// --help and a usage error go through a real `wharf` process.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
-import { parseImageRef } from '../../src/cli/promote.js';
+import { parseImageRef, promoteCommand } from '../../src/cli/promote.js';
 import { layout } from '../../src/registry/layout.js';
 import { getManifest } from '../../src/registry/manifests.js';
 import type { Scope } from '../../src/registry/scope.js';
 import { FilesystemDriver } from '../../src/storage/fs.js';
-import { WHARF_BIN } from '../helpers/wharf.js';
+import { runCommand, runWharf } from '../helpers/cli.js';
 import { pushImage, pushIndex } from './prune-fixtures.js';
 
-function wharf(args: string[]) {
-  return spawnSync(process.execPath, [WHARF_BIN, 'promote', ...args], { encoding: 'utf8', timeout: 60_000 });
-}
+const wharf = (args: string[]) => runCommand(promoteCommand, args);
 
 describe('wharf promote', () => {
   let dir: string;
@@ -50,7 +48,7 @@ describe('wharf promote', () => {
 
   test('an image and an index, by tag and by digest; blobs are hard links', async () => {
     const img = await pushImage(src, 'app', 'latest');
-    const r = wharf(['-c', cfg, 'bs-7/app:latest', 'intermediate/app:change-7']);
+    const r = await wharf(['-c', cfg, 'bs-7/app:latest', 'intermediate/app:change-7']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /promoted bs-7\/app:latest \(sha256:[0-9a-f]{64}\)\n\s+to intermediate\/app:change-7\n\s+copied 2 blobs/);
     assert.equal((await getManifest(dst, 'app', 'change-7')).digest.text, img.digest.text);
@@ -60,7 +58,7 @@ describe('wharf promote', () => {
     const a = await pushImage(src, 'multi', undefined);
     const b = await pushImage(src, 'multi', undefined);
     const idx = await pushIndex(src, 'multi', undefined, [a, b]);
-    const j = wharf(['--config', cfg, '--json', `bs-7/multi@${idx.text}`, 'intermediate/multi:v1']);
+    const j = await wharf(['--config', cfg, '--json', `bs-7/multi@${idx.text}`, 'intermediate/multi:v1']);
     assert.equal(j.status, 0, j.stderr);
     const out = JSON.parse(j.stdout);
     assert.equal(out.digest, idx.text);
@@ -69,19 +67,22 @@ describe('wharf promote', () => {
     assert.equal((await getManifest(dst, 'multi', 'v1')).digest.text, idx.text);
   });
 
-  test('bad usage exits 2; a missing source exits 1 naming it; nothing written', () => {
-    const help = wharf(['--help']);
+  test('bad usage exits 2; a missing source exits 1 naming it; nothing written', async () => {
+    const help = runWharf(['promote', '--help']);
     assert.equal(help.status, 0);
     assert.match(help.stdout, /Usage: wharf promote/);
+    const bogus = runWharf(['promote', '--bogus']);
+    assert.equal(bogus.status, 2, bogus.stderr);
+    assert.match(bogus.stderr, /wharf promote: /);
     for (const args of [[], ['-c', cfg, 'bs-7/app:latest'], ['-c', cfg, 'bs-7/app:latest', 'elsewhere/app@sha256:ab'], ['--bogus']]) {
-      const r = wharf(args);
+      const r = await wharf(args);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /wharf promote: /);
     }
-    const missing = wharf(['-c', cfg, 'bs-7/app:nope', 'elsewhere/app:v1']);
+    const missing = await wharf(['-c', cfg, 'bs-7/app:nope', 'elsewhere/app:v1']);
     assert.equal(missing.status, 1, missing.stderr);
     assert.match(missing.stderr, /MANIFEST_UNKNOWN/);
-    const badName = wharf(['-c', cfg, 'bs-7/app:latest', 'elsewhere/App:v1']);
+    const badName = await wharf(['-c', cfg, 'bs-7/app:latest', 'elsewhere/App:v1']);
     assert.equal(badName.status, 1);
     assert.match(badName.stderr, /NAME_INVALID/);
     assert.equal(existsSync(join(dir, 'data', 'elsewhere')), false);

@@ -196,7 +196,7 @@ describe('prune runs in the metrics', () => {
     const reports: PruneReport[] = [];
     const s = schedulePrune(
       driver,
-      1,
+      0.5,
       { graceSeconds: 0, now: () => Date.now() + 10_000 },
       log,
       (r) => {
@@ -208,11 +208,15 @@ describe('prune runs in the metrics', () => {
         onFailure: (_e, ms) => m.pruneFailed(ms),
       },
     );
-    await new Promise((r) => setTimeout(r, 1300));
+    // Every half second: wait for the first due run (skipped), then for one that runs.
+    const until = async (cond: () => boolean) => {
+      for (const deadline = Date.now() + 10_000; !cond() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    };
+    await until(() => logs.length > 0);
     assert.ok(logs.includes('prune skipped: the registry is read-only'), JSON.stringify(logs));
     assert.equal(reports.length, 0);
     paused = false;
-    await new Promise((r) => setTimeout(r, 1300));
+    await until(() => reports.length > 0);
     await s.stop();
     assert.ok(reports.length >= 1, JSON.stringify(logs));
     const text = await m.text();

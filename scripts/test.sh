@@ -11,6 +11,8 @@
 #       without the files that need root, Debian packages or services, or run
 #       for long; such a file says why in a header line
 #       `// Not in test:quick: <reason>`. Installs nothing.
+#   WHARF_TEST_REPORTER=./scripts/test-durations.mjs   time per file instead
+#       of the spec output (any node --test reporter name or module works).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,4 +65,4 @@ fi
 # count descriptors of their own processes only.
 concurrency=1
 if $quick; then concurrency=2; fi
-exec node --test --test-concurrency=$concurrency --test-reporter=spec "${files[@]}"
+exec node --test --test-concurrency=$concurrency --test-reporter=${WHARF_TEST_REPORTER:-spec} "${files[@]}"

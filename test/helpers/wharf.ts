@@ -51,6 +51,8 @@ export interface StartOptions {
   /** Reuse an existing data dir (e.g. after a crash). */
   dataDir?: string;
   port?: number;
+  /** How the helper picks a port when `port` is not given (default freePort; a test of the retry takes it first). */
+  pickPort?: () => Promise<number>;
   env?: Record<string, string>;
   /**
    * 'memory' (default): all output is kept for output(). 'file': it goes to a
@@ -89,7 +91,7 @@ class PortTakenError extends Error {}
 async function startWharfOnce(opts: StartOptions): Promise<WharfProcess> {
   const tmp = mkdtempSync(join(tmpdir(), 'wharf-test-'));
   const dataDir = opts.dataDir ?? join(tmp, 'data');
-  const port = opts.port ?? (await freePort());
+  const port = opts.port ?? (await (opts.pickPort ?? freePort)());
   const registry: Record<string, unknown> = {
     address: '127.0.0.1',
     port,

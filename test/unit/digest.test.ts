@@ -287,39 +287,47 @@ describe(`digest (seed ${SEED}, index.ts engine: ${hashEngine})`, () => {
 
   test('state carried across processes (both directions, both engines)', (t) => {
     const indexUrl = new URL('../../src/digest/index.js', import.meta.url).href;
+    // One child process per engine; it continues every state it is sent.
     const child = `
       const { restoreHash, hashEngine } = await import(process.argv[1]);
       let input = '';
       for await (const c of process.stdin) input += c;
-      const { alg, state, data } = JSON.parse(input);
-      const h = restoreHash(alg, state);
-      h.update(Buffer.from(data, 'base64'));
-      process.stdout.write(JSON.stringify({ state: h.exportState(), length: h.length, engine: hashEngine }));`;
+      const out = JSON.parse(input).map(({ alg, state, data }) => {
+        const h = restoreHash(alg, state);
+        h.update(Buffer.from(data, 'base64'));
+        return { state: h.exportState(), length: h.length, engine: hashEngine };
+      });
+      process.stdout.write(JSON.stringify(out));`;
     const childEngines = FORCE_TS ? ['typescript'] : ['typescript', 'native'];
     if (!FORCE_TS && addon === null) assert.fail(NOT_BUILT);
-    for (const alg of HASH_ALGORITHMS) {
-      for (const childEngine of childEngines) {
+    for (const childEngine of childEngines) {
+      const cases: Array<{ alg: (typeof HASH_ALGORITHMS)[number]; parent: Engine; a: Buffer; b: Buffer; state: string }> = [];
+      for (const alg of HASH_ALGORITHMS) {
         for (const parent of ENGINES) {
           if (parent !== tsEngine && FORCE_TS) continue;
           if (parent !== tsEngine && !addon!.shaNiAvailable && parent.name.includes('SHA-NI')) continue;
           const a = randomBytes(100_001);
           const b = randomBytes(70_013);
-          const c = randomBytes(33);
-          const h = parent.create(alg).update(a);
-          const out = execFileSync(process.execPath, ['--input-type=module', '-e', child, indexUrl], {
-            input: JSON.stringify({ alg, state: h.exportState(), data: b.toString('base64') }),
-            env: { ...process.env, WHARF_HASH_ENGINE: childEngine },
-            encoding: 'utf8',
-            timeout: 30_000,
-          });
-          const res = JSON.parse(out) as { state: string; length: number; engine: string };
-          assert.equal(res.length, a.length + b.length);
-          assert.equal(res.engine.startsWith(childEngine), true, `child ran ${res.engine}`);
-          const back = parent.restore(alg, res.state);
-          assert.equal(back.length, a.length + b.length);
-          assert.equal(back.update(c).digestHex(), expected(alg, a, b, c), `${alg}: ${parent.name} -> child ${childEngine}`);
+          cases.push({ alg, parent, a, b, state: parent.create(alg).update(a).exportState() });
         }
       }
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', child, indexUrl], {
+        input: JSON.stringify(cases.map(({ alg, state, b }) => ({ alg, state, data: b.toString('base64') }))),
+        env: { ...process.env, WHARF_HASH_ENGINE: childEngine },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      const results = JSON.parse(out) as Array<{ state: string; length: number; engine: string }>;
+      assert.equal(results.length, cases.length);
+      cases.forEach(({ alg, parent, a, b }, i) => {
+        const res = results[i]!;
+        const c = randomBytes(33);
+        assert.equal(res.length, a.length + b.length);
+        assert.equal(res.engine.startsWith(childEngine), true, `child ran ${res.engine}`);
+        const back = parent.restore(alg, res.state);
+        assert.equal(back.length, a.length + b.length);
+        assert.equal(back.update(c).digestHex(), expected(alg, a, b, c), `${alg}: ${parent.name} -> child ${childEngine}`);
+      });
     }
     t.diagnostic(`child engines: ${childEngines.join(', ')}`);
   });

@@ -7,7 +7,7 @@ import { NotFoundError } from '../../storage/errors.js';
 import { layout } from '../layout.js';
 import { parseDigest, type Digest } from '../names.js';
 import type { DigestMap, DigestSet } from '../prune/digest-set.js';
-import { TRASH_STALE_MS } from '../prune/trash.js';
+import { trashRunAlive } from '../prune/trash.js';
 import { listAll, type Scope } from '../scope.js';
 import type { Finding, FsckProgress, FsckReport } from './report.js';
 
@@ -138,9 +138,7 @@ export async function inTrash(ctx: NsCheck, d: Digest, repo?: string): Promise<b
     const run = r.key.slice(root.length, -1);
     const key = repo === undefined ? layout.trashBlob(ctx.ns, run, d) : layout.trashLink(ctx.ns, run, repo, d);
     if (!(await ctx.driver.stat(key))) continue;
-    const alive = await ctx.driver.stat(layout.trashAlive(ctx.ns, run));
-    const started = Number(/^(\d+)-/.exec(run)?.[1] ?? 0);
-    if (ctx.now() - Math.max(alive?.modified.getTime() ?? 0, started) < TRASH_STALE_MS) return true;
+    if (await trashRunAlive(ctx.driver, ctx.ns, run, () => ctx.now())) return true;
   }
   return false;
 }

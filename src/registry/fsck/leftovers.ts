@@ -4,7 +4,7 @@
 // (listed: blobs moved out of service, kept for inspection).
 import { bucketProtectsUntil } from '../blob-use.js';
 import { layout } from '../layout.js';
-import { TRASH_STALE_MS } from '../prune/trash.js';
+import { deadTrashRuns } from '../prune/trash.js';
 import { listQuarantine } from '../quarantine.js';
 import { listAll } from '../scope.js';
 import { found, type NsCheck } from './context.js';
@@ -26,17 +26,10 @@ export async function loadUsed(ctx: NsCheck): Promise<void> {
 
 /** Trash directories of prune runs whose heartbeat stopped. */
 export async function checkTrash(ctx: NsCheck): Promise<void> {
-  const root = layout.trash(ctx.ns);
-  for await (const r of listAll(ctx.driver, root, { delimiter: '/' })) {
-    if (!r.prefix) continue;
-    const run = r.key.slice(root.length, -1);
-    const alive = await ctx.driver.stat(layout.trashAlive(ctx.ns, run));
-    const started = Number(/^(\d+)-/.exec(run)?.[1] ?? 0);
-    if (ctx.now() - Math.max(alive?.modified.getTime() ?? 0, started) < TRASH_STALE_MS) continue;
+  for await (const dead of deadTrashRuns(ctx.driver, ctx.ns, () => ctx.now())) {
     let objects = 0;
     let bytes = 0;
-    for await (const e of listAll(ctx.driver, r.key)) {
-      if (e.prefix || e.key === layout.trashAlive(ctx.ns, run)) continue;
+    for await (const e of dead.objects()) {
       objects++;
       bytes += e.size ?? 0;
     }
@@ -45,11 +38,11 @@ export async function checkTrash(ctx: NsCheck): Promise<void> {
       finding: {
         kind: 'trash-interrupted',
         severity: 'orphan',
-        object: r.key,
+        object: dead.key,
         problem: `${objects} object(s) a prune run that died moved aside (wharf prune puts them back)`,
       },
       confirm: async () => {
-        const page = await ctx.driver.list({ prefix: r.key, limit: 1 });
+        const page = await ctx.driver.list({ prefix: dead.key, limit: 1 });
         if (page.entries.length === 0) return false;
         ctx.report.counts.orphanBytes += bytes;
         return true;

@@ -111,29 +111,59 @@ async function recoverOne(ctx: NsContext, key: string, rel: string): Promise<voi
   else if (await moveIfThere(driver, key, layout.blob(ns, d))) report.restored.blobs++;
 }
 
-/** Put back what dead runs left in their trash. */
-export async function recoverTrash(ctx: NsContext): Promise<void> {
-  const root = layout.trash(ctx.ns);
-  for await (const r of listAll(ctx.driver, root, { delimiter: '/' })) {
+/** Whether prune run `run` is still going: its heartbeat (or, without one, its start) is younger than TRASH_STALE_MS. */
+export async function trashRunAlive(driver: StorageDriver, ns: string, run: string, now: () => number): Promise<boolean> {
+  const alive = await driver.stat(layout.trashAlive(ns, run));
+  const started = Number(/^(\d+)-/.exec(run)?.[1] ?? 0);
+  return now() - Math.max(alive?.modified.getTime() ?? 0, started) < TRASH_STALE_MS;
+}
+
+export interface DeadTrashRun {
+  /** The run's id (its directory name under layout.trash). */
+  run: string;
+  /** The run's trash directory (ends with '/'). */
+  key: string;
+  /** The objects it left (its heartbeat marker left out). */
+  objects(): AsyncIterable<{ key: string; size?: number }>;
+}
+
+/**
+ * The trash directories of prune runs whose heartbeat stopped TRASH_STALE_MS
+ * ago (or, without one, that started that long ago): what prune puts back
+ * and fsck reports. A live run's trash is never listed.
+ */
+export async function* deadTrashRuns(driver: StorageDriver, ns: string, now: () => number): AsyncGenerator<DeadTrashRun> {
+  const root = layout.trash(ns);
+  for await (const r of listAll(driver, root, { delimiter: '/' })) {
     if (!r.prefix) continue;
     const run = r.key.slice(root.length, -1);
-    const alive = await ctx.driver.stat(layout.trashAlive(ctx.ns, run));
-    const started = Number(/^(\d+)-/.exec(run)?.[1] ?? 0);
-    const last = Math.max(alive?.modified.getTime() ?? 0, started);
-    if (ctx.now() - last < TRASH_STALE_MS) continue; // a live run's trash
+    if (await trashRunAlive(driver, ns, run, now)) continue;
+    const marker = layout.trashAlive(ns, run);
+    yield {
+      run,
+      key: r.key,
+      async *objects() {
+        for await (const e of listAll(driver, r.key)) if (!e.prefix && e.key !== marker) yield e;
+      },
+    };
+  }
+}
+
+/** Put back what dead runs left in their trash. */
+export async function recoverTrash(ctx: NsContext): Promise<void> {
+  for await (const dead of deadTrashRuns(ctx.driver, ctx.ns, () => ctx.now())) {
     if (ctx.settings.dryRun) {
-      problem(ctx, r.key, 'trash of an interrupted prune run: a real run puts it back');
+      problem(ctx, dead.key, 'trash of an interrupted prune run: a real run puts it back');
       continue;
     }
-    for await (const e of listAll(ctx.driver, r.key)) {
-      if (e.prefix || e.key === layout.trashAlive(ctx.ns, run)) continue;
+    for await (const e of dead.objects()) {
       try {
-        await recoverOne(ctx, e.key, e.key.slice(r.key.length));
+        await recoverOne(ctx, e.key, e.key.slice(dead.key.length));
       } catch (err) {
         if (!(err instanceof NotFoundError)) problem(ctx, e.key, `trash recovery failed: ${errorText(err)}`);
       }
     }
-    await ctx.driver.delete(layout.trashAlive(ctx.ns, run)).catch(() => false);
+    await ctx.driver.delete(layout.trashAlive(ctx.ns, dead.run)).catch(() => false);
   }
 }
 

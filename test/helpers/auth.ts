@@ -124,6 +124,18 @@ export async function pushBlob(base: string, repo: string, data: Buffer, authori
   return d;
 }
 
+/** The OCI image manifest of `config` and one `layer` (the blobs pushed separately). */
+export function oneLayerManifest(config: Buffer, layer: Buffer): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: digestOf(layer), size: layer.length }],
+    }),
+  );
+}
+
 /** Pushes a config + one layer + an OCI manifest under `tag`; returns the manifest digest and layer digest. */
 export async function pushImage(
   base: string,
@@ -137,14 +149,7 @@ export async function pushImage(
   const layer = randomBytes(512);
   const cd = await pushBlob(base, repo, config, authorization);
   const ld = await pushBlob(base, repo, layer, authorization);
-  const body = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cd, size: config.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: ld, size: layer.length }],
-    }),
-  );
+  const body = oneLayerManifest(config, layer);
   const r = await raw(base, 'PUT', `/v2/${repo}/manifests/${tag}`, {
     headers: { authorization, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
     body,

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { basic, digestOf, raw, tokenRequest, type Reply } from '../helpers/auth.js';
+import { basic, digestOf, oneLayerManifest, raw, tokenRequest, type Reply } from '../helpers/auth.js';
 import { startWharf, WHARF_BIN, type WharfProcess } from '../helpers/wharf.js';
 
 const ADMIN = basic('admin', 'admin-pw');
@@ -179,14 +179,7 @@ async function pushSmallImage(
     });
     assert.equal(r.status, 201, `blob push: ${r.status} ${r.text}`);
   }
-  const body = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cd, size: config.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: ld, size: layer.length }],
-    }),
-  );
+  const body = oneLayerManifest(config, layer);
   const r = await api(via, 'PUT', `/v2/${repo}/manifests/${tag}`, auth, { body, type: 'application/vnd.oci.image.manifest.v1+json' });
   assert.equal(r.status, 201, `manifest push: ${r.status} ${r.text}`);
   return { manifest: digestOf(body), layer: ld };

@@ -1,7 +1,29 @@
 // The catalog: one marker object per repository, listed with start-after
-// paging (no walk of the whole store).
+// paging (no walk of the whole store). A page of n names lists n+1 markers
+// (the extra one tells whether more follow), not a whole listing page: the
+// filesystem driver stats every entry it lists.
+import type { ListEntry } from '../storage/driver.js';
 import { layout } from './layout.js';
-import { listAll, type Scope } from './scope.js';
+import type { Scope } from './scope.js';
+
+/** Entries a listing call returns at most (the drivers' own cap). */
+const LISTING_PAGE = 1000;
+
+/**
+ * Catalog markers under `prefix` after `startAfter`: the first listing asks
+ * for `first` entries (a page's worth), later ones for a full listing page
+ * (only a caller whose rules hide repositories reads past the first).
+ */
+async function* markers(s: Scope, prefix: string, startAfter: string | undefined, first: number): AsyncGenerator<ListEntry> {
+  let limit = Math.min(Math.max(first, 1), LISTING_PAGE);
+  for (;;) {
+    const page = await s.driver.list({ prefix, delimiter: '/', startAfter, limit });
+    for (const e of page.entries) if (!e.prefix) yield e;
+    if (!page.next || page.entries.length === 0) return;
+    startAfter = page.next;
+    limit = LISTING_PAGE;
+  }
+}
 
 export async function markRepo(s: Scope, repo: string): Promise<void> {
   const key = layout.catalogEntry(s.ns, repo);
@@ -23,8 +45,8 @@ export async function listRepos(
   const prefix = layout.catalog(s.ns);
   const startAfter = options.last !== undefined ? layout.catalogEntry(s.ns, options.last) : undefined;
   const repos: string[] = [];
-  for await (const e of listAll(s.driver, prefix, { delimiter: '/', startAfter })) {
-    if (e.prefix) continue;
+  const first = options.limit !== undefined ? options.limit + 1 : LISTING_PAGE;
+  for await (const e of markers(s, prefix, startAfter, first)) {
     const repo = layout.repoFromCatalogKey(s.ns, e.key);
     // Repositories the caller may not see are skipped (they count toward nothing).
     if (options.filter && !options.filter(repo)) continue;
@@ -61,10 +83,7 @@ export async function browseRepos(
   const repos: string[] = [];
   let scanned = 0;
   let lastScanned: { repo: string; visible: boolean } | undefined;
-  // Unfiltered, the page ends at entry limit+1: list no more (the filesystem driver stats each listed entry).
-  const listLimit = options.filter ? undefined : options.limit + 1;
-  for await (const e of listAll(s.driver, prefix, { delimiter: '/', startAfter, limit: listLimit })) {
-    if (e.prefix) continue;
+  for await (const e of markers(s, prefix, startAfter, options.limit + 1)) {
     if (repos.length >= options.limit) return { repos, next: { after: repos[repos.length - 1]!, visible: true } };
     if (scanned >= maxScanned && lastScanned) return { repos, next: { after: lastScanned.repo, visible: lastScanned.visible } };
     scanned++;

@@ -2,11 +2,13 @@
 // the store for the entries it shows plus one — not a full listing page of
 // 1000 markers: the filesystem driver stats every entry it lists, which made
 // a 50-row page of a 10,000-repository store cost 1000 stats. With a filter
-// (a user who may see only some repositories) it still scans in full pages,
-// so the number of listings per page stays bounded.
+// (a user who may see only some repositories) the first listing is a page's
+// worth too (a user who may see everything needs no more), later ones full
+// pages, so the number of listings per page stays bounded. The same for
+// `GET /v2/_catalog?n=` (listRepos).
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { browseRepos } from '../../src/registry/catalog.js';
+import { browseRepos, listRepos } from '../../src/registry/catalog.js';
 import { layout } from '../../src/registry/layout.js';
 import type { ListOptions } from '../../src/storage/driver.js';
 import { MemoryDriver } from '../../src/storage/memory.js';
@@ -67,10 +69,59 @@ describe('browseRepos: what a page of the repository list costs', () => {
     assert.equal(page.next, undefined);
   });
 
-  it('with an access filter it scans in full pages: one listing per 1000 markers, whatever it shows', async () => {
+  it("with an access filter: a page's worth first, then full pages (one listing per 1000 markers after that)", async () => {
     driver.reset();
     const page = await browseRepos(s, { limit: 50, filter: (r) => r.startsWith('group-01/'), maxScanned: 5000 });
     assert.deepEqual(page.repos, all.filter((r) => r.startsWith('group-01/')).slice(0, 50));
+    assert.equal(driver.listings, 2);
+    assert.ok(driver.listed <= 51 + 1000, `${driver.listed} entries listed`);
+    // A caller whose rules let it see everything costs what no filter costs.
+    driver.reset();
+    const open = await browseRepos(s, { limit: 50, filter: () => true, maxScanned: 5000 });
+    assert.deepEqual(open.repos, all.slice(0, 50));
     assert.equal(driver.listings, 1);
+    assert.ok(driver.listed <= 51, `${driver.listed} entries listed`);
+  });
+});
+
+describe('listRepos (GET /v2/_catalog?n=): what a page costs', () => {
+  const driver = new CountingDriver();
+  const s = { driver, ns: 'default' };
+  const all: string[] = [];
+  before(async () => {
+    for (let i = 0; i < 3000; i++) {
+      all.push(name(i));
+      await driver.put(layout.catalogEntry('default', name(i)), Buffer.alloc(0));
+    }
+    all.sort((a, b) => (layout.catalogEntry('default', a) < layout.catalogEntry('default', b) ? -1 : 1));
+  });
+
+  it('n=10 lists 11 entries in one listing, and the next page from `last` the same', async () => {
+    driver.reset();
+    const first = await listRepos(s, { limit: 10 });
+    assert.deepEqual(first, { repos: all.slice(0, 10), more: true });
+    assert.equal(driver.listings, 1);
+    assert.ok(driver.listed <= 11, `${driver.listed} entries listed for n=10`);
+    driver.reset();
+    const second = await listRepos(s, { limit: 10, last: all[9] });
+    assert.deepEqual(second, { repos: all.slice(10, 20), more: true });
+    assert.ok(driver.listed <= 11, `${driver.listed} entries listed for the next page`);
+  });
+
+  it('a caller who may pull everything costs the same; one who may pull few reads on in full pages', async () => {
+    driver.reset();
+    const open = await listRepos(s, { limit: 10, filter: () => true });
+    assert.deepEqual(open.repos, all.slice(0, 10));
+    assert.ok(driver.listed <= 11, `${driver.listed} entries listed`);
+    driver.reset();
+    const few = await listRepos(s, { limit: 10, filter: (r) => r.startsWith('group-03/') });
+    assert.deepEqual(few.repos, all.filter((r) => r.startsWith('group-03/')).slice(0, 10));
+    assert.equal(few.more, true);
+    assert.equal(driver.listings, 2);
+  });
+
+  it('the last page says no more follow; no n lists everything', async () => {
+    assert.deepEqual(await listRepos(s, { limit: 10, last: all[all.length - 4] }), { repos: all.slice(-3), more: false });
+    assert.deepEqual((await listRepos(s)).repos, all);
   });
 });

@@ -8,7 +8,7 @@
 // `<script src="boot.js">` — before the stylesheet, since an inline script
 // after it would wait for it; the server puts its hash in the
 // Content-Security-Policy — and addresses the other files with
-// their content hash (`app.js?h=<hash>`), which the server answers as
+// their content hash (`/ui/app.js?h=<hash>`), which the server answers as
 // cacheable for good (src/http/ui/static.ts computes the same hash).
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
@@ -74,7 +74,8 @@ for (const [attr, name] of [
   ['href', 'app.css'],
   ['src', 'app.js'],
 ]) {
-  replace(`${attr}="${name}"`, `${attr}="${name}?h=${contentHash(name)}"`);
+  // Absolute: the same index.html is the page at /ui/ and at /ui/r/<ns> (src/http/ui/first-page.ts).
+  replace(`${attr}="${name}"`, `${attr}="/ui/${name}?h=${contentHash(name)}"`);
 }
 writeFileSync(join(out, 'index.html'), html);
 const size = (f) => statSync(join(out, f)).size;

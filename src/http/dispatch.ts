@@ -246,6 +246,11 @@ export function createDispatcher(rt: Runtime): Dispatcher {
         uiTarget.files.serve(req, res, url);
         return;
       }
+      if (uiTarget?.kind === 'page') {
+        facts.route = 'ui';
+        uiTarget.serve(req, res, url, auth).then(undefined, fail);
+        return;
+      }
       // A buildset namespace (?ns=, a Host pattern, the path prefix): looked up in the store, briefly cached for reads.
       if (config.buildsets && uiTarget?.kind !== 'api') {
         const fresh = WRITE_METHODS.has(method) || url.pathname === TOKEN_PATH;

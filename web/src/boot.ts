@@ -8,7 +8,14 @@
 // tab needs a token first, which the app gets. The requests are the app's
 // own, with no credentials: nothing comes into the page that the app would
 // not have fetched.
-import { parseRoute } from './route.js';
+//
+// On a page the server rendered (/ui/r/<ns>), the answers are already in the
+// page, in a JSON data block (src/http/ui/first-page.ts): they are handed to
+// the app as if fetched, so its first render is the page the server sent and
+// nothing is asked for. A logged-in tab may see more than the anonymous view
+// the server rendered: it ignores the block, hides the rendered rows
+// (app.css), and its app asks with its token.
+import { routeOf } from './route.js';
 import { REFRESH_KEY } from './session-keys.js';
 import { paths, withNs, type EarlyAnswers } from './urls.js';
 
@@ -22,6 +29,21 @@ function loggedIn(): boolean {
 
 // Marks for the benchmark's waterfall (bench/scenarios/ui.ts), and for anyone's DevTools.
 performance.mark('wharf:boot');
+const FIRST = 'wharf-first';
+interface First {
+  ns: string;
+  namespaces: unknown;
+  repositories: unknown;
+}
+function firstAnswers(): First | undefined {
+  const block = document.getElementById(FIRST);
+  if (!block) return undefined;
+  try {
+    return JSON.parse(block.textContent ?? '') as First;
+  } catch {
+    return undefined;
+  }
+}
 if (!loggedIn()) {
   const early: EarlyAnswers = {};
   const get = (url: string) => {
@@ -38,8 +60,19 @@ if (!loggedIn()) {
       })
       .catch(() => undefined);
   };
-  get(withNs(paths.namespaces(), ''));
-  const route = parseRoute(location.hash);
-  if (route.page === 'repositories') get(withNs(paths.repositories({}), route.ns));
+  const have = (url: string, body: unknown) => {
+    early[url] = { response: Promise.resolve(new Response(JSON.stringify(body), { status: 200 })), body };
+  };
+  const route = routeOf(location.pathname, location.hash);
+  const first = firstAnswers();
+  if (first && route.page === 'repositories' && route.ns === first.ns) {
+    have(withNs(paths.namespaces(), ''), first.namespaces);
+    have(withNs(paths.repositories({}), first.ns), first.repositories);
+  } else {
+    get(withNs(paths.namespaces(), ''));
+    if (route.page === 'repositories') get(withNs(paths.repositories({}), route.ns));
+  }
   (window as unknown as { wharfEarly?: EarlyAnswers }).wharfEarly = early;
+} else {
+  document.documentElement.dataset.session = 'user';
 }

@@ -5,7 +5,7 @@ import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.js';
 import { bytes } from './format.js';
-import { href } from './router.js';
+import { hereHash, href } from './router.js';
 
 export interface Loaded<T> {
   data?: T;
@@ -50,7 +50,7 @@ export function useLoad<T>(load: () => Promise<T>, key: string, ready?: () => T 
 }
 
 export function ErrorNotice({ error, what }: { error: unknown; what: string }) {
-  const back = location.hash;
+  const back = hereHash();
   if (error instanceof ApiError) {
     if (error.status === 401) {
       return (

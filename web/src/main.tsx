@@ -12,7 +12,7 @@ import { ManifestPage } from './pages/manifest.js';
 import { NamespacesPage } from './pages/namespaces.js';
 import { RepositoriesPage } from './pages/repositories.js';
 import { RepositoryPage } from './pages/repository.js';
-import { href, useRoute, type Route } from './router.js';
+import { hereHash, href, useRoute, type Route } from './router.js';
 
 /** The page's icon, by the address index.html gives it (with its content hash: cached for good). */
 const ICON = document.querySelector('link[rel=icon]')?.getAttribute('href') ?? 'favicon.svg';
@@ -61,7 +61,7 @@ function Account({ info }: { info?: NamespacesAnswer }) {
     return (
       <div class="account">
         {info && <span class="muted">Anonymous</span>}
-        <a class="button small" href={href.login(location.hash)}>
+        <a class="button small" href={href.login(hereHash())}>
           Log in
         </a>
       </div>
@@ -129,8 +129,7 @@ function App() {
         setInfo(undefined);
         setInfoError(err);
         // Nothing may be seen without a login: go to the form.
-        if (err instanceof ApiError && err.status === 401 && !location.hash.startsWith('#/login'))
-          location.hash = href.login(location.hash);
+        if (err instanceof ApiError && err.status === 401 && !location.hash.startsWith('#/login')) location.hash = href.login(hereHash());
       },
     );
     return () => {

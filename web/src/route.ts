@@ -1,5 +1,8 @@
 // Pages are addressed by the URL fragment, so links work without any server
-// routing and a reload stays on the page:
+// routing and a reload stays on the page. A namespace's repositories are also
+// addressed by path, /ui/r/<ns> (no fragment): the server renders that page's
+// first rows into the HTML (src/http/ui/first-page.ts). A fragment, when
+// there is one, names the page (links inside the app are fragments):
 //   #/                              namespaces
 //   #/<ns>                          repositories of a namespace
 //   #/<ns>/<repository>             a repository: its tags
@@ -21,6 +24,23 @@ function decode(s: string): string {
   } catch {
     return s;
   }
+}
+
+/** The path that names a namespace's repository list (the server renders its first page). */
+export const LIST_PATH = '/ui/r/';
+
+/** The page a location names: its fragment, else its path (/ui/r/<ns>), else the namespaces. */
+export function routeOf(pathname: string, hash: string): Route {
+  if (hash.replace(/^#/, '') !== '' || !pathname.startsWith(LIST_PATH)) return parseRoute(hash);
+  const ns = pathname.slice(LIST_PATH.length).replace(/\/$/, '');
+  return ns === '' || ns.includes('/') ? parseRoute(hash) : { page: 'repositories', ns: decode(ns) };
+}
+
+/** The current page as a fragment (what a login link comes back to). */
+export function hereHash(): string {
+  if (location.hash.replace(/^#/, '') !== '') return location.hash;
+  const route = routeOf(location.pathname, location.hash);
+  return route.page === 'repositories' ? href.repositories(route.ns) : '';
 }
 
 export function parseRoute(hash: string): Route {

@@ -1,13 +1,13 @@
 // The page the URL fragment names (route.ts), as a hook.
 import { useEffect, useState } from 'preact/hooks';
-import { parseRoute, type Route } from './route.js';
+import { routeOf, type Route } from './route.js';
 
-export { href, parseRoute, type Route } from './route.js';
+export { hereHash, href, parseRoute, type Route } from './route.js';
 
 export function useRoute(): Route {
-  const [route, setRoute] = useState(() => parseRoute(location.hash));
+  const [route, setRoute] = useState(() => routeOf(location.pathname, location.hash));
   useEffect(() => {
-    const on = () => setRoute(parseRoute(location.hash));
+    const on = () => setRoute(routeOf(location.pathname, location.hash));
     addEventListener('hashchange', on);
     return () => removeEventListener('hashchange', on);
   }, []);

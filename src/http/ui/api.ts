@@ -26,6 +26,7 @@ import type { UsageSummary } from '../../registry/usage.js';
 import { sendJson, type Context } from '../context.js';
 import { HttpError } from '../errors.js';
 import type { Route } from '../router.js';
+import type { Authorization } from '../auth/index.js';
 import type { CursorCodec } from './cursor.js';
 
 export const API_PREFIX = '/v2/_wharf/';
@@ -49,8 +50,8 @@ const MAX_PAGE = 200;
 /** Catalog markers scanned at most for one page of repositories. */
 export const MAX_SCANNED = 5000;
 
-function pageSize(url: URL): number {
-  const n = url.searchParams.get('n');
+function pageSize(params: URLSearchParams): number {
+  const n = params.get('n');
   if (n === null) return DEFAULT_PAGE;
   if (!/^\d{1,4}$/.test(n) || Number(n) < 1) {
     throw new RegistryError('PAGINATION_NUMBER_INVALID', 'invalid number of results requested', { n: n.slice(0, 20) });
@@ -92,69 +93,81 @@ async function requireRepo(ctx: Context, repo: string): Promise<void> {
   }
 }
 
+/** Who asks, in which namespace: what an answer is computed for (a request's context, or the first page's anonymous view). */
+export interface Asker {
+  scope: Context['scope'];
+  auth?: Authorization;
+}
+
+/** The namespaces answer: the namespaces the caller may browse, and who the caller is. */
+export async function namespacesAnswer(deps: ApiDeps, at: Asker) {
+  const { config } = deps;
+  const names = new Set(config.namespaces.known);
+  for await (const ns of storedNamespaces(at.scope.driver)) names.add(ns);
+  const visible = [...names].filter((ns) => !at.auth || at.auth.mayBrowse(ns)).sort();
+  const hosts = Object.entries(config.namespaces.hosts);
+  const list = await Promise.all(
+    visible.map(async (name) => {
+      const view = await deps.usage.view(name);
+      return {
+        name,
+        default: name === config.namespaces.default,
+        hosts: hosts.filter(([, ns]) => ns === name).map(([h]) => h),
+        ...(mirrorOf(config, name) ? { mirror: mirrorOf(config, name) } : {}),
+        usage: usageHeader(view.summary),
+        computing: view.computing,
+      };
+    }),
+  );
+  return {
+    current: at.scope.ns,
+    session: {
+      authEnabled: config.users.length > 0,
+      user: at.auth?.caller.subject.name ?? null,
+      anonymousRead: config.anonymousRead,
+      deleteEnabled: config.deleteEnabled,
+      service: config.auth.service,
+    },
+    namespaces: list,
+  };
+}
+
 function namespacesHandler(deps: ApiDeps): Handler {
-  return async (ctx) => {
-    const { config } = deps;
-    const names = new Set(config.namespaces.known);
-    for await (const ns of storedNamespaces(ctx.scope.driver)) names.add(ns);
-    const visible = [...names].filter((ns) => !ctx.auth || ctx.auth.mayBrowse(ns)).sort();
-    const hosts = Object.entries(config.namespaces.hosts);
-    const list = await Promise.all(
-      visible.map(async (name) => {
-        const view = await deps.usage.view(name);
-        return {
-          name,
-          default: name === config.namespaces.default,
-          hosts: hosts.filter(([, ns]) => ns === name).map(([h]) => h),
-          ...(mirrorOf(config, name) ? { mirror: mirrorOf(config, name) } : {}),
-          usage: usageHeader(view.summary),
-          computing: view.computing,
-        };
-      }),
-    );
-    reply(ctx, {
-      current: ctx.scope.ns,
-      session: {
-        authEnabled: config.users.length > 0,
-        user: ctx.auth?.caller.subject.name ?? null,
-        anonymousRead: config.anonymousRead,
-        deleteEnabled: config.deleteEnabled,
-        service: config.auth.service,
-      },
-      namespaces: list,
-    });
+  return async (ctx) => reply(ctx, await namespacesAnswer(deps, ctx));
+}
+
+/** A page of the repository list (`n`, `after`, `prefix` as the endpoint takes them), with storage use. */
+export async function repositoriesAnswer(deps: ApiDeps, at: Asker, params: URLSearchParams) {
+  const limit = pageSize(params);
+  const after = params.get('after');
+  const prefix = params.get('prefix') ?? '';
+  // Repository names are lower-case letters, digits and separators; anything else matches nothing.
+  if (!/^[a-z0-9._/-]{0,255}$/.test(prefix))
+    throw new RegistryError('NAME_INVALID', 'invalid repository name prefix', { prefix: prefix.slice(0, 300) });
+  const [page, view] = await Promise.all([
+    browseRepos(at.scope, {
+      limit,
+      after: after === null || after === '' ? undefined : deps.cursors.decode(after),
+      prefix,
+      filter: at.auth?.canPull,
+      maxScanned: MAX_SCANNED,
+    }),
+    deps.usage.view(at.scope.ns),
+  ]);
+  return {
+    namespace: at.scope.ns,
+    repositories: page.repos.map((name) => {
+      const u = view.repository(name);
+      return { name, ...(u ? { usage: { unique: u.unique, shared: u.shared, blobs: u.blobs } } : {}) };
+    }),
+    ...(page.next ? { next: deps.cursors.encode(page.next.after, page.next.visible) } : {}),
+    usage: usageHeader(view.summary),
+    computing: view.computing,
   };
 }
 
 function repositoriesHandler(deps: ApiDeps): Handler {
-  return async (ctx) => {
-    const limit = pageSize(ctx.url);
-    const after = ctx.url.searchParams.get('after');
-    const prefix = ctx.url.searchParams.get('prefix') ?? '';
-    // Repository names are lower-case letters, digits and separators; anything else matches nothing.
-    if (!/^[a-z0-9._/-]{0,255}$/.test(prefix))
-      throw new RegistryError('NAME_INVALID', 'invalid repository name prefix', { prefix: prefix.slice(0, 300) });
-    const [page, view] = await Promise.all([
-      browseRepos(ctx.scope, {
-        limit,
-        after: after === null || after === '' ? undefined : deps.cursors.decode(after),
-        prefix,
-        filter: ctx.auth?.canPull,
-        maxScanned: MAX_SCANNED,
-      }),
-      deps.usage.view(ctx.scope.ns),
-    ]);
-    reply(ctx, {
-      namespace: ctx.scope.ns,
-      repositories: page.repos.map((name) => {
-        const u = view.repository(name);
-        return { name, ...(u ? { usage: { unique: u.unique, shared: u.shared, blobs: u.blobs } } : {}) };
-      }),
-      ...(page.next ? { next: deps.cursors.encode(page.next.after, page.next.visible) } : {}),
-      usage: usageHeader(view.summary),
-      computing: view.computing,
-    });
-  };
+  return async (ctx) => reply(ctx, await repositoriesAnswer(deps, ctx, ctx.url.searchParams));
 }
 
 function repositoryHandler(deps: ApiDeps, repo: string): Handler {
@@ -177,7 +190,7 @@ function repositoryHandler(deps: ApiDeps, repo: string): Handler {
 
 function tagsHandler(deps: ApiDeps, repo: string): Handler {
   return async (ctx) => {
-    const limit = pageSize(ctx.url);
+    const limit = pageSize(ctx.url.searchParams);
     const sort: TagSort = ctx.url.searchParams.get('sort') === 'pushed' ? 'pushed' : 'name';
     await requireRepo(ctx, repo);
     const after = ctx.url.searchParams.get('after');

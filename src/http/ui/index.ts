@@ -1,15 +1,22 @@
 // The web UI (registry.ui): its files under /ui/ and the JSON it reads under
 // /v2/_wharf/ (api.ts). The dispatcher asks `target` first; API requests are
 // then authorized like the OCI route they stand for.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../../config/config.js';
 import type { Logger } from '../../log/logger.js';
 import { UsageTracker } from '../../registry/usage-tracker.js';
 import type { StorageDriver } from '../../storage/driver.js';
 import { API_PREFIX, apiTarget, type ApiTarget } from './api.js';
+import type { Auth } from '../auth/index.js';
 import { createCursorCodec } from './cursor.js';
+import { pageNamespace, serveFirstPage } from './first-page.js';
 import { createStaticFiles, isUiPath, type StaticFiles } from './static.js';
 
-export type UiTarget = { kind: 'files'; files: StaticFiles } | ({ kind: 'api' } & ApiTarget);
+export type UiTarget =
+  | { kind: 'files'; files: StaticFiles }
+  /** `/ui/r/<ns>`: a page the server renders (first-page.ts), for an anonymous caller. */
+  | { kind: 'page'; serve(req: IncomingMessage, res: ServerResponse, url: URL, auth: Auth): Promise<void> }
+  | ({ kind: 'api' } & ApiTarget);
 
 export interface Ui {
   /** What a request for `url` is, when it belongs to the UI; throws for a bad UI API request. */
@@ -25,6 +32,13 @@ export function createUi(config: Config, driver: StorageDriver, log: Logger): Ui
   return {
     usage,
     target(method, url) {
+      const ns = pageNamespace(url.pathname);
+      if (ns !== null) {
+        return {
+          kind: 'page',
+          serve: (req, res, at, auth) => serveFirstPage({ ...deps, files, driver, log }, config, auth, req, res, at, ns),
+        };
+      }
       if (isUiPath(url.pathname)) return { kind: 'files', files };
       if (url.pathname.startsWith(API_PREFIX)) return { kind: 'api', ...apiTarget(deps, method, url) };
       return null;

@@ -69,7 +69,14 @@ interface UiFile {
 export interface StaticFiles {
   /** Serve GET/HEAD of a path under /ui (or /ui itself). */
   serve(req: IncomingMessage, res: ServerResponse, url: URL): void;
+  /** index.html as built (undefined when the UI is not built): the template of a server-rendered page. */
+  readonly index: string | undefined;
+  /** The headers every UI page is served with (its Content-Security-Policy among them). */
+  readonly pageHeaders: Readonly<Record<string, string>>;
 }
+
+/** Where the app's pages are also addressed by path (`/ui/r/<ns>`: a namespace's repositories), so the server knows the page. */
+export const PAGE_PATH = `${UI_PATH}r/`;
 
 export function isUiPath(pathname: string): boolean {
   return pathname === '/ui' || pathname.startsWith(UI_PATH);
@@ -96,7 +103,17 @@ export function createStaticFiles(dir = UI_FILES_DIR): StaticFiles {
   const files = load(dir);
   const index = files.get('index.html');
   const csp = contentSecurityPolicy(index ? inlineScriptHashes(index.body.toString('utf8')) : []);
+  const pageHeaders = {
+    'Content-Security-Policy': csp,
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'X-Frame-Options': 'DENY',
+    'Cross-Origin-Opener-Policy': 'same-origin',
+    'Cross-Origin-Resource-Policy': 'same-origin',
+  };
   return {
+    index: index?.body.toString('utf8'),
+    pageHeaders,
     serve(req, res, url) {
       req.resume();
       const method = req.method ?? 'GET';
@@ -122,12 +139,7 @@ export function createStaticFiles(dir = UI_FILES_DIR): StaticFiles {
         // the same bytes, so it is never asked for again. Otherwise (index.html itself)
         // revalidated on every load (a cheap 304), so an upgrade is seen at once.
         'Cache-Control': url.searchParams.get('h') === file.hash ? 'public, max-age=31536000, immutable' : 'no-cache',
-        'Content-Security-Policy': csp,
-        'X-Content-Type-Options': 'nosniff',
-        'Referrer-Policy': 'no-referrer',
-        'X-Frame-Options': 'DENY',
-        'Cross-Origin-Opener-Policy': 'same-origin',
-        'Cross-Origin-Resource-Policy': 'same-origin',
+        ...pageHeaders,
       };
       if (req.headers['if-none-match'] === file.etag) {
         delete headers['Content-Length'];

@@ -204,5 +204,14 @@ function App() {
 
 performance.mark('wharf:app');
 const root = document.getElementById('app')!;
-root.textContent = ''; // the "loading" line of index.html
-render(<App />, root);
+function start() {
+  root.textContent = ''; // the "loading" line of index.html, or the page the server rendered
+  render(<App />, root);
+}
+// A page the server rendered (/ui/r/<ns>) is on screen without any script: take it over
+// after its first frame is painted, not before (this script would otherwise hold that paint).
+if (document.getElementById('wharf-first') && !document.documentElement.dataset.session) {
+  requestAnimationFrame(() => setTimeout(start, 0));
+} else {
+  start();
+}

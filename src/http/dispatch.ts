@@ -126,7 +126,7 @@ export function createDispatcher(rt: Runtime): Dispatcher {
   // Mirror namespaces (src/registry/mirror/): one upstream client and fetch table each, per process.
   const mirrors = createMirrors(rt.config.namespaces.mirrors, rt.log, rt.config.limits.manifestMaxBytes, mirrorObserver(rt));
   // The web UI (src/http/ui/): its files, and JSON endpoints authorized like the API routes they stand for.
-  const ui = createUi(rt.config, rt.driver, rt.log);
+  const ui = createUi(rt.config, rt.driver, rt.log, rt.buildsets);
   const log = rt.log;
   return (req, res) => {
     const facts: RequestFacts = { started: process.hrtime.bigint(), route: 'unknown', namespace: rt.config.namespaces.default };
@@ -251,6 +251,14 @@ export function createDispatcher(rt: Runtime): Dispatcher {
         uiTarget.serve(req, res, url, auth).then(undefined, fail);
         return;
       }
+      // A UI endpoint's namespace may be a live buildset namespace (?ns=): looked up as the API does.
+      if (config.buildsets && uiTarget?.kind === 'api' && ui) {
+        const target = url;
+        ui.namespace(config, req.headers.host, target)
+          .then((ns) => proceed(target, uiTarget, null, ns))
+          .then(undefined, fail);
+        return;
+      }
       // A buildset namespace (?ns=, a Host pattern, the path prefix): looked up in the store, briefly cached for reads.
       if (config.buildsets && uiTarget?.kind !== 'api') {
         const fresh = WRITE_METHODS.has(method) || url.pathname === TOKEN_PATH;
@@ -265,13 +273,18 @@ export function createDispatcher(rt: Runtime): Dispatcher {
       fail(err);
     }
 
-    function proceed(url: URL, uiTarget: ReturnType<NonNullable<typeof ui>['target']> | undefined, bs: BuildsetTarget | null): void {
+    function proceed(
+      url: URL,
+      uiTarget: ReturnType<NonNullable<typeof ui>['target']> | undefined,
+      bs: BuildsetTarget | null,
+      uiNs?: string,
+    ): void {
       // ?ns=, the Host map, else the default — or a mirror named by the path's first component.
       // UI endpoints name their repository in the query: no path prefix to look at.
       const target: Target = bs
         ? { ns: bs.ns, route: bs.route, prefix: bs.pathPrefix }
         : uiTarget?.kind === 'api'
-          ? { ns: resolveNamespace(config.namespaces, req.headers.host, url.searchParams.get('ns')), route: uiTarget.route }
+          ? { ns: uiNs ?? resolveNamespace(config.namespaces, req.headers.host, url.searchParams.get('ns')), route: uiTarget.route }
           : selectTarget(config.namespaces, req.headers.host, url);
       const { ns, route: r, prefix, outerNs } = target;
       facts.namespace = ns;

@@ -243,6 +243,8 @@ export interface NamespaceInfo {
   default: boolean;
   hosts: string[];
   mirror?: { upstream: string };
+  /** A buildset namespace (created through the admin API), listed until it expires or is deleted. */
+  buildset?: { expiresAt: string };
   usage: UsageHeader | null;
   computing: boolean;
 }

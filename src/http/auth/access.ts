@@ -114,8 +114,11 @@ export class AccessPolicy {
     );
   }
 
-  /** The catalog endpoint (its content is then filtered to what `s` may pull). */
+  /**
+   * The catalog endpoint (its content is then filtered to what `s` may pull). A buildset
+   * namespace's credential may ask too: it is shown its own namespace's repositories only.
+   */
   canCatalog(s: Subject): boolean {
-    return s.name === null ? this.anonymousRead : this.users.has(s.name);
+    return s.name === null ? this.anonymousRead : this.users.has(s.name) || namespaceOfUser(s.name) !== null;
   }
 }

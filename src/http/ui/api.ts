@@ -28,6 +28,8 @@ import { HttpError } from '../errors.js';
 import type { Route } from '../router.js';
 import type { Authorization } from '../auth/index.js';
 import type { CursorCodec } from './cursor.js';
+import type { BuildsetDirectory } from '../../registry/buildsets/directory.js';
+import { namespaceOfUser, type BuildsetRecord } from '../../registry/buildsets/record.js';
 
 export const API_PREFIX = '/v2/_wharf/';
 
@@ -43,6 +45,8 @@ export interface ApiDeps {
   config: Config;
   usage: UsageTracker;
   cursors: CursorCodec;
+  /** Buildset namespaces (registry.buildsets): listed while live, with their expiry. */
+  buildsets?: BuildsetDirectory;
 }
 
 const DEFAULT_PAGE = 50;
@@ -104,7 +108,26 @@ export async function namespacesAnswer(deps: ApiDeps, at: Asker) {
   const { config } = deps;
   const names = new Set(config.namespaces.known);
   for await (const ns of storedNamespaces(at.scope.driver)) names.add(ns);
-  const visible = [...names].filter((ns) => !at.auth || at.auth.mayBrowse(ns)).sort();
+  // Buildset namespaces: every record (one listing), each looked up (live records are cached
+  // briefly); live ones are listed with their expiry, ended ones not at all, even while
+  // their content waits for prune.
+  const buildsets = new Map<string, BuildsetRecord>();
+  if (deps.buildsets && config.buildsets) {
+    const directory = deps.buildsets;
+    const { names: records } = await directory.store.names();
+    await Promise.all(
+      records.map(async (name) => {
+        const found = await directory.lookup(name, false);
+        if (found.kind === 'live') {
+          buildsets.set(name, found.record);
+          names.add(name);
+        } else if (found.kind === 'ended') names.delete(name);
+      }),
+    );
+  }
+  // A buildset's own credential may see its namespace (and nothing else: mayBrowse says no).
+  const own = at.auth?.caller.subject.name ? namespaceOfUser(at.auth.caller.subject.name) : null;
+  const visible = [...names].filter((ns) => !at.auth || at.auth.mayBrowse(ns) || (own !== null && own === ns && buildsets.has(ns))).sort();
   const hosts = Object.entries(config.namespaces.hosts);
   const list = await Promise.all(
     visible.map(async (name) => {
@@ -114,6 +137,7 @@ export async function namespacesAnswer(deps: ApiDeps, at: Asker) {
         default: name === config.namespaces.default,
         hosts: hosts.filter(([, ns]) => ns === name).map(([h]) => h),
         ...(mirrorOf(config, name) ? { mirror: mirrorOf(config, name) } : {}),
+        ...(buildsets.has(name) ? { buildset: { expiresAt: buildsets.get(name)!.expiresAt } } : {}),
         usage: usageHeader(view.summary),
         computing: view.computing,
       };

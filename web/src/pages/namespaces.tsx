@@ -1,4 +1,5 @@
-// The namespaces the caller may browse, each with its storage use.
+// The namespaces the caller may browse, each with its storage use (buildset
+// namespaces with their expiry).
 import type { NamespaceInfo } from '../api.js';
 import { Size, TableWrap, Time } from '../components.js';
 import { useApp } from '../context.js';
@@ -54,6 +55,10 @@ export function NamespacesPage() {
                     {n.mirror ? (
                       <span>
                         mirror of <span class="break">{n.mirror.upstream}</span>
+                      </span>
+                    ) : n.buildset ? (
+                      <span>
+                        buildset, expires <Time value={n.buildset.expiresAt} />
                       </span>
                     ) : (
                       'registry'

@@ -3,7 +3,7 @@
 // `npm run build`; `wharf serve` serves these files from memory under /ui/.
 // Nothing is loaded from anywhere else at run time.
 //
-// index.html gets the boot script (web/src/boot.ts: it starts the first
+// index.html gets the stylesheet inline, and the boot script (web/src/boot.ts: it starts the first
 // screen's requests before the bundle arrives) inline, in place of
 // `<script src="boot.js">` — before the stylesheet, since an inline script
 // after it would wait for it; the server puts its hash in the
@@ -69,9 +69,12 @@ const replace = (from, to) => {
   html = html.replace(from, to);
 };
 replace('<script src="boot.js"></script>', `<script>${bootCode}</script>`);
+// The stylesheet inline (its hash in style-src too): a render-blocking request less before the first paint.
+const css = readFileSync(join(out, 'app.css'), 'utf8').trim();
+if (/<\/style|<!--/i.test(css)) throw new Error('the stylesheet cannot be inlined: it contains </style or <!--');
+replace('<link rel="stylesheet" href="app.css">', `<style>${css}</style>`);
 for (const [attr, name] of [
   ['href', 'favicon.svg'],
-  ['href', 'app.css'],
   ['src', 'app.js'],
 ]) {
   // Absolute: the same index.html is the page at /ui/ and at /ui/r/<ns> (src/http/ui/first-page.ts).

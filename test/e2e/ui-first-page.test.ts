@@ -13,6 +13,7 @@
 //   repositories.
 //   npm run build && node --test --test-concurrency=1 dist/test/e2e/ui-first-page.test.js
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { configFromObject } from '../../src/config/config.js';
@@ -99,8 +100,17 @@ describe('e2e: /ui/r/<ns>, the repository list the server renders', () => {
     assert.deepEqual(htmlRows(html), all.slice(0, 50));
     // The data block the boot script hands to the app: not a script that runs.
     assert.match(html, /<script type="application\/json" id="wharf-first">\{/);
-    // Assets by absolute address: the same page works at /ui/r/<ns>/.
-    assert.match(html, /src="\/ui\/app\.js\?h=[0-9a-f]{16}"/);
+    // Assets by absolute address: the same page works at /ui/r/<ns>/. The bundle is preloaded,
+    // not run by the page: the boot script runs it once the rows are painted.
+    assert.match(html, /<link rel="modulepreload" href="\/ui\/app\.js\?h=[0-9a-f]{16}">/);
+    assert.doesNotMatch(html, /<script type="module"/);
+    // The stylesheet is inline, allowed by its hash and nothing else (no style attributes).
+    const style = /<style>([\s\S]*?)<\/style>/.exec(html)?.[1] ?? '';
+    assert.match(style, /\.table-wrap/);
+    assert.equal(
+      /style-src ([^;]*)/.exec(r.headers.get('content-security-policy') ?? '')?.[1],
+      `'self' 'sha256-${createHash('sha256').update(style).digest('base64')}'`,
+    );
     assert.deepEqual(htmlRows(await (await fetch(`${server.url}/ui/r/default/`)).text()), all.slice(0, 50));
     // HEAD: the headers only; other methods: 405.
     const head = await fetch(`${server.url}/ui/r/default`, { method: 'HEAD' });

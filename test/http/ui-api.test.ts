@@ -254,7 +254,7 @@ describe('UI API: answers against the registry API', () => {
     assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
     assert.equal(page.headers.get('cache-control'), 'no-cache');
     // The bundle is addressed by its content hash, and cached for good at that address only.
-    const src = /<script type="module" src="(app\.js\?h=[0-9a-f]{16})"><\/script>/.exec(html)?.[1];
+    const src = /<script type="module" src="\/ui\/(app\.js\?h=[0-9a-f]{16})"><\/script>/.exec(html)?.[1];
     assert.ok(src, html);
     const js = await fetch(`${server.url}/ui/${src}`);
     assert.equal(js.status, 200);

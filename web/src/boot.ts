@@ -30,6 +30,10 @@ function loggedIn(): boolean {
 // Marks for the benchmark's waterfall (bench/scenarios/ui.ts), and for anyone's DevTools.
 performance.mark('wharf:boot');
 const FIRST = 'wharf-first';
+/** The server's rows are not this tab's page: hidden (app.css) until the app replaces them. */
+function hideFirst(): void {
+  document.documentElement.dataset.hideFirst = '';
+}
 interface First {
   ns: string;
   namespaces: unknown;
@@ -68,11 +72,33 @@ if (!loggedIn()) {
   if (first && route.page === 'repositories' && route.ns === first.ns) {
     have(withNs(paths.namespaces(), ''), first.namespaces);
     have(withNs(paths.repositories({}), first.ns), first.repositories);
+  } else if (first) {
+    // A fragment names another page: the server's rows are not it.
+    hideFirst();
+    get(withNs(paths.namespaces(), ''));
+    if (route.page === 'repositories') get(withNs(paths.repositories({}), route.ns));
   } else {
     get(withNs(paths.namespaces(), ''));
     if (route.page === 'repositories') get(withNs(paths.repositories({}), route.ns));
   }
   (window as unknown as { wharfEarly?: EarlyAnswers }).wharfEarly = early;
 } else {
-  document.documentElement.dataset.session = 'user';
+  hideFirst();
+}
+// On a page the server rendered, the app's bundle is preloaded, not run
+// (src/http/ui/first-page.ts): run it once the rows are painted (a frame, then
+// a task after it), or at once when they are hidden.
+if (document.getElementById(FIRST)) {
+  const runApp = () => {
+    const link = document.querySelector<HTMLLinkElement>('link[rel=modulepreload]');
+    if (!link) return;
+    const s = document.createElement('script');
+    s.type = 'module';
+    s.src = link.href;
+    document.head.append(s);
+  };
+  // (A tab opened in the background paints no frame until it is shown.)
+  if (document.documentElement.dataset.hideFirst !== undefined || document.visibilityState === 'hidden')
+    addEventListener('DOMContentLoaded', runApp);
+  else requestAnimationFrame(() => setTimeout(runApp, 0));
 }

@@ -204,14 +204,5 @@ function App() {
 
 performance.mark('wharf:app');
 const root = document.getElementById('app')!;
-function start() {
-  root.textContent = ''; // the "loading" line of index.html, or the page the server rendered
-  render(<App />, root);
-}
-// A page the server rendered (/ui/r/<ns>) is on screen without any script: take it over
-// after its first frame is painted, not before (this script would otherwise hold that paint).
-if (document.getElementById('wharf-first') && !document.documentElement.dataset.session) {
-  requestAnimationFrame(() => setTimeout(start, 0));
-} else {
-  start();
-}
+root.textContent = ''; // the "loading" line of index.html, or the page the server rendered (boot.ts runs this script after its paint)
+render(<App />, root);

@@ -135,10 +135,13 @@ export function fillTemplate(template: string, first: { ns: string; info: Namesp
   const head = template.indexOf('<script>');
   const app = template.indexOf(LOADING);
   if (head < 0 || app < 0) return template;
+  // The bundle is fetched at once but run only after the rows are painted: the boot script
+  // adds it then (a module script in the page would run first and hold that paint).
+  const page = template.slice(head, app).replace(/<script type="module" src="([^"]+)"><\/script>/, '<link rel="modulepreload" href="$1">');
   return (
     template.slice(0, head) +
     data +
-    template.slice(head, app) +
+    page +
     renderList(first.ns, first.info, first.page, /<link rel="icon" href="([^"]+)"/.exec(template)?.[1] ?? '/ui/favicon.svg') +
     template.slice(app + LOADING.length)
   );

@@ -19,11 +19,11 @@ export const UI_FILES_DIR = resolve(import.meta.dirname, '..', '..', '..', 'ui')
  * inline script can run) —; no inline style, no plugins, no framing, no form
  * posts elsewhere.
  */
-export function contentSecurityPolicy(inlineScriptHashes: readonly string[] = []): string {
+export function contentSecurityPolicy(inlineScriptHashes: readonly string[] = [], inlineStyleHashes: readonly string[] = []): string {
   return [
     "default-src 'none'",
     ["script-src 'self'", ...inlineScriptHashes.map((h) => `'${h}'`)].join(' '),
-    "style-src 'self'",
+    ["style-src 'self'", ...inlineStyleHashes.map((h) => `'${h}'`)].join(' '),
     "img-src 'self'",
     "connect-src 'self'",
     "manifest-src 'self'",
@@ -41,6 +41,13 @@ export function inlineScriptHashes(html: string): string[] {
     out.push(`sha256-${createHash('sha256').update(m[2]!, 'utf8').digest('base64')}`);
   }
   return out;
+}
+
+/** `sha256-<base64>` of each `<style>` element of an HTML page (the inlined stylesheet); style attributes stay refused. */
+export function inlineStyleHashes(html: string): string[] {
+  return [...html.matchAll(/<style>([\s\S]*?)<\/style>/gi)].map(
+    (m) => `sha256-${createHash('sha256').update(m[1]!, 'utf8').digest('base64')}`,
+  );
 }
 
 /** A file's content hash as index.html names it (`app.js?h=<hash>`, scripts/build-ui.mjs). */
@@ -102,7 +109,8 @@ function load(dir: string): Map<string, UiFile> {
 export function createStaticFiles(dir = UI_FILES_DIR): StaticFiles {
   const files = load(dir);
   const index = files.get('index.html');
-  const csp = contentSecurityPolicy(index ? inlineScriptHashes(index.body.toString('utf8')) : []);
+  const html = index?.body.toString('utf8') ?? '';
+  const csp = contentSecurityPolicy(inlineScriptHashes(html), inlineStyleHashes(html));
   const pageHeaders = {
     'Content-Security-Policy': csp,
     'X-Content-Type-Options': 'nosniff',
@@ -112,7 +120,7 @@ export function createStaticFiles(dir = UI_FILES_DIR): StaticFiles {
     'Cross-Origin-Resource-Policy': 'same-origin',
   };
   return {
-    index: index?.body.toString('utf8'),
+    index: index ? html : undefined,
     pageHeaders,
     serve(req, res, url) {
       req.resume();

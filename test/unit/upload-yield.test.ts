@@ -8,7 +8,12 @@ import { describe, it } from 'node:test';
 import { feed } from '../../src/registry/upload-body.js';
 import { BIG_BODY_BYTES } from '../../src/registry/upload-yield.js';
 
-/** Push `bytes` into a PassThrough in 64 KiB pieces, one per turn (as a socket delivers them). */
+/**
+ * Push `bytes` into a PassThrough in 64 KiB pieces, one per timer tick (as a socket
+ * delivers them over time): the body then spans several of lagLoop's busy stretches,
+ * however fast the machine — all in one stretch's gap, it could end before the lag
+ * probe ever saw one.
+ */
 function socketLike(bytes: Buffer): PassThrough {
   const src = new PassThrough();
   let off = 0;
@@ -19,9 +24,9 @@ function socketLike(bytes: Buffer): PassThrough {
     }
     src.write(bytes.subarray(off, off + 65536));
     off += 65536;
-    setImmediate(next);
+    setTimeout(next, 1);
   };
-  setImmediate(next);
+  setTimeout(next, 1);
   return src;
 }
 

@@ -107,6 +107,32 @@ async function begin(s: Scope, loaded: LoadedUpload, body: Readable | null): Pro
 }
 
 /**
+ * Feed `body` through `counter` into the store's `write` (which reads the
+ * counter) and return what the write returns. On failure, say what failed
+ * first: the client's body, or else the store's own error (a full disk is a
+ * 507), not the stream error it caused.
+ */
+async function pump<T>(body: Readable, counter: HashingCounter, write: Promise<T>): Promise<T> {
+  const fed = feed(body, counter);
+  try {
+    const [, result] = await Promise.all([fed, write]);
+    return result;
+  } catch (err) {
+    counter.destroy();
+    const writeError: unknown = await write.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const bodyError: unknown = await fed.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await counter.settled();
+    throw (bodyGone(body) ? bodyError : writeError) ?? err;
+  }
+}
+
+/**
  * Store one chunk, feeding the upload's hash. Returns the bytes received.
  * On failure the caller undoes it (`abandon`); the in-memory hash is then spent.
  */
@@ -124,25 +150,7 @@ async function writeChunk(s: Scope, w: Working, body: Readable, h: ChunkHeaders)
     w.created.push(name);
     write = s.driver.put(partKey(s, rec.id, name), counter, { durable: false });
   }
-  let stored: ObjectInfo;
-  const fed = feed(body, counter);
-  try {
-    [, stored] = await Promise.all([fed, write]);
-  } catch (err) {
-    counter.destroy();
-    const writeError: unknown = await write.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    const bodyError: unknown = await fed.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    await counter.settled();
-    // Say what failed first: the client's body, or else the store's own
-    // error (a full disk is a 507), not the stream error it caused.
-    throw (bodyGone(body) ? bodyError : writeError) ?? err;
-  }
+  const stored = await pump(body, counter, write);
   const n = counter.bytes;
   const declared = h.range ? h.range.end - h.range.start + 1 : h.length;
   if (declared !== undefined && n !== declared) {
@@ -437,23 +445,7 @@ async function putStraight(
     return true;
   };
   const write = s.driver.putChecked!(layout.blob(s.ns, digest), counter, check);
-  const fed = feed(body, counter);
-  let published: ObjectInfo | null;
-  try {
-    [, published] = await Promise.all([fed, write]);
-  } catch (err) {
-    counter.destroy();
-    const writeError: unknown = await write.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    const bodyError: unknown = await fed.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    await counter.settled();
-    throw (bodyGone(body) ? bodyError : writeError) ?? err;
-  }
+  const published = await pump(body, counter, write);
   const size = counter.bytes;
   await checkPublished(s, digest, published, size);
   return { published, size };

@@ -16,6 +16,7 @@ import { HashingCounter } from '../../../dist/src/registry/upload-body.js';
 
 const io = createRequire(import.meta.url)('./build/Release/body_handoff.node');
 const dir = process.argv[2] ?? fs.mkdtempSync('/tmp/body-handoff-');
+fs.mkdirSync(dir, { recursive: true });
 const BATCH = 8 << 20;
 const WAIT_MS = 10;
 let n = 0;

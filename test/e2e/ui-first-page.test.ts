@@ -70,7 +70,7 @@ async function start(registry: Record<string, unknown>, driver: StorageDriver): 
 /** The text of each row's first cell in the HTML as sent (no script run). */
 function htmlRows(html: string): string[] {
   const body = /<tbody>([\s\S]*?)<\/tbody>/.exec(html)?.[1] ?? '';
-  return [...body.matchAll(/<tr><td><a href="[^"]*">([^<]*)<\/a><\/td>/g)].map((m) => m[1]!);
+  return [...body.matchAll(/<tr><td(?: elementtiming="[^"]*")?><a href="[^"]*">([^<]*)<\/a><\/td>/g)].map((m) => m[1]!);
 }
 
 describe('e2e: /ui/r/<ns>, the repository list the server renders', () => {
@@ -131,6 +131,73 @@ describe('e2e: /ui/r/<ns>, the repository list the server renders', () => {
     } finally {
       await ctx.close();
     }
+  });
+
+  it('the app runs only once the frame with the rows is on screen', async () => {
+    const p = await browser.page();
+    // When the page's last element (the pager) was painted and presented, by the browser's own clock.
+    await p.page.addInitScript(() => {
+      const w = window as unknown as { __onScreen?: number };
+      new PerformanceObserver((l) => {
+        for (const e of l.getEntries() as Array<PerformanceEntry & { identifier: string; renderTime: number }>)
+          if (e.identifier === 'wharf-first-painted') w.__onScreen = e.renderTime;
+      }).observe({ type: 'element', buffered: true });
+    });
+    await p.page.goto(`${server.url}/ui/r/default`);
+    await p.page.waitForFunction(() => document.activeElement?.tagName === 'H1');
+    const t = await p.page.evaluate(() => ({
+      onScreen: (window as unknown as { __onScreen?: number }).__onScreen ?? -1,
+      seen: performance.getEntriesByName('wharf:first-on-screen')[0]?.startTime ?? -1,
+      app: performance.getEntriesByName('wharf:app')[0]?.startTime ?? -1,
+      fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1,
+      bundle: (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).find((e) => e.name.includes('/ui/app.js'))
+        ?.startTime,
+    }));
+    assert.ok(t.onScreen > 0, `the rows' frame was reported on screen (${JSON.stringify(t)})`);
+    assert.ok(t.seen >= t.onScreen, `the boot script saw it after it was on screen (${JSON.stringify(t)})`);
+    // The bundle, fetched early (modulepreload), is evaluated only after that frame was presented.
+    assert.ok(t.app > t.onScreen, `the app ran after the rows were on screen (${JSON.stringify(t)})`);
+    assert.ok(t.bundle !== undefined && t.bundle < t.onScreen, `the bundle was fetched before (${JSON.stringify(t)})`);
+    assert.deepEqual(p.errors, []);
+    await p.page.close();
+  });
+
+  it('the header icon is inline SVG: the page loads no image', async () => {
+    const p = await browser.page();
+    const images: string[] = [];
+    p.page.on('request', (req) => {
+      if (req.resourceType() === 'image') images.push(req.url());
+    });
+    await p.page.goto(`${server.url}/ui/r/default`);
+    assert.equal(await p.page.locator('header .brand svg[aria-hidden="true"]').count(), 1);
+    await p.page.waitForFunction(() => document.activeElement?.tagName === 'H1');
+    // And so does the app's header, which replaced it.
+    assert.equal(await p.page.locator('[data-first]').count(), 0);
+    assert.equal(await p.page.locator('header .brand svg[aria-hidden="true"]').count(), 1);
+    assert.equal(await p.page.locator('header img').count(), 0);
+    // (An SVG image costs the renderer a separate SVG document on the way to the first frame.)
+    assert.deepEqual(images, []);
+    assert.deepEqual(p.errors, []);
+    await p.page.close();
+  });
+
+  it('in a browser without Element Timing the app still runs, after the load event', async () => {
+    const p = await browser.page();
+    await p.page.addInitScript(() => {
+      Object.defineProperty(PerformanceObserver, 'supportedEntryTypes', { get: () => ['mark', 'measure', 'navigation', 'resource'] });
+    });
+    await p.page.goto(`${server.url}/ui/r/default`);
+    await p.page.waitForFunction(() => document.activeElement?.tagName === 'H1');
+    const t = await p.page.evaluate(() => ({
+      app: performance.getEntriesByName('wharf:app')[0]?.startTime ?? -1,
+      load: (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).loadEventEnd,
+      seen: performance.getEntriesByName('wharf:first-on-screen').length,
+    }));
+    assert.equal(t.seen, 0);
+    assert.ok(t.app >= t.load, JSON.stringify(t));
+    assert.equal(await p.page.locator('[data-first]').count(), 0, 'the rendered page was replaced by the app');
+    assert.deepEqual(p.errors, []);
+    await p.page.close();
   });
 
   it('the app takes the page over without asking the server, and its links work', async () => {

@@ -46,12 +46,21 @@ describe('first page: rendering', () => {
   });
 
   it('fills the template: the data block before the boot script, the rows in place of the loading line', () => {
-    const html = fillTemplate(TEMPLATE, { ns: 'default', info: info('https://up.example'), page: page(['a/b']) });
+    const icon = '<svg class="icon" aria-hidden="true"><rect width="1" height="1"/></svg>';
+    const html = fillTemplate(TEMPLATE, { ns: 'default', info: info('https://up.example'), page: page(['a/b']) }, icon);
     const block = html.indexOf('<script type="application/json" id="wharf-first">');
     assert.ok(block >= 0 && block < html.indexOf('<script>boot()'));
     assert.ok(!html.includes('Wharf is loading'));
     assert.match(html, /<noscript>x<\/noscript>/);
-    assert.match(html, /<img src="\/ui\/favicon.svg\?h=1" alt=""/);
+    // The header's icon inline, no image to load and decode before the first frame.
+    assert.ok(html.includes(`<a class="brand" href="#/"><span class="brand-icon">${icon}</span>`), html);
+    assert.doesNotMatch(html, /<img/);
+    // The first row's cell and the page's last element report their paint (Element Timing).
+    assert.match(html, /<tr><td elementtiming="wharf-first-row"><a href="#\/default\/a\/b">a\/b<\/a><\/td>/);
+    assert.match(
+      html,
+      /<span elementtiming="wharf-first-painted">Page 1<\/span><button type="button" disabled>Next page<\/button><\/nav><\/main>/,
+    );
     assert.equal(fillTemplate(TEMPLATE, null), TEMPLATE);
   });
 

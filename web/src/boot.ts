@@ -86,10 +86,23 @@ if (!loggedIn()) {
   hideFirst();
 }
 // On a page the server rendered, the app's bundle is preloaded, not run
-// (src/http/ui/first-page.ts): run it once the rows are painted (a frame, then
-// a task after it), or at once when they are hidden.
+// (src/http/ui/first-page.ts): run it once the rows are on screen, or at once
+// when they are hidden. "On screen" is the presentation of the frame that
+// painted the page's last element (Element Timing on it, `PAINTED`): the
+// frame is painted on the main thread, then rastered and drawn by other
+// threads and processes; started at the paint (a frame, then a task), the
+// bundle's evaluation and the app's first render (~40 ms of CPU in a new
+// renderer) ran while that frame was rastered and drawn, and on two cores
+// delayed it by about as much. Browsers without Element Timing run it after
+// the load event's next frame; and should the entry never come (the element
+// not painted), 1 s after the load event.
+/** The `elementtiming` of the server-rendered page's last element (first-page.ts). */
+const PAINTED = 'wharf-first-painted';
 if (document.getElementById(FIRST)) {
+  let started = false;
   const runApp = () => {
+    if (started) return;
+    started = true;
     const link = document.querySelector<HTMLLinkElement>('link[rel=modulepreload]');
     if (!link) return;
     const s = document.createElement('script');
@@ -97,8 +110,20 @@ if (document.getElementById(FIRST)) {
     s.src = link.href;
     document.head.append(s);
   };
+  const afterFrame = () => requestAnimationFrame(() => setTimeout(runApp, 0));
   // (A tab opened in the background paints no frame until it is shown.)
-  if (document.documentElement.dataset.hideFirst !== undefined || document.visibilityState === 'hidden')
+  if (document.documentElement.dataset.hideFirst !== undefined || document.visibilityState === 'hidden') {
     addEventListener('DOMContentLoaded', runApp);
-  else requestAnimationFrame(() => setTimeout(runApp, 0));
+  } else if (PerformanceObserver.supportedEntryTypes?.includes('element')) {
+    const seen = new PerformanceObserver((list) => {
+      if (!list.getEntries().some((e) => (e as PerformanceEntry & { identifier?: string }).identifier === PAINTED)) return;
+      seen.disconnect();
+      performance.mark('wharf:first-on-screen');
+      setTimeout(runApp, 0);
+    });
+    seen.observe({ type: 'element', buffered: true });
+    addEventListener('load', () => setTimeout(runApp, 1000));
+  } else {
+    addEventListener('load', afterFrame);
+  }
 }

@@ -14,8 +14,8 @@ import { RepositoriesPage } from './pages/repositories.js';
 import { RepositoryPage } from './pages/repository.js';
 import { hereHash, href, useRoute, type Route } from './router.js';
 
-/** The page's icon, by the address index.html gives it (with its content hash: cached for good). */
-const ICON = document.querySelector('link[rel=icon]')?.getAttribute('href') ?? 'favicon.svg';
+/** The header's icon as inline SVG markup (scripts/build-ui.mjs: web/favicon.svg, a constant of the build, no registry data). */
+declare const WHARF_BRAND_ICON: string;
 
 function Breadcrumbs({ route }: { route: Route }) {
   const items: Array<[string, string]> = [['Namespaces', href.namespaces()]];
@@ -186,7 +186,8 @@ function App() {
       </button>
       <header class="top">
         <a class="brand" href={href.namespaces()}>
-          <img src={ICON} alt="" width={24} height={24} />
+          {/* Inline, as on the page the server renders: an SVG image costs the renderer a separate document (scripts/build-ui.mjs). */}
+          <span class="brand-icon" dangerouslySetInnerHTML={{ __html: WHARF_BRAND_ICON }} />
           <span>Wharf</span>
         </a>
         <Breadcrumbs route={route} />

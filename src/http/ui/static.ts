@@ -78,6 +78,8 @@ export interface StaticFiles {
   serve(req: IncomingMessage, res: ServerResponse, url: URL): void;
   /** index.html as built (undefined when the UI is not built): the template of a server-rendered page. */
   readonly index: string | undefined;
+  /** The header's icon as inline SVG markup (dist/ui/brand.svg, made by the build from web/favicon.svg); '' when not built. */
+  readonly brandIcon: string;
   /** The headers every UI page is served with (its Content-Security-Policy among them). */
   readonly pageHeaders: Readonly<Record<string, string>>;
 }
@@ -121,6 +123,7 @@ export function createStaticFiles(dir = UI_FILES_DIR): StaticFiles {
   };
   return {
     index: index ? html : undefined,
+    brandIcon: files.get('brand.svg')?.body.toString('utf8') ?? '',
     pageHeaders,
     serve(req, res, url) {
       req.resume();

@@ -4,6 +4,7 @@
 import { hashPassword } from '../auth/passwords.js';
 import type { BuildsetsConfig } from '../../config/buildsets.js';
 import { namespaceBytes } from '../../registry/buildsets/bytes.js';
+import { reapBegun } from '../../registry/buildsets/reap.js';
 import {
   BUILDSET_NAME_RE,
   generateName,
@@ -240,6 +241,15 @@ export async function extendNamespace(ctx: AdminContext, name: string): Promise<
   const now = Date.now();
   const next: BuildsetRecord = { ...r, expiresAt: new Date(now + ttl * 1000).toISOString() };
   await ctx.buildsets.store.put(next);
+  if (await reapBegun(ctx.driver, next)) {
+    // A prune read the record as ended before this write and is removing the content
+    // (src/registry/buildsets/reap.ts): end the namespace again rather than answer 200 for it.
+    const ended: BuildsetRecord = { ...next, deletedAt: new Date().toISOString() };
+    await ctx.buildsets.store.put(ended);
+    ctx.buildsets.remember(ended);
+    ctx.log.warn('buildset namespace extend refused: prune is removing it', { namespace: name, by: ctx.admin });
+    throw unknownNamespace(name);
+  }
   ctx.buildsets.remember(next);
   ctx.log.info('buildset namespace extended', { namespace: name, expiresAt: next.expiresAt, by: ctx.admin });
   sendAdminJson(ctx, 200, { ...view(next, now), ttlSeconds: ttl });

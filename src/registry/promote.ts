@@ -189,7 +189,10 @@ async function promoteBlob(src: Scope, dst: Scope, repo: string, digest: Digest,
   let copied = false;
   const held = await blobExists(dst, digest);
   if (!held || held.size !== size) {
-    if (held) await quarantineBlob(dst, digest, { reason: 'size mismatch', by: 'promote', size: held.size, detail: { expected: size } });
+    if (held) {
+      const note = { reason: 'size mismatch', by: 'promote', size: held.size, detail: { expected: size } };
+      await quarantineBlob(dst, digest, note, { replacing: true });
+    }
     let info;
     try {
       info = await copyObject(dst.driver, layout.blob(src.ns, digest), target);

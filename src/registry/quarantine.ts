@@ -3,6 +3,7 @@
 // `<ns>/blobs/` — so it is never served again and a correct push can publish
 // the right bytes — and kept with a note saying why, for inspection. Prune
 // never sweeps the quarantine; an operator deletes it by hand.
+import { copyObject } from '../storage/copy.js';
 import { NotFoundError } from '../storage/errors.js';
 import { layout } from './layout.js';
 import type { Digest } from './names.js';
@@ -40,22 +41,54 @@ function stamp(now: number): string {
  * quarantine key, or null when there was no blob to move (someone else moved
  * or deleted it first). The note is written first, so a crash between the two
  * steps leaves a note without data rather than unexplained data.
+ *
+ * `replacing`: the caller is about to publish verified bytes at the blob's key
+ * (an upload or a promotion that found a stored blob of the wrong size). The
+ * bad bytes are then *copied* into the quarantine (a hard link on a
+ * filesystem) and left at the key for the caller's atomic overwrite: the key
+ * is never empty meanwhile. A move would leave it empty until the caller
+ * publishes — and if, between the caller's look at the stored blob and the
+ * move, a concurrent push had already replaced it with verified bytes and
+ * answered 201, the move would take that push's blob away (its manifest push
+ * then fails with MANIFEST_BLOB_UNKNOWN; test/unit/quarantine-race.test.ts).
+ *
+ * With `note.size` (the size the caller found wrong), what was copied or moved
+ * is checked: other bytes than those (a verified blob published meanwhile) are
+ * not quarantined — a moved one is put back — and null is returned.
  */
 export async function quarantineBlob(
   s: Scope,
   d: Digest,
   note: Omit<QuarantineNote, 'digest' | 'at'>,
-  now = Date.now(),
+  options: { replacing?: boolean; now?: number } = {},
 ): Promise<string | null> {
+  const now = options.now ?? Date.now();
   const st = stamp(now);
   const full: QuarantineNote = { digest: d.text, at: new Date(now).toISOString(), ...note };
-  await s.driver.put(layout.quarantineNote(s.ns, d, st), Buffer.from(JSON.stringify(full)));
+  const noteKey = layout.quarantineNote(s.ns, d, st);
+  await s.driver.put(noteKey, Buffer.from(JSON.stringify(full)));
   const key = layout.quarantinedBlob(s.ns, d, st);
+  const blobKey = layout.blob(s.ns, d);
+  let size: number;
   try {
-    await s.driver.move(layout.blob(s.ns, d), key);
+    if (options.replacing) size = (await copyObject(s.driver, blobKey, key)).size;
+    else {
+      await s.driver.move(blobKey, key);
+      size = (await s.driver.stat(key))?.size ?? -1;
+    }
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;
-    await s.driver.delete(layout.quarantineNote(s.ns, d, st)).catch(() => false);
+    await s.driver.delete(noteKey).catch(() => false);
+    return null;
+  }
+  if (note.size !== undefined && size !== note.size) {
+    // Not the bytes that were found wrong: another request published (verified) bytes meanwhile.
+    if (options.replacing) await s.driver.delete(key);
+    else
+      await s.driver.move(key, blobKey).catch((err: unknown) => {
+        if (!(err instanceof NotFoundError)) throw err;
+      });
+    await s.driver.delete(noteKey).catch(() => false);
     return null;
   }
   return key;

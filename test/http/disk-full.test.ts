@@ -147,6 +147,12 @@ describe(`a full disk (tmpfs of ${SIZE_MIB} MiB)`, { timeout: 180_000 }, () => {
     const uploadsBefore = readdirSync(join(mnt, 'data', 'default', 'uploads')).sort();
     expectFull(await full.post(repo, second), 'POST ?digest= that does not fit');
     assert.deepEqual(readdirSync(join(mnt, 'data', 'default', 'uploads')).sort(), uploadsBefore);
+    // The straight-to-key path (POST ?digest=, a whole-body PUT on an empty upload) leaves no temp file.
+    assert.deepEqual(readdirSync(join(mnt, 'data', '_tmp')), [], 'POST ?digest= that does not fit: no temp file left');
+    const empty = await c.startUpload(repo);
+    expectFull(await full.finish(empty.location, digestOf(second), second), 'whole-body PUT that does not fit');
+    assert.deepEqual(readdirSync(join(mnt, 'data', '_tmp')), [], 'whole-body PUT that does not fit: no temp file left');
+    assert.equal((await c.uploadStatus(empty.location)).header('range'), '0-0', 'the empty upload is still empty');
 
     // Completely full: even a new upload's record does not fit; pulls still work.
     fillerSize += fillUp(filler);

@@ -127,7 +127,10 @@ export async function namespacesAnswer(deps: ApiDeps, at: Asker) {
   }
   // A buildset's own credential may see its namespace (and nothing else: mayBrowse says no).
   const own = at.auth?.caller.subject.name ? namespaceOfUser(at.auth.caller.subject.name) : null;
-  const visible = [...names].filter((ns) => !at.auth || at.auth.mayBrowse(ns) || (own !== null && own === ns && buildsets.has(ns))).sort();
+  // Anonymous callers (anonymous-read) see no buildset namespace: each is one CI run's private registry.
+  const anonymous = at.auth !== undefined && at.auth.caller.subject.name === null;
+  const browse = (ns: string) => !at.auth || (at.auth.mayBrowse(ns) && !(anonymous && buildsets.has(ns)));
+  const visible = [...names].filter((ns) => browse(ns) || (own !== null && own === ns && buildsets.has(ns))).sort();
   const hosts = Object.entries(config.namespaces.hosts);
   const list = await Promise.all(
     visible.map(async (name) => {

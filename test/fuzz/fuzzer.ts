@@ -318,11 +318,20 @@ export class Fuzzer {
       this.world.uploads.push({ repo: '', path: loc, offset: 0, data: Buffer.alloc(0) });
       if (this.world.uploads.length > 12) this.world.uploads.shift();
     }
+    if (res.status === 201 && clean && r.template === 'bs-create' && this.world.buildsets) {
+      try {
+        const j = JSON.parse(res.text) as { name: string; credentials: { username: string; password: string } };
+        this.world.buildsets.creds[j.name] =
+          `Basic ${Buffer.from(`${j.credentials.username}:${j.credentials.password}`).toString('base64')}`;
+      } catch {
+        /* a 201 without the credentials: nothing to learn */
+      }
+    }
     if (res.status === 201 && clean && res.headers['docker-content-digest']) {
       const digest = res.headers['docker-content-digest'];
       const repo = /^\/v2\/(.+?)\/(?:blobs|manifests)\//.exec(r.target)?.[1];
-      if (repo && r.template === 'upload-monolithic') this.world.blobs.push({ repo, digest, size: r.body.length });
-      if (repo && r.template === 'manifest-put') {
+      if (repo && r.template.endsWith('upload-monolithic')) this.world.blobs.push({ repo, digest, size: r.body.length });
+      if (repo && r.template.endsWith('manifest-put')) {
         const tag = /\/manifests\/([^/?]+)/.exec(r.target)?.[1] ?? digest;
         const mediaType = r.headers.find(([h]) => h.toLowerCase() === 'content-type')?.[1] ?? '';
         this.world.manifests.push({ repo, digest, tag, body: r.body, mediaType });
@@ -389,11 +398,14 @@ export class Fuzzer {
   }
 
   private async deepChecks(): Promise<void> {
-    const status = await ping(this.target.port);
+    const status = await ping(this.target.port, this.world.auth);
     if (status !== 200) throw new Failed(`GET /v2/ on a fresh connection: ${status}`);
     const bad = (await misnamedBlobs(this.target.dataDir)).filter((b) => !this.reportedBlobs.has(b));
     for (const b of bad) this.reportedBlobs.add(b);
     if (bad.length > 0) throw new Failed(`published blobs whose bytes do not hash to their name: ${bad.join(', ')}`);
+    const broken = brokenTags(this.target.dataDir).filter((b) => !this.reportedBlobs.has(b));
+    for (const b of broken) this.reportedBlobs.add(b);
+    if (broken.length > 0) throw new Failed(`tags whose manifest or its blobs are missing: ${broken.slice(0, 10).join('; ')}`);
   }
 
   private async finalChecks(): Promise<void> {
@@ -463,10 +475,65 @@ async function misnamedBlobs(root: string): Promise<string[]> {
   return bad;
 }
 
+/**
+ * Tags (every namespace, every repository) whose manifest, or a blob or child
+ * manifest it names, is not stored in the namespace. No prune runs during a
+ * fuzz run, so whatever a tag reached when it was written must still be there.
+ */
+function brokenTags(root: string): string[] {
+  const broken: string[] = [];
+  const stored = (ns: string, digest: string) => {
+    const [alg, hex] = digest.split(':');
+    if (!alg || !hex || !/^[a-z0-9]+$/.test(alg) || !/^[a-f0-9]+$/.test(hex)) return false;
+    try {
+      return statSync(join(root, ns, 'blobs', alg, hex)).isFile();
+    } catch {
+      return false;
+    }
+  };
+  const visit = (ns: string, dir: string, repo: string) => {
+    for (const name of listDir(dir)) {
+      if (name !== '_tags') {
+        if (!name.startsWith('_')) visit(ns, join(dir, name), repo ? `${repo}/${name}` : name);
+        continue;
+      }
+      for (const tag of listDir(join(dir, '_tags'))) {
+        const where = `${ns}/${repo}:${tag}`;
+        let digest: string;
+        try {
+          digest = (JSON.parse(readFileSync(join(dir, '_tags', tag), 'utf8')) as { digest: string }).digest;
+        } catch {
+          broken.push(`${where}: unreadable tag`);
+          continue;
+        }
+        if (!stored(ns, digest)) {
+          broken.push(`${where} -> ${digest}: manifest missing`);
+          continue;
+        }
+        const [alg, hex] = digest.split(':') as [string, string];
+        let doc: { config?: { digest?: string }; layers?: { digest?: string }[]; manifests?: { digest?: string }[] };
+        try {
+          doc = JSON.parse(readFileSync(join(root, ns, 'blobs', alg, hex), 'utf8'));
+        } catch {
+          continue; // not JSON: not a manifest the registry would have accepted under a tag (hashing is checked elsewhere)
+        }
+        const refs = [doc.config?.digest, ...(doc.layers ?? []).map((l) => l.digest), ...(doc.manifests ?? []).map((m) => m.digest)];
+        for (const d of refs) if (typeof d === 'string' && !stored(ns, d)) broken.push(`${where} -> ${digest}: ${d} missing`);
+      }
+    }
+  };
+  for (const ns of listDir(root)) {
+    if (ns.startsWith('_')) continue;
+    visit(ns, join(root, ns, 'repos'), '');
+  }
+  return broken;
+}
+
 /** GET /v2/ on a fresh connection; the status, or 0 when there is no answer in 10 s. */
-export function ping(port: number): Promise<number> {
+export function ping(port: number, authorization?: string): Promise<number> {
+  const auth = authorization ? `Authorization: ${authorization}\r\n` : '';
   return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1', () => s.end('GET /v2/ HTTP/1.1\r\nHost: fuzz.invalid\r\nConnection: close\r\n\r\n'));
+    const s = connect(port, '127.0.0.1', () => s.end(`GET /v2/ HTTP/1.1\r\nHost: fuzz.invalid\r\n${auth}Connection: close\r\n\r\n`));
     let got = '';
     const done = (status: number) => {
       clearTimeout(timer);

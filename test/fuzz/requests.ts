@@ -23,6 +23,17 @@ export interface World {
   manifests: Array<{ repo: string; digest: string; tag: string; body: Buffer; mediaType: string }>;
   /** Uploads the fuzzer started, with what it knows they hold (undefined once a mutated chunk may have landed). */
   uploads: Array<{ repo: string; path: string; offset: number; data?: Buffer }>;
+  /** An Authorization header every request carries (a registry with users), unless the request has its own. */
+  auth?: string;
+  /** Buildset namespaces and promotion in the mix (a registry with `registry.buildsets`, `auth` an admin). */
+  buildsets?: BuildsetWorld;
+}
+
+export interface BuildsetWorld {
+  /** The names the fuzzer creates, extends, deletes, pushes into and promotes from and to. */
+  names: string[];
+  /** Basic credentials of the namespaces created so far (from their 201). */
+  creds: Record<string, string>;
 }
 
 export interface FuzzRequest {
@@ -97,6 +108,60 @@ function manifestFor(world: World, rng: Rng): { body: Buffer; mediaType: string 
 
 /** A valid request of a random kind, from what the world holds. */
 export function template(world: World, rng: Rng): FuzzRequest {
+  // The plain world (no buildsets, no users) draws exactly as before: its seeds replay.
+  const r = world.buildsets && rng.chance(0.4) ? buildsetTemplate(world, world.buildsets, rng) : plainTemplate(world, rng);
+  if (world.auth && !r.headers.some(([h]) => h.toLowerCase() === 'authorization')) r.headers.push(['Authorization', world.auth]);
+  return r;
+}
+
+/**
+ * Buildset namespaces (admin API: create with a short TTL, extend, delete),
+ * pushes and reads inside one (`?ns=`, with the admin's or the namespace's own
+ * credential), and promotions between a buildset and the default namespace.
+ */
+function buildsetTemplate(world: World, bs: BuildsetWorld, rng: Rng): FuzzRequest {
+  const name = rng.pick(bs.names);
+  const json = (v: unknown) => Buffer.from(JSON.stringify(v));
+  const ct: Array<[string, string]> = [['Content-Type', 'application/json']];
+  const kind = rng.weighted<string>([
+    [3, 'bs-create'],
+    [2, 'bs-extend'],
+    [1, 'bs-delete'],
+    [8, 'bs-api'],
+    [3, 'promote'],
+  ] as const);
+  switch (kind) {
+    case 'bs-create':
+      return req(kind, 'POST', '/admin/v1/namespaces', ct, json({ name, ttlSeconds: rng.int(1, 20) }));
+    case 'bs-extend':
+      return req(kind, 'PATCH', `/admin/v1/namespaces/${name}`, ct, json({ ttlSeconds: rng.int(1, 20) }));
+    case 'bs-delete':
+      return req(kind, 'DELETE', `/admin/v1/namespaces/${name}`);
+    case 'promote': {
+      const m = world.manifests.length > 0 ? rng.pick(world.manifests) : { repo: rng.pick(world.repos), tag: 'v0', digest: sha256('x') };
+      const out = rng.chance(0.6); // out of the buildset (the gate), or into it
+      const here = { repository: m.repo, reference: rng.chance(0.7) ? m.tag : m.digest };
+      const to = { repository: m.repo, tag: `p${rng.int(0, 5)}` };
+      const body = out
+        ? { from: { namespace: name, ...here }, to }
+        : { from: here, to: { namespace: name, ...to }, ...(rng.chance(0.3) ? { referrers: true } : {}) };
+      return req(kind, 'POST', '/admin/v1/promote', ct, json(body));
+    }
+    default: {
+      // An ordinary API request (not one continuing an upload of another namespace), in the buildset.
+      let r = plainTemplate(world, rng);
+      for (let i = 0; i < 4 && (r.upload || ['base', 'catalog', 'token'].includes(r.template)); i++) r = plainTemplate(world, rng);
+      if (r.upload) return req('bs-create', 'POST', '/admin/v1/namespaces', ct, json({ name, ttlSeconds: rng.int(1, 20) }));
+      r.target += `${r.target.includes('?') ? '&' : '?'}ns=${name}`;
+      r.template = `bs:${r.template}`;
+      const own = bs.creds[name];
+      if (own && rng.chance(0.5)) r.headers.push(['Authorization', own]);
+      return r;
+    }
+  }
+}
+
+function plainTemplate(world: World, rng: Rng): FuzzRequest {
   const repo = rng.pick(world.repos);
   const blob = world.blobs.length > 0 ? rng.pick(world.blobs) : undefined;
   const manifest = world.manifests.length > 0 ? rng.pick(world.manifests) : undefined;

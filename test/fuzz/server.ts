@@ -3,8 +3,9 @@
 import { startWharf, type WharfProcess } from '../helpers/wharf.js';
 import type { FuzzTarget } from './fuzzer.js';
 
-export async function startFuzzTarget(): Promise<{ wharf: WharfProcess; target: FuzzTarget }> {
-  const wharf = await startWharf();
+/** `registry`: settings merged into the generated configuration (e.g. users and buildsets). */
+export async function startFuzzTarget(registry?: Record<string, unknown>): Promise<{ wharf: WharfProcess; target: FuzzTarget }> {
+  const wharf = await startWharf(registry ? { registry } : {});
   const target: FuzzTarget = {
     port: wharf.port,
     dataDir: wharf.dataDir,

@@ -269,7 +269,12 @@ async function publishBlob(s: Scope, digest: Digest, keys: string[], size: numbe
   const existing = await reuseBlob(s, digest);
   if (existing && existing.size === size) return null;
   if (existing) {
-    await quarantineBlob(s, digest, { reason: 'size mismatch', by: 'upload', size: existing.size, detail: { expected: size } }, { replacing: true });
+    await quarantineBlob(
+      s,
+      digest,
+      { reason: 'size mismatch', by: 'upload', size: existing.size, detail: { expected: size } },
+      { replacing: true },
+    );
   }
   return keys.length === 0 ? s.driver.put(blobKey, Buffer.alloc(0)) : s.driver.concat(blobKey, keys);
 }
@@ -440,7 +445,12 @@ async function putStraight(
     const existing = await reuseBlob(s, digest);
     if (existing && existing.size === n) return false;
     if (existing) {
-      await quarantineBlob(s, digest, { reason: 'size mismatch', by: 'upload', size: existing.size, detail: { expected: n } }, { replacing: true });
+      await quarantineBlob(
+        s,
+        digest,
+        { reason: 'size mismatch', by: 'upload', size: existing.size, detail: { expected: n } },
+        { replacing: true },
+      );
     }
     return true;
   };

@@ -32,20 +32,24 @@ describe('anonymous-read does not reach buildset namespaces', () => {
   function call(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer | string) {
     const url = new URL(path, server.url);
     return new Promise<{ status: number; text: string; header(name: string): string | undefined }>((resolve, reject) => {
-      const req = httpRequest(url, { method, headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            text: Buffer.concat(chunks).toString('utf8'),
-            header: (name) => {
-              const v = res.headers[name.toLowerCase()];
-              return Array.isArray(v) ? v.join(', ') : v;
-            },
-          }),
-        );
-      });
+      const req = httpRequest(
+        url,
+        { method, headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              text: Buffer.concat(chunks).toString('utf8'),
+              header: (name) => {
+                const v = res.headers[name.toLowerCase()];
+                return Array.isArray(v) ? v.join(', ') : v;
+              },
+            }),
+          );
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -56,7 +60,12 @@ describe('anonymous-read does not reach buildset namespaces', () => {
     const cfg = Buffer.from('{"architecture":"amd64","os":"linux"}');
     const lay = Buffer.from(`layer of ${query}`);
     for (const b of [cfg, lay]) {
-      const r = await call('POST', `/v2/app/blobs/uploads/?digest=${sha256(b)}&${query}`, { authorization: auth, 'content-type': 'application/octet-stream' }, b);
+      const r = await call(
+        'POST',
+        `/v2/app/blobs/uploads/?digest=${sha256(b)}&${query}`,
+        { authorization: auth, 'content-type': 'application/octet-stream' },
+        b,
+      );
       assert.equal(r.status, 201, r.text);
     }
     const doc = Buffer.from(
@@ -90,7 +99,12 @@ describe('anonymous-read does not reach buildset namespaces', () => {
       },
     });
     server = await startServer(config, new MemoryDriver(), createLogger('error'));
-    const created = await call('POST', '/admin/v1/namespaces', { authorization: ADMIN, 'content-type': 'application/json' }, JSON.stringify({ name: NS, ttlSeconds: 3600 }));
+    const created = await call(
+      'POST',
+      '/admin/v1/namespaces',
+      { authorization: ADMIN, 'content-type': 'application/json' },
+      JSON.stringify({ name: NS, ttlSeconds: 3600 }),
+    );
     assert.equal(created.status, 201, created.text);
     const j = JSON.parse(created.text);
     owner = basic(j.credentials.username, j.credentials.password);
@@ -100,9 +114,27 @@ describe('anonymous-read does not reach buildset namespaces', () => {
   after(() => server?.close());
 
   const ways = (): { how: string; manifest: string; blob: string; tags: string; host: Record<string, string> }[] => [
-    { how: '?ns=', manifest: `/v2/app/manifests/v1?ns=${NS}`, blob: `/v2/app/blobs/${layer}?ns=${NS}`, tags: `/v2/app/tags/list?ns=${NS}`, host: {} },
-    { how: 'the path prefix', manifest: `/v2/ns/${NS}/app/manifests/v1`, blob: `/v2/ns/${NS}/app/blobs/${layer}`, tags: `/v2/ns/${NS}/app/tags/list`, host: {} },
-    { how: 'the Host pattern', manifest: '/v2/app/manifests/v1', blob: `/v2/app/blobs/${layer}`, tags: '/v2/app/tags/list', host: { host: `${NS}.bs.test` } },
+    {
+      how: '?ns=',
+      manifest: `/v2/app/manifests/v1?ns=${NS}`,
+      blob: `/v2/app/blobs/${layer}?ns=${NS}`,
+      tags: `/v2/app/tags/list?ns=${NS}`,
+      host: {},
+    },
+    {
+      how: 'the path prefix',
+      manifest: `/v2/ns/${NS}/app/manifests/v1`,
+      blob: `/v2/ns/${NS}/app/blobs/${layer}`,
+      tags: `/v2/ns/${NS}/app/tags/list`,
+      host: {},
+    },
+    {
+      how: 'the Host pattern',
+      manifest: '/v2/app/manifests/v1',
+      blob: `/v2/app/blobs/${layer}`,
+      tags: '/v2/app/tags/list',
+      host: { host: `${NS}.bs.test` },
+    },
   ];
 
   it('anonymous callers get 401 for its manifests, blobs and tags, by every way in', async () => {

@@ -88,7 +88,9 @@ async function extendDuringReap(
   const j = JSON.parse(created.body.toString());
   const auth = basic(j.credentials.username, j.credentials.password);
   const expiresAt = Date.parse(j.expiresAt);
-  const img = await pushImage({ driver, ns: NS, graceSeconds: 0 }, 'app', 'v1', { layers: [Buffer.from('layer one'), Buffer.from('layer two')] });
+  const img = await pushImage({ driver, ns: NS, graceSeconds: 0 }, 'app', 'v1', {
+    layers: [Buffer.from('layer one'), Buffer.from('layer two')],
+  });
   const answered = deferred<number>();
   let held = false;
   driver.before.put = async (key) => {

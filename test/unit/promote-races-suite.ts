@@ -15,7 +15,19 @@ import { promote } from '../../src/registry/promote.js';
 import { prune } from '../../src/registry/prune/index.js';
 import type { Scope } from '../../src/registry/scope.js';
 import { readTag } from '../../src/registry/tags.js';
-import { type DriverCase, HookDriver, blobKey, has, keys, later, linkKey, pushBlob, pushImage, sha256, type Image } from './prune-fixtures.js';
+import {
+  type DriverCase,
+  HookDriver,
+  blobKey,
+  has,
+  keys,
+  later,
+  linkKey,
+  pushBlob,
+  pushImage,
+  sha256,
+  type Image,
+} from './prune-fixtures.js';
 
 const SRC = 'bs-race';
 const DST = 'released';

@@ -95,7 +95,11 @@ export function quarantineRaceTests(dc: DriverCase): void {
         releaseB();
         await b;
         assert.ok(held, 'push B reached its quarantine step');
-        assert.equal(manifestAfter, 'pushed', `the image push after A's 201 (its layer taken away by B's quarantine): ${String(manifestAfter)}`);
+        assert.equal(
+          manifestAfter,
+          'pushed',
+          `the image push after A's 201 (its layer taken away by B's quarantine): ${String(manifestAfter)}`,
+        );
         const stored = await inner.get(key);
         assert.ok(stored && sha256(stored).text === d.text, 'the blob hashes to its name');
         const q = [];

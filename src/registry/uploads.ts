@@ -258,25 +258,51 @@ async function checkClaimedSize(s: Scope, w: Working): Promise<void> {
 }
 
 /**
- * Put the verified bytes at the blob's name (atomically: a failure publishes
- * nothing). When the blob already exists (an earlier push) it is kept if its
- * stored size is right — null is returned; otherwise it is moved to the
- * quarantine and the verified upload takes its place.
+ * Start the repository link of a blob that is verified and about to be
+ * published (or reused). The link is a durable put of its own (data sync,
+ * rename, directory sync); started here it overlaps the blob's publish
+ * instead of following it, and the caller awaits both before it answers
+ * 201. Started only after reuseBlob noted the use of an existing blob, as
+ * before: a prune that trashes the link meanwhile sees the marker and puts it
+ * back (blob-use.ts). A crash or a failed publish can leave the link without
+ * the blob, but never behind a 201: HEAD then says 404 (statBlob looks at
+ * both), and the client, which proved it holds these bytes, pushes again.
  */
-async function publishBlob(s: Scope, digest: Digest, keys: string[], size: number): Promise<ObjectInfo | null> {
+function startLink(s: Scope, repo: string, digest: Digest): Promise<void> {
+  const linked = linkBlob(s, repo, digest);
+  linked.catch(() => undefined); // awaited by the caller; not unhandled meanwhile
+  return linked;
+}
+
+/**
+ * Put the verified bytes at the blob's name (atomically: a failure publishes
+ * nothing) and link it into `repo` alongside. When the blob already exists
+ * (an earlier push) it is kept if its stored size is right — null is
+ * returned; otherwise it is moved to the quarantine and the verified upload
+ * takes its place.
+ */
+async function publishBlob(s: Scope, repo: string, digest: Digest, keys: string[], size: number): Promise<ObjectInfo | null> {
   const blobKey = layout.blob(s.ns, digest);
   // A deduplicated upload notes the use: prune keeps the blob for the grace period.
   const existing = await reuseBlob(s, digest);
-  if (existing && existing.size === size) return null;
-  if (existing) {
-    await quarantineBlob(
-      s,
-      digest,
-      { reason: 'size mismatch', by: 'upload', size: existing.size, detail: { expected: size } },
-      { replacing: true },
-    );
-  }
-  return keys.length === 0 ? s.driver.put(blobKey, Buffer.alloc(0)) : s.driver.concat(blobKey, keys);
+  const linked = startLink(s, repo, digest);
+  const publish = async (): Promise<ObjectInfo | null> => {
+    if (existing && existing.size === size) return null;
+    if (existing) {
+      await quarantineBlob(
+        s,
+        digest,
+        { reason: 'size mismatch', by: 'upload', size: existing.size, detail: { expected: size } },
+        { replacing: true },
+      );
+    }
+    return keys.length === 0 ? s.driver.put(blobKey, Buffer.alloc(0)) : s.driver.concat(blobKey, keys);
+  };
+  // Neither write is still running once this returns or throws; the publish's error comes first.
+  const [published, link] = await Promise.allSettled([publish(), linked]);
+  if (published.status === 'rejected') throw published.reason;
+  if (link.status === 'rejected') throw link.reason;
+  return published.value;
 }
 
 /**
@@ -364,6 +390,7 @@ async function finishLoaded(
     publishing = true;
     published = await publishBlob(
       s,
+      repo,
       digest,
       w.parts.map((p) => partKey(s, rec.id, p.name)),
       size,
@@ -385,7 +412,6 @@ async function finishLoaded(
   // From here the working bytes are published (on the filesystem, the very
   // file, hard-linked): they are never given back to the upload.
   await checkPublished(s, digest, published, size);
-  await linkBlob(s, repo, digest);
   await removeUploadObjects(s, rec.id, layout.blob(s.ns, digest), false);
   return { digest, size };
 }
@@ -413,11 +439,14 @@ async function checkPublished(s: Scope, digest: Digest, published: ObjectInfo | 
  * The rule holds as for any upload: the bytes published are exactly the bytes
  * hashed (no one else can name the temp file, and it is closed before the
  * check), and a failure publishes nothing. An existing blob is handled as in
- * publishBlob: kept when its size is right (null), else quarantined first.
+ * publishBlob: kept when its size is right (null), else quarantined first;
+ * and as there, the repository link is written alongside the publish (its
+ * syncs overlap the blob's), once the bytes are verified.
  * A crash leaves only a temp file, which the driver sweeps at its next start.
  */
 async function putStraight(
   s: Scope,
+  repo: string,
   digest: Digest,
   body: Readable,
   headers: ChunkHeaders,
@@ -427,6 +456,7 @@ async function putStraight(
   checkChunkHeaders(0, headers);
   const counter = new HashingCounter(createHash(digest.algorithm));
   const hash = counter.hash;
+  let linked: Promise<void> | undefined;
   const check = async (stored: ObjectInfo): Promise<boolean> => {
     const n = counter.bytes;
     const declared = headers.range ? headers.range.end - headers.range.start + 1 : headers.length;
@@ -443,6 +473,7 @@ async function putStraight(
     }
     await beforePublish();
     const existing = await reuseBlob(s, digest);
+    linked = startLink(s, repo, digest);
     if (existing && existing.size === n) return false;
     if (existing) {
       await quarantineBlob(
@@ -455,7 +486,14 @@ async function putStraight(
     return true;
   };
   const write = s.driver.putChecked!(layout.blob(s.ns, digest), counter, check);
-  const published = await pump(body, counter, write);
+  let published: ObjectInfo | null;
+  try {
+    published = await pump(body, counter, write);
+  } finally {
+    // A link started by check is never still running once this returns or throws.
+    await linked?.catch(() => undefined);
+  }
+  await linked;
   const size = counter.bytes;
   await checkPublished(s, digest, published, size);
   return { published, size };
@@ -474,7 +512,7 @@ async function finishStraight(
   let size: number;
   try {
     // Publish only if no other request on this upload committed meanwhile.
-    ({ size } = await putStraight(s, digest, body, headers, () => assertUnchanged(s, loaded)));
+    ({ size } = await putStraight(s, repo, digest, body, headers, () => assertUnchanged(s, loaded)));
   } catch (err) {
     if (err instanceof RegistryError && err.code === 'DIGEST_INVALID') {
       // As for any upload: nothing published, the upload is removed (unless another request changed it).
@@ -483,7 +521,6 @@ async function finishStraight(
     }
     throw err;
   }
-  await linkBlob(s, repo, digest);
   // Record first: this request wrote no part, so the directory is then usually
   // gone already (the driver removes what a delete empties) and the listing
   // finds nothing; anything a racing request left is removed as usual, and a
@@ -496,8 +533,7 @@ async function finishStraight(
 export async function uploadWhole(s: Scope, repo: string, digest: Digest, body: Readable, headers: ChunkHeaders): Promise<BlobInfo> {
   if (s.driver.putChecked) {
     // No record at all: the client never learns an upload id, and a crash leaves only a temp file.
-    const { size } = await putStraight(s, digest, body, headers, async () => undefined);
-    await linkBlob(s, repo, digest);
+    const { size } = await putStraight(s, repo, digest, body, headers, async () => undefined);
     return { digest, size };
   }
   // The record is written so that prune can clean up after a crash; it is

@@ -282,6 +282,9 @@ export class FilesystemDriver implements StorageDriver {
   private readonly dirCache = new Map<string, DirSnapshot>();
   private readonly dirSyncs = new GroupSync((dir) => this.syncDirNow(dir));
   private writebacks = 0;
+  private tailWritebacks = 0;
+  /** Tail writebacks still holding their descriptor (close() waits for them). */
+  private readonly tailsRunning = new Set<Promise<void>>();
   private dirFsyncs = 0;
 
   constructor(options: FilesystemDriverOptions) {
@@ -323,6 +326,7 @@ export class FilesystemDriver implements StorageDriver {
   async close(): Promise<void> {
     await this.ready.catch(() => {});
     await this.sweeping;
+    await Promise.all(this.tailsRunning);
   }
 
   // ---- keys and paths ----
@@ -532,6 +536,7 @@ export class FilesystemDriver implements StorageDriver {
       }
     };
     const fh = await open();
+    let handedOver = false;
     try {
       const st = await fh.stat();
       if (st.size < offset) throw new NotFoundError(key);
@@ -546,10 +551,38 @@ export class FilesystemDriver implements StorageDriver {
       }
       const end = await fh.stat();
       this.dirCache.delete(path.dirname(file));
+      if (this.fsync && end.size > offset) {
+        this.writeBackTail(fh);
+        handedOver = true;
+      }
       return { key, size: end.size, modified: end.mtime };
     } finally {
-      await fh.close();
+      if (!handedOver) await fh.close();
     }
+  }
+
+  /**
+   * Tail writeback: once an append is complete, write its pages back in the
+   * background (then close the handle), without making the append wait. The
+   * publish of the upload (a PUT, usually the client's next request, or a
+   * later chunk's) then syncs a file whose pages are mostly clean, instead of
+   * writing the whole chunk while the client waits for its 201: the write-out
+   * overlaps the client's round trip and the other layers' bodies. Durability
+   * still rests on the publish's own sync alone; this one's errors are
+   * ignored. It holds the descriptor for the few milliseconds the write-out
+   * takes (a rename, truncate or unlink of the file meanwhile is harmless).
+   */
+  private writeBackTail(fh: FileHandle): void {
+    this.tailWritebacks++;
+    const done = fh
+      .datasync()
+      .catch(() => undefined)
+      .then(() => fh.close())
+      .catch(() => undefined)
+      .then(() => {
+        this.tailsRunning.delete(done);
+      });
+    this.tailsRunning.add(done);
   }
 
   async delete(key: string): Promise<boolean> {
@@ -830,9 +863,9 @@ export class FilesystemDriver implements StorageDriver {
     this.writebacks++;
   };
 
-  /** Work counted for tests and profiles: directory fsyncs and early writebacks started. */
-  get counters(): { dirSyncs: number; writebacks: number } {
-    return { dirSyncs: this.dirFsyncs, writebacks: this.writebacks };
+  /** Work counted for tests and profiles: directory fsyncs, early writebacks and tail writebacks (of appends) started. */
+  get counters(): { dirSyncs: number; writebacks: number; tailWritebacks: number } {
+    return { dirSyncs: this.dirFsyncs, writebacks: this.writebacks, tailWritebacks: this.tailWritebacks };
   }
 
   private async syncDirNow(dir: string): Promise<void> {

@@ -4,15 +4,16 @@
 // the whole blob going straight to the blob's key (no record, no part).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { layout } from '../../src/registry/layout.js';
-import { finishUpload, startUpload, uploadStatus, uploadWhole } from '../../src/registry/uploads.js';
+import { appendChunk, finishUpload, startUpload, uploadStatus, uploadWhole } from '../../src/registry/uploads.js';
 import type { PutOptions, StorageDriver } from '../../src/storage/driver.js';
 import { FilesystemDriver } from '../../src/storage/fs.js';
+import { MemoryDriver } from '../../src/storage/memory.js';
 import { GroupSync } from '../../src/storage/fs-group-sync.js';
 import { blobBytes, body, rejectsWith, sha256 } from './upload-suites.js';
 
@@ -129,6 +130,41 @@ describe('big files', () => {
     const info = await driver.append!('ns/uploads/u/0', 0, Readable.from(Array.from({ length: 70 }, () => piece)));
     assert.equal(info.size, 70 << 20);
     assert.equal(driver.counters.writebacks, 1);
+  });
+
+  it("a complete append's tail is written back in the background: the handle closes once that is done, and a failed or empty append starts none", async () => {
+    const { driver, root } = fsDriver();
+    const file = join(root, 'ns/uploads/u/0');
+    const openOnIt = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === file;
+        } catch {
+          return false;
+        }
+      }).length;
+    const info = await driver.append!('ns/uploads/u/0', 0, Readable.from([randomBytes(3 << 20)]));
+    assert.equal(info.size, 3 << 20);
+    assert.equal(driver.counters.tailWritebacks, 1, 'one tail writeback, started when the append ended');
+    assert.equal(driver.counters.writebacks, 0, 'below 64 MiB: no early writeback while writing');
+    // Nothing appended: nothing to write back.
+    await driver.append!('ns/uploads/u/0', 3 << 20, Readable.from([]));
+    // A body that fails: the append is undone and writes nothing back.
+    const broken = Readable.from(
+      (async function* () {
+        yield Buffer.alloc(1000);
+        throw new Error('client gone');
+      })(),
+    );
+    await assert.rejects(driver.append!('ns/uploads/u/0', 3 << 20, broken), /client gone/);
+    assert.equal(driver.counters.tailWritebacks, 1);
+    await driver.close(); // waits for the tail writeback, which then closes its handle
+    assert.equal(openOnIt(), 0, 'no descriptor on the file is left open');
+    // A driver that never syncs writes nothing back.
+    const nosync = new FilesystemDriver({ root: mkdtempSync(join(tmpdir(), 'wharf-fs-ops-')), fsync: false });
+    roots.push(nosync.root);
+    await nosync.append!('ns/uploads/u/0', 0, Readable.from([Buffer.from('abc')]));
+    assert.equal(nosync.counters.tailWritebacks, 0);
   });
 
   it('get() of an object over 256 KiB returns every byte (read from the descriptor it checked)', async () => {
@@ -270,5 +306,100 @@ describe('a body holding the whole blob goes straight to its key (filesystem)', 
     await rejectsWith(put, 'RANGE_INVALID');
     assert.equal(await blobBytes(fs, sha256('hello world')), null);
     assert.equal((await uploadStatus(s0, 'r', id)).offset, 3, "the PATCH's chunk stands");
+  });
+});
+
+/**
+ * A driver whose repository-link puts wait for `gate` (over `inner`), with a
+ * log of when they start (and whether the blob is there yet) and end, and of
+ * when a concat (the chunked upload's publish) starts.
+ */
+function gatedLinks(inner: StorageDriver, gate: Promise<void>): { driver: StorageDriver; log: string[] } {
+  const log: string[] = [];
+  const driver = Object.create(inner) as StorageDriver;
+  driver.put = async (key: string, b: Uint8Array | Readable, o?: PutOptions) => {
+    const m = /^default\/repos\/[^_]+\/_blobs\/(sha256):([0-9a-f]+)$/.exec(key);
+    if (!m) return inner.put(key, b, o);
+    // The filesystem's stat is synchronous: it sees the blob as it is when the link starts.
+    const there =
+      inner instanceof FilesystemDriver ? statSync(inner.root + `/default/blobs/${m[1]}/${m[2]}`, { throwIfNoEntry: false }) : null;
+    log.push(`link start${there ? ' (blob already there)' : ''}`);
+    await gate;
+    const info = await inner.put(key, b, o);
+    log.push('link done');
+    return info;
+  };
+  driver.concat = (to: string, sources: string[]) => {
+    log.push('publish start');
+    return inner.concat(to, sources);
+  };
+  return { driver, log };
+}
+
+describe('the repository link is written alongside the publish, and the 201 waits for both', () => {
+  const tick = () => new Promise((r) => setTimeout(r, 20));
+  const waitFor = async (driver: StorageDriver, key: string) => {
+    for (let i = 0; i < 150 && !(await driver.stat(key)); i++) await tick();
+    return (await driver.stat(key)) !== null;
+  };
+
+  for (const [name, make] of [
+    ['filesystem (the upload file, hard-linked)', () => fsDriver().driver],
+    ['memory (chunk objects, concat)', () => new MemoryDriver()],
+  ] as const) {
+    it(`${name}: POST, PATCH, PUT — the blob is published while its link is still being written`, async () => {
+      const gate = deferred();
+      const { driver, log } = gatedLinks(make(), gate.promise);
+      const s = { driver, ns: 'default' };
+      const d = sha256('layer bytes');
+      const { id } = await startUpload(s, 'r');
+      await appendChunk(s, 'r', id, body('layer bytes'), {});
+      let finished = false;
+      const put = finishUpload(s, 'r', id, d, null, {}).then((i) => {
+        finished = true;
+        return i;
+      });
+      assert.ok(await waitFor(driver, layout.blob('default', d)), 'the blob is published before its link is done');
+      assert.deepEqual(log, ['link start', 'publish start']);
+      assert.equal(finished, false, 'no 201 before the link is written');
+      gate.resolve();
+      assert.equal((await put).size, 11);
+      assert.deepEqual(log, ['link start', 'publish start', 'link done']);
+      assert.ok(await driver.stat(layout.repoBlobLink('default', 'r', d)));
+    });
+  }
+
+  it('filesystem, POST ?digest= and POST + PUT with the body: the link starts before the blob appears, the 201 waits for it', async () => {
+    for (const how of ['POST ?digest=', 'POST + PUT'] as const) {
+      const gate = deferred();
+      const { driver, log } = gatedLinks(fsDriver().driver, gate.promise);
+      const s = { driver, ns: 'default' };
+      const d = sha256(how);
+      let finished = false;
+      const done =
+        how === 'POST ?digest='
+          ? uploadWhole(s, 'r', d, body(how), {})
+          : startUpload(s, 'r').then(({ id }) => finishUpload(s, 'r', id, d, body(how), {}));
+      void done.then(() => (finished = true));
+      assert.ok(await waitFor(driver, layout.blob('default', d)), `${how}: the blob is published before its link is done`);
+      assert.deepEqual(log, ['link start'], `${how}: the link started before the blob was there`);
+      assert.equal(finished, false, `${how}: no 201 before the link is written`);
+      gate.resolve();
+      await done;
+      assert.ok(await driver.stat(layout.repoBlobLink('default', 'r', d)));
+    }
+  });
+
+  it('a link that cannot be written fails the request (no 201)', async () => {
+    const { driver: fs } = fsDriver();
+    const driver = Object.create(fs) as StorageDriver;
+    driver.put = (key: string, b: Uint8Array | Readable, o?: PutOptions) =>
+      key.includes('/_blobs/') ? Promise.reject(new Error('link write failed')) : fs.put(key, b, o);
+    const s = { driver, ns: 'default' };
+    await assert.rejects(uploadWhole(s, 'r', sha256('x'), body('x'), {}), /link write failed/);
+    const { id } = await startUpload(s, 'r');
+    await appendChunk(s, 'r', id, body('y'), {});
+    await assert.rejects(finishUpload(s, 'r', id, sha256('y'), null, {}), /link write failed/);
+    assert.equal(await fs.stat(layout.repoBlobLink('default', 'r', sha256('y'))), null);
   });
 });

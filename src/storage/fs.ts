@@ -326,7 +326,12 @@ export class FilesystemDriver implements StorageDriver {
   async close(): Promise<void> {
     await this.ready.catch(() => {});
     await this.sweeping;
-    await Promise.all(this.tailsRunning);
+    await this.writebacksDone();
+  }
+
+  /** Resolves once no tail writeback (see writeBackTail) still holds a descriptor. */
+  async writebacksDone(): Promise<void> {
+    while (this.tailsRunning.size > 0) await Promise.all(this.tailsRunning);
   }
 
   // ---- keys and paths ----

@@ -276,18 +276,27 @@ function startLink(s: Scope, repo: string, digest: Digest): Promise<void> {
 
 /**
  * Put the verified bytes at the blob's name (atomically: a failure publishes
- * nothing) and link it into `repo` alongside. When the blob already exists
- * (an earlier push) it is kept if its stored size is right — null is
- * returned; otherwise it is moved to the quarantine and the verified upload
- * takes its place.
+ * nothing) and start its link into `repo` alongside (startLink). When the
+ * blob already exists (an earlier push) it is kept if its stored size is
+ * right — `published` is null; otherwise it is moved to the quarantine and
+ * the verified upload takes its place. The caller awaits `linked` before its
+ * 201, outside its undo of the upload: a link that fails after the publish
+ * must not give back or delete bytes the blob now uses. When the publish
+ * fails, the link has settled before this throws.
  */
-async function publishBlob(s: Scope, repo: string, digest: Digest, keys: string[], size: number): Promise<ObjectInfo | null> {
+async function publishBlob(
+  s: Scope,
+  repo: string,
+  digest: Digest,
+  keys: string[],
+  size: number,
+): Promise<{ published: ObjectInfo | null; linked: Promise<void> }> {
   const blobKey = layout.blob(s.ns, digest);
   // A deduplicated upload notes the use: prune keeps the blob for the grace period.
   const existing = await reuseBlob(s, digest);
   const linked = startLink(s, repo, digest);
-  const publish = async (): Promise<ObjectInfo | null> => {
-    if (existing && existing.size === size) return null;
+  try {
+    if (existing && existing.size === size) return { published: null, linked };
     if (existing) {
       await quarantineBlob(
         s,
@@ -296,13 +305,12 @@ async function publishBlob(s: Scope, repo: string, digest: Digest, keys: string[
         { replacing: true },
       );
     }
-    return keys.length === 0 ? s.driver.put(blobKey, Buffer.alloc(0)) : s.driver.concat(blobKey, keys);
-  };
-  // Neither write is still running once this returns or throws; the publish's error comes first.
-  const [published, link] = await Promise.allSettled([publish(), linked]);
-  if (published.status === 'rejected') throw published.reason;
-  if (link.status === 'rejected') throw link.reason;
-  return published.value;
+    const published = await (keys.length === 0 ? s.driver.put(blobKey, Buffer.alloc(0)) : s.driver.concat(blobKey, keys));
+    return { published, linked };
+  } catch (err) {
+    await linked.catch(() => undefined);
+    throw err;
+  }
 }
 
 /**
@@ -368,6 +376,7 @@ async function finishLoaded(
   const w = await begin(s, loaded, body);
   let size = rec.offset;
   let published: ObjectInfo | null;
+  let linked: Promise<void>;
   let publishing = false;
   try {
     if (body) {
@@ -388,13 +397,13 @@ async function finishLoaded(
     }
     await assertUnchanged(s, loaded);
     publishing = true;
-    published = await publishBlob(
+    ({ published, linked } = await publishBlob(
       s,
       repo,
       digest,
       w.parts.map((p) => partKey(s, rec.id, p.name)),
       size,
-    );
+    ));
   } catch (err) {
     const { error, undo } = failure(err, rec.id);
     if (publishing && w.claim) {
@@ -411,7 +420,12 @@ async function finishLoaded(
   }
   // From here the working bytes are published (on the filesystem, the very
   // file, hard-linked): they are never given back to the upload.
-  await checkPublished(s, digest, published, size);
+  try {
+    await checkPublished(s, digest, published, size);
+  } finally {
+    await linked.catch(() => undefined);
+  }
+  await linked;
   await removeUploadObjects(s, rec.id, layout.blob(s.ns, digest), false);
   return { digest, size };
 }

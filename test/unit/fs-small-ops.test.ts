@@ -390,6 +390,35 @@ describe('the repository link is written alongside the publish, and the 201 wait
     }
   });
 
+  it('a link that fails after the publish leaves the blob whole: no object the blob was made from is deleted (Swift keeps using them)', async () => {
+    const mem = new MemoryDriver();
+    const driver = Object.create(mem) as StorageDriver;
+    const sources: string[] = [];
+    const deleted: string[] = [];
+    driver.put = (key: string, b: Uint8Array | Readable, o?: PutOptions) =>
+      key.includes('/_blobs/') ? Promise.reject(new Error('link write failed')) : mem.put(key, b, o);
+    driver.concat = (to: string, from: string[]) => {
+      sources.push(...from);
+      return mem.concat(to, from);
+    };
+    driver.delete = (key: string) => {
+      deleted.push(key);
+      return mem.delete(key);
+    };
+    const s = { driver, ns: 'default' };
+    const { id } = await startUpload(s, 'r');
+    await appendChunk(s, 'r', id, body('first '), {});
+    // The last chunk comes with the PUT: an object this request created, then published from.
+    await assert.rejects(finishUpload(s, 'r', id, sha256('first last'), body('last'), {}), /link write failed/);
+    assert.equal(sources.length, 2, 'published from both chunks');
+    assert.deepEqual(
+      deleted.filter((k) => sources.includes(k)),
+      [],
+      'no source of the published blob deleted',
+    );
+    assert.equal((await blobBytes(mem, sha256('first last')))!.toString(), 'first last');
+  });
+
   it('a link that cannot be written fails the request (no 201)', async () => {
     const { driver: fs } = fsDriver();
     const driver = Object.create(fs) as StorageDriver;

@@ -4,7 +4,8 @@
 //   {"v":2, "id", "repo", "started", "updated",
 //    "offset": <bytes received>,
 //    "parts": [{"name": "<start, 16 digits>-<random>", "size": <bytes>}, ...],
-//    "hash": {"algorithm": "sha256", "state": "<exported hash state>"}}
+//    "hash": {"algorithm": "sha256", "state": "<exported hash state>"},
+//    "boot": "<the host boot its parts were stored under>"}   (filesystem)
 //
 // The rule every upload operation keeps (see docs/uploads.md):
 //   a record only names immutable bytes that no one can still write, and it
@@ -45,6 +46,30 @@ export interface UploadRecord {
   /** The upload's bytes, in order. */
   parts: UploadPart[];
   hash: { algorithm: HashAlgorithm; state: string };
+  /**
+   * The store's volatileEpoch (host boot) all of the parts were stored under,
+   * or MIXED_BOOT; absent when the store has none (or an older Wharf wrote it).
+   */
+  boot?: string;
+}
+
+/** `boot` of a record whose parts were stored under more than one boot. */
+export const MIXED_BOOT = 'mixed';
+
+/** `boot` once more bytes were stored under `epoch` (the store's volatileEpoch). */
+export function bootAfterWrite(rec: UploadRecord, epoch: string | undefined): string | undefined {
+  if (epoch === undefined) return undefined;
+  return rec.offset === 0 || rec.boot === epoch ? epoch : MIXED_BOOT;
+}
+
+/**
+ * Whether an upload's stored bytes must be read back and hashed before they
+ * are published: the store does not sync them as they come (`epoch` set) and
+ * some were stored under another boot, when a power loss may have lost or
+ * garbled them while the record (and its hash state) survived.
+ */
+export function needsReadBack(rec: UploadRecord, epoch: string | undefined): boolean {
+  return epoch !== undefined && rec.offset > 0 && rec.boot !== epoch;
 }
 
 /** A record as one request loaded it: the stored bytes (to notice any change) and the restored hash. */
@@ -130,7 +155,19 @@ export function parseUploadRecord(raw: Buffer | string): UploadRecord | null {
   } catch {
     return null;
   }
-  return { v: UPLOAD_RECORD_VERSION, id, repo, started, updated, offset, parts, hash: { algorithm: hash.algorithm, state: hash.state } };
+  const rec: UploadRecord = {
+    v: UPLOAD_RECORD_VERSION,
+    id,
+    repo,
+    started,
+    updated,
+    offset,
+    parts,
+    hash: { algorithm: hash.algorithm, state: hash.state },
+  };
+  // Anything but a string is as good as none: the bytes are read back.
+  if (typeof r.boot === 'string') rec.boot = r.boot;
+  return rec;
 }
 
 export function unknownUpload(id: string): RegistryError {

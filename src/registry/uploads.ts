@@ -29,8 +29,10 @@ import { claimFile, releaseClaim, type Claim } from './upload-claim.js';
 import { bodyGone, endedEarly, feed, HashingCounter } from './upload-body.js';
 import {
   assertUnchanged,
+  bootAfterWrite,
   createUpload,
   loadUpload,
+  needsReadBack,
   newPartName,
   partKey,
   saveRecord,
@@ -217,7 +219,8 @@ export async function appendChunk(s: Scope, repo: string, id: string, body: Read
     }
     await assertUnchanged(s, loaded);
     saving = true;
-    await saveRecord(s, { ...rec, parts: w.parts, offset: rec.offset + n, hash: { ...rec.hash, state: hash.exportState() } });
+    const boot = bootAfterWrite(rec, s.driver.volatileEpoch);
+    await saveRecord(s, { ...rec, parts: w.parts, offset: rec.offset + n, hash: { ...rec.hash, state: hash.exportState() }, boot });
     return { id, offset: rec.offset + n };
   } catch (err) {
     // A failed record write on the filesystem changed nothing (an atomic
@@ -236,6 +239,11 @@ export async function appendChunk(s: Scope, repo: string, id: string, body: Read
 async function digestOfWork(s: Scope, w: Working, algorithm: HashAlgorithm): Promise<string> {
   if (algorithm === w.loaded.rec.hash.algorithm) return w.loaded.hash.digestHex();
   // The client chose another algorithm than the one hashed on the way in: read it back once.
+  return readBackDigest(s, w, algorithm);
+}
+
+/** Digest of the working bytes as the store holds them now. */
+async function readBackDigest(s: Scope, w: Working, algorithm: HashAlgorithm): Promise<string> {
   const hash = createHash(algorithm);
   for (const p of w.parts) {
     for await (const piece of await s.driver.read(partKey(s, w.loaded.rec.id, p.name))) hash.update(piece as Buffer);
@@ -394,6 +402,22 @@ async function finishLoaded(
         digest: digest.text,
         actual: `${digest.algorithm}:${actual}`,
       });
+    }
+    if (needsReadBack(rec, s.driver.volatileEpoch) && digest.algorithm === rec.hash.algorithm) {
+      // Stored under another boot: a power loss since may have garbled them (see needsReadBack).
+      const stored = await readBackDigest(s, w, digest.algorithm);
+      if (stored !== digest.hex) {
+        await assertUnchanged(s, loaded);
+        await abandon(s, w, 'discard');
+        await removeUploadObjects(s, rec.id, blobKeyOf(s, digest.algorithm, stored), true);
+        throw new RegistryError(
+          'BLOB_UPLOAD_INVALID',
+          "the upload's stored data was damaged since it was received; start the upload again",
+          {
+            uuid: rec.id,
+          },
+        );
+      }
     }
     await assertUnchanged(s, loaded);
     publishing = true;

@@ -86,6 +86,17 @@ export interface StorageDriver {
    */
   putChecked?(key: string, body: Readable, check: (info: ObjectInfo) => Promise<boolean>): Promise<ObjectInfo | null>;
 
+  /**
+   * Set when writes with `durable: false` and `append`s can be lost to a
+   * power loss on this host while the record naming them survives (the
+   * filesystem with fsync): an id of the host's current boot. Bytes an upload
+   * stored under another boot, or on another host, are read back and hashed
+   * again before they are published (src/registry/uploads.ts). Unset when
+   * every acknowledged write is durable (object stores) or nothing survives
+   * a restart (memory).
+   */
+  readonly volatileEpoch?: string;
+
   /** Whole object as bytes (for small metadata objects), or null when missing. */
   get(key: string): Promise<Buffer | null>;
 

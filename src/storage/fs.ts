@@ -37,6 +37,7 @@ import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { mapLimit } from '../async/map-limit.js';
+import { bootId } from './boot-id.js';
 import { GroupSync } from './fs-group-sync.js';
 import type { ByteRange, ListEntry, ListOptions, ListPage, ObjectInfo, PutOptions, StorageDriver } from './driver.js';
 import { InvalidKeyError, NotFoundError, StorageFullError } from './errors.js';
@@ -100,6 +101,8 @@ export interface FilesystemDriverOptions {
    * the environment says WHARF_SYNC_READS=off): see SYNC_READ_MAX.
    */
   synchronousReads?: boolean;
+  /** The host's boot id for `volatileEpoch` (tests stand in for a reboot with another). */
+  bootId?: string;
 }
 
 /** The default of `synchronousReads`: on, unless WHARF_SYNC_READS says off. */
@@ -274,6 +277,8 @@ class FileSink extends Writable {
 export class FilesystemDriver implements StorageDriver {
   readonly name = 'filesystem';
   readonly root: string;
+  /** Upload chunks and records are not synced: a power loss may lose them (see StorageDriver). */
+  readonly volatileEpoch?: string;
   private readonly tmpDir: string;
   private readonly fsync: boolean;
   private readonly syncReads: boolean;
@@ -291,6 +296,8 @@ export class FilesystemDriver implements StorageDriver {
     this.root = path.resolve(options.root);
     this.tmpDir = path.join(this.root, TMP_DIR);
     this.fsync = options.fsync ?? true;
+    // Without fsync nothing is promised across a power loss, published blobs included.
+    if (this.fsync) this.volatileEpoch = options.bootId ?? bootId();
     this.syncReads = options.synchronousReads ?? synchronousReadsByDefault();
     this.ready = fsp.mkdir(this.tmpDir, { recursive: true }).then(() => {
       if (options.sweepTemp ?? true) this.sweeping = this.sweepTemp().catch(() => 0);

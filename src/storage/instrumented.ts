@@ -57,6 +57,7 @@ export function instrumentDriver(inner: StorageDriver, observer: StorageObserver
   const out: StorageDriver = {
     name,
     concatKeepsSources: inner.concatKeepsSources,
+    volatileEpoch: inner.volatileEpoch,
     list: (o: ListOptions) => timed('list', () => inner.list(o)),
     stat: (key: string) => timed('stat', () => inner.stat(key)),
     put: (key: string, body: Uint8Array | Readable, o?: PutOptions) => timed('put', () => inner.put(key, body, o)),

@@ -19,7 +19,7 @@
 //           insist on it, e.g. Swift 2.30's s3api)
 //   presignGet  a SigV4 presigned GET URL
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -30,11 +30,8 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
-  HeadObjectCommand,
   ListObjectsV2Command,
-  PutObjectCommand,
   type S3Client,
-  UploadPartCommand,
   UploadPartCopyCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
@@ -47,10 +44,19 @@ import { mapLimit } from '../../async/map-limit.js';
 import { Semaphore } from '../../async/semaphore.js';
 import { retryPolicy, watchBody, withRetries, type AttemptContext, type IdleDeadline, type RetryPolicy } from '../retry.js';
 import { isBadRange, isNoSuchBucket, isS3NotFound, makeS3Client } from './client.js';
+import { S3Requests } from './requests.js';
 import { MAX_COPY_PART, MIN_PART, planConcat, type Piece } from './concat-plan.js';
 import type { S3Config } from './config.js';
 
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
+/**
+ * First part of a streamed put (config `partSize` overrides): a body up to
+ * this size is one PutObject (an 8 MiB chunk: 1 request, not 4 of a
+ * multipart upload). Distribution's s3 driver uses the same 10 MiB.
+ */
+const DEFAULT_PART = 10 * 1024 * 1024;
+
+type Check = (info: ObjectInfo) => Promise<boolean>;
 
 export class S3Driver implements StorageDriver {
   readonly name = 's3';
@@ -59,6 +65,8 @@ export class S3Driver implements StorageDriver {
   private readonly policy: RetryPolicy;
   /** SDK retries off: retry.ts decides. */
   private readonly client: S3Client;
+  /** The hot calls without the SDK (requests.ts). */
+  private readonly fast: S3Requests;
   private readonly concurrency: number;
   private readonly maxParts: number;
   private bucketReady: Promise<void> | undefined;
@@ -75,6 +83,10 @@ export class S3Driver implements StorageDriver {
     this.concurrency = Math.max(1, config.concurrency ?? 4);
     this.maxParts = Math.max(2, config.maxParts ?? 1000);
     this.client = makeS3Client(config, this.policy);
+    const { accessKey, secretKey } = config;
+    const fixed = accessKey !== undefined && secretKey !== undefined ? { accessKeyId: accessKey, secretAccessKey: secretKey } : undefined;
+    // Without keys in the configuration: the SDK's default chain (it caches and renews).
+    this.fast = new S3Requests(config, fixed ? async () => fixed : () => this.client.config.credentials());
   }
 
   private send<T>(what: string, idempotent: boolean, fn: (ctx: AttemptContext) => Promise<T>, keepDeadline = false): Promise<T> {
@@ -174,8 +186,10 @@ export class S3Driver implements StorageDriver {
     validateKey(key);
     return this.send(`s3 stat ${key}`, true, async ({ signal }) => {
       try {
-        const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
-        return { key, size: Number(r.ContentLength ?? 0), modified: r.LastModified ?? new Date(0) };
+        const r = await this.fast.send({ method: 'HEAD', key, signal });
+        r.resume();
+        const modified = r.headers['last-modified'];
+        return { key, size: Number(r.headers['content-length'] ?? 0), modified: modified ? new Date(modified) : new Date(0) };
       } catch (err) {
         if (isS3NotFound(err)) return null;
         throw err;
@@ -187,19 +201,17 @@ export class S3Driver implements StorageDriver {
     validateKey(key);
     const what = `s3 put ${key}`;
     if (body instanceof Uint8Array) {
-      await this.write(what, true, ({ signal }) =>
-        this.client.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key: key,
-            Body: body,
-            ContentLength: body.byteLength,
-            ContentType: 'application/octet-stream',
-            ContentMD5: createHash('md5').update(body).digest('base64'),
-          }),
-          { abortSignal: signal },
-        ),
-      );
+      const md5 = createHash('md5').update(body).digest('base64');
+      await this.write(what, true, async ({ signal }) => {
+        const r = await this.fast.send({
+          method: 'PUT',
+          key,
+          body,
+          headers: { 'content-type': 'application/octet-stream', 'content-md5': md5 },
+          signal,
+        });
+        r.resume();
+      });
       return { key, size: body.byteLength, modified: new Date() };
     }
     return this.putStream(what, key, body);
@@ -208,21 +220,20 @@ export class S3Driver implements StorageDriver {
   /** Start a multipart upload to `key`; its UploadId. */
   /** One part of a multipart upload, retried, its MD5 checked by the store; resolves to its ETag. */
   private async uploadPart(what: string, key: string, UploadId: string, PartNumber: number, bytes: Buffer): Promise<string | undefined> {
-    const r = await this.send(`${what} (part ${PartNumber})`, true, ({ signal }) =>
-      this.client.send(
-        new UploadPartCommand({
-          Bucket: this.bucket,
-          Key: key,
-          UploadId,
-          PartNumber,
-          Body: bytes,
-          ContentLength: bytes.length,
-          ContentMD5: createHash('md5').update(bytes).digest('base64'),
-        }),
-        { abortSignal: signal },
-      ),
-    );
-    return r.ETag;
+    const md5 = createHash('md5').update(bytes).digest('base64');
+    return this.send(`${what} (part ${PartNumber})`, true, async ({ signal }) => {
+      const r = await this.fast.send({
+        method: 'PUT',
+        key,
+        query: { partNumber: String(PartNumber), uploadId: UploadId },
+        body: bytes,
+        headers: { 'content-md5': md5 },
+        signal,
+      });
+      r.resume();
+      const etag = r.headers.etag;
+      return typeof etag === 'string' ? etag : undefined;
+    });
   }
 
   private async createMultipart(what: string, key: string): Promise<string> {
@@ -254,9 +265,27 @@ export class S3Driver implements StorageDriver {
     });
   }
 
+  /** Drop a multipart upload and its parts (best effort: a store's lifecycle rule removes what is left). */
+  private async abortMultipart(key: string, UploadId: string): Promise<void> {
+    await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId })).catch(() => undefined);
+  }
+
+  /**
+   * A put that asks `check` once every byte is stored and before anything
+   * appears at `key`: the parts of a multipart upload at `key` that is not
+   * completed yet (or, for a body shorter than one part, the bytes in
+   * memory before its PutObject). false or a throw aborts it: nothing is
+   * published. So an upload in one request goes straight to its blob key,
+   * with no part object and no server-side copy (src/registry/uploads.ts).
+   */
+  async putChecked(key: string, body: Readable, check: Check): Promise<ObjectInfo | null> {
+    validateKey(key);
+    return this.putStream(`s3 put ${key}`, key, body, check);
+  }
+
   /** Part n's size (0-based): doubles every maxParts/4 parts, so long streams fit the part limit. */
   private partSizeFor(n: number): number {
-    const base = Math.max(MIN_PART, this.cfg.partSize ?? MIN_PART);
+    const base = Math.max(MIN_PART, this.cfg.partSize ?? DEFAULT_PART);
     return Math.min(MAX_COPY_PART, base * 2 ** Math.floor(n / Math.max(1, Math.floor(this.maxParts / 4))));
   }
 
@@ -266,13 +295,17 @@ export class S3Driver implements StorageDriver {
    * (memory: about two parts). Each part is retried; the upload is aborted
    * when anything fails, so nothing appears at `key`.
    */
-  private async putStream(what: string, key: string, body: Readable): Promise<ObjectInfo> {
+  private async putStream(what: string, key: string, body: Readable): Promise<ObjectInfo>;
+  private async putStream(what: string, key: string, body: Readable, check: Check): Promise<ObjectInfo | null>;
+  private async putStream(what: string, key: string, body: Readable, check?: Check): Promise<ObjectInfo | null> {
     const source = new ChunkSource(body);
     let first: Buffer | undefined = await source.fill(this.partSizeFor(0));
-    if (await source.atEnd()) return this.put(key, first);
+    if (await source.atEnd()) {
+      if (check && !(await check({ key, size: first.length, modified: new Date() }))) return null;
+      return this.put(key, first);
+    }
 
     await this.ensureBucket();
-    const Bucket = this.bucket;
     const UploadId = await this.createMultipart(what, key);
     const done: CompletedPart[] = [];
     let size = 0;
@@ -296,10 +329,15 @@ export class S3Driver implements StorageDriver {
       }
       await inFlight;
       done.sort((a, b) => a.PartNumber! - b.PartNumber!);
+      // Every byte is in the store, in parts nobody can read: the last moment to say no.
+      if (check && !(await check({ key, size, modified: new Date() }))) {
+        await this.abortMultipart(key, UploadId);
+        return null;
+      }
       await this.completeMultipart(what, key, UploadId, done, size);
     } catch (err) {
       await inFlight?.catch(() => undefined);
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId })).catch(() => undefined);
+      await this.abortMultipart(key, UploadId);
       if (!body.destroyed) body.destroy();
       throw source.error ?? err;
     }
@@ -310,8 +348,10 @@ export class S3Driver implements StorageDriver {
     validateKey(key);
     return this.send(`s3 get ${key}`, true, async ({ signal }) => {
       try {
-        const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
-        return r.Body ? Buffer.from(await r.Body.transformToByteArray()) : Buffer.alloc(0);
+        const r = await this.fast.send({ method: 'GET', key, signal });
+        const pieces: Buffer[] = [];
+        for await (const piece of r) pieces.push(piece as Buffer);
+        return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
       } catch (err) {
         if (isS3NotFound(err)) return null;
         throw err;
@@ -330,15 +370,12 @@ export class S3Driver implements StorageDriver {
       async (ctx) => {
         deadline = ctx.deadline; // ours to clear from here on (keepDeadline)
         try {
-          const r = await this.client.send(
-            new GetObjectCommand({
-              Bucket: this.bucket,
-              Key: key,
-              Range: range ? `bytes=${range.start}-${range.end ?? ''}` : undefined,
-            }),
-            { abortSignal: ctx.signal },
-          );
-          return (r.Body as Readable | undefined) ?? Readable.from([]);
+          return await this.fast.send({
+            method: 'GET',
+            key,
+            headers: range ? { range: `bytes=${range.start}-${range.end ?? ''}` } : undefined,
+            signal: ctx.signal,
+          });
         } catch (err) {
           if (isS3NotFound(err)) throw new NotFoundError(key);
           if (isBadRange(err)) return null;
@@ -435,6 +472,13 @@ export class S3Driver implements StorageDriver {
       return info;
     });
     const total = infos.reduce((n, i) => n + i.size, 0);
+    if (infos.length === 1 && total > 0 && total <= MAX_COPY_PART) {
+      // One source of any size (a one-PATCH upload): a copy on the server, even
+      // below the part minimum, where the plan would download and upload it again.
+      await this.ensureBucket();
+      await this.copyWhole(what, sources[0]!, to);
+      return { key: to, size: total, modified: new Date() };
+    }
     let minPart = MIN_PART;
     let parts = planConcat(
       infos.map((i) => i.size),
@@ -575,5 +619,6 @@ export class S3Driver implements StorageDriver {
 
   async close(): Promise<void> {
     this.client.destroy();
+    this.fast.destroy();
   }
 }

@@ -8,7 +8,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { NotFoundError } from '../../src/storage/errors.js';
 import { MIN_PART, S3Driver, planConcat, type PlannedPart, type S3Config } from '../../src/storage/s3.js';
 import { ensureSwift, uniqueName, type SwiftEnv } from '../helpers/swift.js';
 import { destroyS3Bucket, s3Parts } from '../helpers/s3-driver.js';
@@ -226,29 +225,6 @@ describe('s3 driver specifics', () => {
     // A single large source: a plain server-side copy.
     assert.equal((await d.concat('single', ['mix/6'])).size, 12 * MiB + 1);
     assert.equal(sha((await d.get('single'))!), sha(parts[6]!));
-  });
-
-  it('copy is done by the server: HeadObject + CopyObject, no byte read or written by the driver', async () => {
-    const d = track(driverFor(env));
-    const small = randomBytes(1000); // below the 5 MiB part minimum: a concat would download it
-    const large = randomBytes(6 * MiB + 7);
-    await d.put('a/blobs/small', small);
-    await d.put('a/blobs/large', Readable.from([large])); // multipart
-    const commands: string[] = [];
-    s3Parts(d).client.middlewareStack.add(
-      (next, context) => async (args) => {
-        commands.push((context as { commandName?: string }).commandName ?? '?');
-        return next(args);
-      },
-      { step: 'initialize', name: 'testCountCommands' },
-    );
-    assert.equal((await d.copy('a/blobs/small', 'b/blobs/small')).size, small.length);
-    assert.equal((await d.copy('a/blobs/large', 'b/blobs/large')).size, large.length);
-    assert.deepEqual(commands, ['HeadObjectCommand', 'CopyObjectCommand', 'HeadObjectCommand', 'CopyObjectCommand']);
-    s3Parts(d).client.middlewareStack.remove('testCountCommands');
-    assert.equal(sha((await d.get('b/blobs/small'))!), sha(small));
-    assert.equal(sha(await readAll(await d.read('b/blobs/large'))), sha(large));
-    await assert.rejects(d.copy('a/blobs/missing', 'b/blobs/missing'), NotFoundError);
   });
 
   it('presigned GET URLs work with plain fetch', async () => {

@@ -64,7 +64,7 @@ describe('s3 store work per operation', () => {
     return proxy.ops(from);
   }
 
-  it('HEAD, GET, PUT and UploadPart do not go through the AWS SDK', async () => {
+  it('HEAD, GET, PUT, UploadPart, DELETE and ListObjectsV2 do not go through the AWS SDK', async () => {
     const d = await driver();
     const commands: string[] = [];
     s3Parts(d).client.middlewareStack.add(
@@ -81,20 +81,38 @@ describe('s3 store work per operation', () => {
     assert.equal((await d.get('a/small'))!.toString(), 'hello');
     assert.ok((await readAll(await d.read('a/big'))).equals(big));
     assert.ok((await readAll(await d.read('a/big', { start: 5, end: 9 }))).equals(big.subarray(5, 10)));
+    await d.put('a/x&<y>', Buffer.from('z'));
+    assert.deepEqual(
+      (await d.list({ prefix: 'a/', delimiter: '/' })).entries.map((e) => [e.key, e.size]),
+      [
+        ['a/big', big.length],
+        ['a/small', 5],
+        ['a/x&<y>', 1],
+      ],
+    );
+    assert.deepEqual(
+      (await d.list({ prefix: '', delimiter: '/' })).entries.map((e) => e.key),
+      ['a/', 'ready'],
+    );
+    const page = await d.list({ prefix: 'a/', limit: 1, startAfter: 'a/big' });
+    assert.deepEqual([page.entries.map((e) => e.key), page.next], [['a/small'], 'a/small']);
+    assert.equal(await d.delete('a/x&<y>'), true);
+    assert.equal(await d.delete('a/x&<y>'), false);
     // Only the multipart bookkeeping of the big put is left to the SDK.
     assert.deepEqual(commands, ['CreateMultipartUploadCommand', 'CompleteMultipartUploadCommand']);
   });
 
-  it('a body up to 10 MiB is one PutObject; a longer one a multipart upload of 10 MiB parts', async () => {
+  it('a body up to 10 MiB is one PutObject; a longer one a multipart upload of 5 MiB parts', async () => {
     const d = await driver();
     assert.deepEqual(await count(() => d.put('c/8', Readable.from([randomBytes(8 * MiB)]))), ['PUT']);
-    assert.deepEqual(await count(() => d.put('c/21', Readable.from([randomBytes(21 * MiB)]))), [
+    assert.deepEqual(await count(() => d.put('c/10', Readable.from([randomBytes(10 * MiB)]))), ['PUT']);
+    const big = randomBytes(21 * MiB);
+    assert.deepEqual(await count(() => d.put('c/21', Readable.from([big]))), [
       'POST?uploads',
-      'PUT?partNumber,uploadId',
-      'PUT?partNumber,uploadId',
-      'PUT?partNumber,uploadId',
+      ...Array(5).fill('PUT?partNumber,uploadId'),
       'POST?uploadId',
     ]);
+    assert.ok((await readAll(await d.read('c/21'))).equals(big));
   });
 
   it('copy is done by the server: HeadObject + CopyObject, no byte through the driver', async () => {

@@ -4,6 +4,7 @@
 // credentials AKIAIOSFODNN7EXAMPLE, us-east-1, 2013-05-24T00:00:00Z.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseListResult } from '../../src/storage/s3/requests.js';
 import { canonicalQuery, EMPTY_SHA256, encodePath, SigV4Signer, uriEncode } from '../../src/storage/s3/sigv4.js';
 
 const creds = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
@@ -72,5 +73,32 @@ describe('S3 SigV4 signer (AWS documentation examples)', () => {
     );
     assert.equal(h['x-amz-security-token'], 'tok');
     assert.match(h.authorization!, /SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,/);
+  });
+});
+
+describe('S3 ListObjectsV2 answers (parseListResult)', () => {
+  it('reads objects, common prefixes, entities and the continuation token', () => {
+    const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>a/</Prefix><KeyCount>3</KeyCount><MaxKeys>3</MaxKeys><Delimiter>/</Delimiter><IsTruncated>true</IsTruncated>
+<Contents><Key>a/x&amp;&lt;y&gt;&#39;</Key><LastModified>2026-12-05T18:00:00.000Z</LastModified><ETag>&quot;e&quot;</ETag><Size>12</Size><StorageClass>STANDARD</StorageClass></Contents>
+<Contents><Key>a/z</Key><LastModified>2026-12-05T18:00:01.000Z</LastModified><Size>0</Size></Contents>
+<CommonPrefixes><Prefix>a/d/</Prefix></CommonPrefixes><NextContinuationToken>tok&amp;1</NextContinuationToken></ListBucketResult>`;
+    const r = parseListResult(xml);
+    assert.deepEqual(
+      r.contents.map((c) => [c.key, c.size, c.modified.toISOString()]),
+      [
+        ["a/x&<y>'", 12, '2026-12-05T18:00:00.000Z'],
+        ['a/z', 0, '2026-12-05T18:00:01.000Z'],
+      ],
+    );
+    assert.deepEqual(r.prefixes, ['a/d/']);
+    assert.equal(r.truncated, true);
+    assert.equal(r.next, 'tok&1');
+    assert.deepEqual(parseListResult('<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>'), {
+      contents: [],
+      prefixes: [],
+      truncated: false,
+      next: undefined,
+    });
   });
 });

@@ -17,7 +17,7 @@ export interface S3Config extends RetryOptions {
   forcePathStyle?: boolean;
   /** Most parts a multipart upload may have (AWS: 10000; Swift s3api: 1000, the default). */
   maxParts?: number;
-  /** First part size for streamed puts (default 10 MiB, minimum 5 MiB; doubles every maxParts/4 parts); a shorter body is one PutObject. About 4 parts per upload are in memory at once. */
+  /** First part size for streamed puts (default and minimum 5 MiB; doubles every maxParts/4 parts); a body up to 10 MiB (or two parts) is one PutObject. About 4 parts per upload are in memory at once. */
   partSize?: number;
   /** Parallel requests within one concat / cleanup (default 4). */
   concurrency?: number;

@@ -1,15 +1,22 @@
-// S3 storage driver (AWS SDK v3): the driver contract mapped onto the S3 API.
-// Works with AWS S3 and S3-compatible stores (Swift's s3api, Ceph RGW,
-// MinIO, ...); `forcePathStyle` for the latter. Its parts: config.ts
-// (settings), client.ts (the SDK client and its errors), concat-plan.ts.
+// S3 storage driver: the driver contract mapped onto the S3 API. Works with
+// AWS S3 and S3-compatible stores (Swift's s3api, Ceph RGW, MinIO, ...);
+// `forcePathStyle` for the latter. Its parts: config.ts (settings),
+// requests.ts + sigv4.ts (the hot calls — HEAD, GET, PUT, UploadPart,
+// DELETE, ListObjectsV2 — as plain signed node:http requests), client.ts (the
+// AWS SDK v3 client for the rest: multipart bookkeeping, copies,
+// DeleteObjects, presigning), concat-plan.ts.
 //
 // Mapping of the driver contract:
 //   list    ListObjectsV2 (Prefix, Delimiter, StartAfter); CommonPrefixes and
 //           Contents merged in byte order
-//   put     PutObject for bytes and for streams shorter than one part
+//   put     PutObject for bytes and for streams up to one part (10 MiB)
 //           (retried); longer streams as a multipart upload of buffered parts
 //           (each part retried; one part uploading while the next fills)
-//   concat  planned parts (planConcat): a source of >= 5 MiB is copied on the
+//   putChecked  the same, with the check between the last part and
+//           CompleteMultipartUpload (or the PutObject): nothing is visible
+//           at the key before it passes
+//   concat  one source: CopyObject (any size up to 5 GiB); otherwise planned
+//           parts (planConcat): a source of >= 5 MiB is copied on the
 //           server (UploadPartCopy, CopySourceRange); runs of small sources are
 //           downloaded and re-uploaded as one >= 5 MiB part (S3's minimum
 //           for every part but the last). One whole source -> CopyObject; a
@@ -26,11 +33,9 @@ import {
   CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
-  DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
-  ListObjectsV2Command,
   type S3Client,
   UploadPartCopyCommand,
   type CompletedPart,
@@ -44,17 +49,17 @@ import { mapLimit } from '../../async/map-limit.js';
 import { Semaphore } from '../../async/semaphore.js';
 import { retryPolicy, watchBody, withRetries, type AttemptContext, type IdleDeadline, type RetryPolicy } from '../retry.js';
 import { isBadRange, isNoSuchBucket, isS3NotFound, makeS3Client } from './client.js';
-import { S3Requests } from './requests.js';
+import { parseListResult, S3Requests } from './requests.js';
 import { MAX_COPY_PART, MIN_PART, planConcat, type Piece } from './concat-plan.js';
 import type { S3Config } from './config.js';
 
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
 /**
- * First part of a streamed put (config `partSize` overrides): a body up to
- * this size is one PutObject (an 8 MiB chunk: 1 request, not 4 of a
- * multipart upload). Distribution's s3 driver uses the same 10 MiB.
+ * A streamed body up to this size is one PutObject: an 8 MiB chunk is 1
+ * request, not the 4 of a multipart upload (Distribution's s3 driver writes
+ * in 10 MiB pieces too). Longer bodies go in parts of `partSize` (5 MiB).
  */
-const DEFAULT_PART = 10 * 1024 * 1024;
+const SINGLE_PUT = 10 * 1024 * 1024;
 
 type Check = (info: ObjectInfo) => Promise<boolean>;
 
@@ -141,18 +146,17 @@ export class S3Driver implements StorageDriver {
     for (;;) {
       const want = limit - entries.length;
       const page = await this.send(`s3 list ${options.prefix}`, true, async ({ signal }) => {
+        const query: Record<string, string> = { 'list-type': '2', 'max-keys': String(want) };
+        if (options.prefix) query.prefix = options.prefix;
+        if (options.delimiter) query.delimiter = options.delimiter;
+        if (token) query['continuation-token'] = token;
+        else if (startAfter) query['start-after'] = startAfter;
         try {
-          return await this.client.send(
-            new ListObjectsV2Command({
-              Bucket: this.bucket,
-              Prefix: options.prefix || undefined,
-              Delimiter: options.delimiter || undefined,
-              StartAfter: token ? undefined : startAfter || undefined,
-              ContinuationToken: token,
-              MaxKeys: want,
-            }),
-            { abortSignal: signal },
-          );
+          const r = await this.fast.send({ method: 'GET', key: '', query, signal });
+          let xml = '';
+          r.setEncoding('utf8');
+          for await (const piece of r) xml += piece as string;
+          return parseListResult(xml);
         } catch (err) {
           if (isNoSuchBucket(err)) return null;
           throw err;
@@ -160,15 +164,8 @@ export class S3Driver implements StorageDriver {
       });
       if (!page) return { entries };
       const rows: ListEntry[] = [
-        ...(page.CommonPrefixes ?? []).map((p): ListEntry => ({ key: p.Prefix ?? '', prefix: true })),
-        ...(page.Contents ?? []).map(
-          (o): ListEntry => ({
-            key: o.Key ?? '',
-            prefix: false,
-            size: Number(o.Size ?? 0),
-            modified: o.LastModified ?? new Date(0),
-          }),
-        ),
+        ...page.prefixes.map((key): ListEntry => ({ key, prefix: true })),
+        ...page.contents.map((o): ListEntry => ({ key: o.key, prefix: false, size: o.size, modified: o.modified })),
       ].sort((a, b) => compareKeys(a.key, b.key));
       for (const row of rows) {
         // a common prefix that sorts before the marker is not "after" it
@@ -176,9 +173,9 @@ export class S3Driver implements StorageDriver {
         if (entries.length === limit) return { entries, next: entries[limit - 1]!.key };
         entries.push(row);
       }
-      if (!page.IsTruncated || !page.NextContinuationToken) return { entries };
+      if (!page.truncated || !page.next) return { entries };
       if (entries.length === limit) return { entries, next: entries[limit - 1]!.key };
-      token = page.NextContinuationToken;
+      token = page.next;
     }
   }
 
@@ -285,7 +282,7 @@ export class S3Driver implements StorageDriver {
 
   /** Part n's size (0-based): doubles every maxParts/4 parts, so long streams fit the part limit. */
   private partSizeFor(n: number): number {
-    const base = Math.max(MIN_PART, this.cfg.partSize ?? DEFAULT_PART);
+    const base = Math.max(MIN_PART, this.cfg.partSize ?? MIN_PART);
     return Math.min(MAX_COPY_PART, base * 2 ** Math.floor(n / Math.max(1, Math.floor(this.maxParts / 4))));
   }
 
@@ -299,8 +296,18 @@ export class S3Driver implements StorageDriver {
   private async putStream(what: string, key: string, body: Readable, check: Check): Promise<ObjectInfo | null>;
   private async putStream(what: string, key: string, body: Readable, check?: Check): Promise<ObjectInfo | null> {
     const source = new ChunkSource(body);
-    let first: Buffer | undefined = await source.fill(this.partSizeFor(0));
-    if (await source.atEnd()) {
+    const first = await source.fill(this.partSizeFor(0));
+    let second: Buffer | undefined;
+    if (!(await source.atEnd())) {
+      // Up to SINGLE_PUT bytes are still one PutObject; otherwise these are parts 1 and 2.
+      second = await source.fill(this.partSizeFor(1));
+      if (first.length + second.length <= SINGLE_PUT && (await source.atEnd())) {
+        second = Buffer.concat([first, second]);
+        if (check && !(await check({ key, size: second.length, modified: new Date() }))) return null;
+        return this.put(key, second);
+      }
+    }
+    if (second === undefined) {
       if (check && !(await check({ key, size: first.length, modified: new Date() }))) return null;
       return this.put(key, first);
     }
@@ -309,23 +316,28 @@ export class S3Driver implements StorageDriver {
     const UploadId = await this.createMultipart(what, key);
     const done: CompletedPart[] = [];
     let size = 0;
-    const uploadPart = async (PartNumber: number, bytes: Buffer): Promise<void> => {
-      done.push({ PartNumber, ETag: await this.uploadPart(what, key, UploadId, PartNumber, bytes) });
-    };
+    let n = 0; // parts started
     let inFlight: Promise<void> | undefined;
+    // One part uploading while the next fills.
+    const send = async (part: Buffer): Promise<void> => {
+      if (n + 1 > this.maxParts) throw new StorageUnavailableError(`${what}: more than ${this.maxParts} parts`);
+      size += part.length;
+      const PartNumber = ++n;
+      const uploading = (async () => {
+        done.push({ PartNumber, ETag: await this.uploadPart(what, key, UploadId, PartNumber, part) });
+      })();
+      uploading.catch(() => undefined);
+      if (inFlight) await inFlight;
+      inFlight = uploading;
+    };
     try {
-      let part: Buffer = first;
-      first = undefined; // only `part` may keep it alive
-      for (let n = 0; ; n++) {
-        if (n + 1 > this.maxParts) throw new StorageUnavailableError(`${what}: more than ${this.maxParts} parts`);
-        size += part.length;
-        const uploading = uploadPart(n + 1, part);
-        uploading.catch(() => undefined);
-        if (inFlight) await inFlight;
-        inFlight = uploading;
-        if (await source.atEnd()) break;
-        part = await source.fill(this.partSizeFor(n + 1));
+      const head = [first, second];
+      second = undefined; // only the parts may keep them alive
+      while (head.length) await send(head.shift()!);
+      while (!(await source.atEnd())) {
+        const part = await source.fill(this.partSizeFor(n));
         if (part.length === 0) break;
+        await send(part);
       }
       await inFlight;
       done.sort((a, b) => a.PartNumber! - b.PartNumber!);
@@ -396,13 +408,7 @@ export class S3Driver implements StorageDriver {
   async delete(key: string): Promise<boolean> {
     validateKey(key);
     if (!(await this.stat(key))) return false;
-    await this.send(`s3 delete ${key}`, true, async ({ signal }) => {
-      try {
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
-      } catch (err) {
-        if (!isS3NotFound(err)) throw err;
-      }
-    });
+    await this.deleteOne(`s3 delete ${key}`, key);
     return true;
   }
 
@@ -414,9 +420,14 @@ export class S3Driver implements StorageDriver {
       return;
     }
     await this.concat(to, [from]);
-    await this.send(`s3 move ${from} -> ${to} (delete source)`, true, async ({ signal }) => {
+    await this.deleteOne(`s3 move ${from} -> ${to} (delete source)`, from);
+  }
+
+  /** DeleteObject (S3 answers 204 whether or not the key existed). */
+  private deleteOne(what: string, key: string): Promise<void> {
+    return this.send(what, true, async ({ signal }) => {
       try {
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: from }), { abortSignal: signal });
+        (await this.fast.send({ method: 'DELETE', key, signal })).resume();
       } catch (err) {
         if (!isS3NotFound(err)) throw err;
       }

@@ -1,5 +1,5 @@
-// The S3 driver's hot calls (HeadObject, GetObject, PutObject, UploadPart)
-// as plain node:http requests on a keep-alive agent, signed by sigv4.ts.
+// The S3 driver's hot calls (HeadObject, GetObject, PutObject, UploadPart,
+// DeleteObject, ListObjectsV2) as plain node:http requests on a keep-alive agent, signed by sigv4.ts.
 // The AWS SDK spends several ms of main-thread CPU per call in its
 // middleware (endpoint rules, schema (de)serialisation, signing, body stream
 // wrappers); these calls need none of it. Everything else (listings,
@@ -15,7 +15,8 @@ import type { S3Config } from './config.js';
 import { EMPTY_SHA256, encodePath, SigV4Signer, UNSIGNED_PAYLOAD, type SigV4Credentials } from './sigv4.js';
 
 export interface S3Call {
-  method: 'GET' | 'HEAD' | 'PUT';
+  method: 'GET' | 'HEAD' | 'PUT' | 'DELETE';
+  /** '' for the bucket itself (a listing). */
   key: string;
   query?: Record<string, string>;
   /** Lower-case names. */
@@ -94,7 +95,7 @@ export class S3Requests {
    */
   async send(call: S3Call): Promise<IncomingMessage> {
     const creds = await this.credentials();
-    const path = this.target.prefix + encodePath(call.key);
+    const path = call.key ? this.target.prefix + encodePath(call.key) : this.target.prefix.replace(/(.)\/$/, '$1');
     const headers: Record<string, string> = { ...call.headers };
     if (call.body) headers['content-length'] = String(call.body.byteLength);
     const signed = this.signer.sign(
@@ -164,4 +165,45 @@ async function callError(call: S3Call, res: IncomingMessage, status: number): Pr
 export function contentLength(h: IncomingHttpHeaders): number | undefined {
   const v = h['content-length'];
   return v === undefined ? undefined : Number(v);
+}
+
+/** One page of ListObjectsV2, read from its XML. */
+export interface ListResult {
+  contents: { key: string; size: number; modified: Date }[];
+  prefixes: string[];
+  truncated: boolean;
+  next?: string;
+}
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+function xmlText(s: string): string {
+  return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (m, e: string) => {
+    if (e.startsWith('#x')) return String.fromCodePoint(Number.parseInt(e.slice(2), 16));
+    if (e.startsWith('#')) return String.fromCodePoint(Number(e.slice(1)));
+    return ENTITIES[e] ?? m;
+  });
+}
+
+function tag(xml: string, name: string): string | undefined {
+  const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml);
+  return m ? xmlText(m[1]!) : undefined;
+}
+
+export function parseListResult(xml: string): ListResult {
+  const contents: ListResult['contents'] = [];
+  for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
+    const body = m[1]!;
+    const modified = tag(body, 'LastModified');
+    contents.push({
+      key: tag(body, 'Key') ?? '',
+      size: Number(tag(body, 'Size') ?? 0),
+      modified: modified ? new Date(modified) : new Date(0),
+    });
+  }
+  const prefixes: string[] = [];
+  for (const m of xml.matchAll(/<CommonPrefixes>([\s\S]*?)<\/CommonPrefixes>/g)) prefixes.push(tag(m[1]!, 'Prefix') ?? '');
+  // Only the top level's IsTruncated / NextContinuationToken (they follow the entries or precede them).
+  const outer = xml.replace(/<Contents>[\s\S]*?<\/Contents>|<CommonPrefixes>[\s\S]*?<\/CommonPrefixes>/g, '');
+  return { contents, prefixes, truncated: tag(outer, 'IsTruncated') === 'true', next: tag(outer, 'NextContinuationToken') };
 }

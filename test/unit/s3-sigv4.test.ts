@@ -4,7 +4,7 @@
 // credentials AKIAIOSFODNN7EXAMPLE, us-east-1, 2013-05-24T00:00:00Z.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseListResult } from '../../src/storage/s3/requests.js';
+import { parseListResult, s3Target } from '../../src/storage/s3/requests.js';
 import { canonicalQuery, EMPTY_SHA256, encodePath, SigV4Signer, uriEncode } from '../../src/storage/s3/sigv4.js';
 
 const creds = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
@@ -100,5 +100,31 @@ describe('S3 ListObjectsV2 answers (parseListResult)', () => {
       truncated: false,
       next: undefined,
     });
+  });
+});
+
+describe('S3 request targets (s3Target), as the SDK builds them', () => {
+  const base = { region: 'eu-west-1', bucket: 'wharf' };
+  it('an endpoint: path style by default, the bucket in the path', () => {
+    assert.deepEqual(s3Target({ ...base, endpoint: 'http://127.0.0.1:8080' }), {
+      https: false,
+      hostname: '127.0.0.1',
+      port: 8080,
+      host: '127.0.0.1:8080',
+      prefix: '/wharf/',
+    });
+  });
+  it('an endpoint with force-path-style false: the bucket in the host name', () => {
+    const t = s3Target({ ...base, endpoint: 'https://minio.example.com', forcePathStyle: false });
+    assert.deepEqual(
+      [t.https, t.hostname, t.port, t.host, t.prefix],
+      [true, 'wharf.minio.example.com', 443, 'wharf.minio.example.com', '/'],
+    );
+  });
+  it('AWS: the regional endpoint, virtual-hosted unless the name has dots', () => {
+    assert.equal(s3Target(base).host, 'wharf.s3.eu-west-1.amazonaws.com');
+    const dotted = s3Target({ ...base, bucket: 'my.bucket' });
+    assert.deepEqual([dotted.host, dotted.prefix], ['s3.eu-west-1.amazonaws.com', '/my.bucket/']);
+    assert.equal(s3Target({ ...base, forcePathStyle: true }).prefix, '/wharf/');
   });
 });

@@ -235,6 +235,17 @@ export async function appendChunk(s: Scope, repo: string, id: string, body: Read
   }
 }
 
+/**
+ * A finish that publishes nothing: the upload is removed (unless another
+ * request changed it meanwhile — then that one's error is thrown). `hex`: the
+ * digest the working bytes do have, whose blob they may be the parts of.
+ */
+async function discardUnpublished(s: Scope, w: Working, algorithm: HashAlgorithm, hex: string): Promise<void> {
+  await assertUnchanged(s, w.loaded);
+  await abandon(s, w, 'discard');
+  await removeUploadObjects(s, w.loaded.rec.id, blobKeyOf(s, algorithm, hex), true);
+}
+
 /** Digest of the working bytes with `algorithm` (the hash fed on the way in, or a read-back). */
 async function digestOfWork(s: Scope, w: Working, algorithm: HashAlgorithm): Promise<string> {
   if (algorithm === w.loaded.rec.hash.algorithm) return w.loaded.hash.digestHex();
@@ -394,22 +405,18 @@ async function finishLoaded(
     }
     const actual = await digestOfWork(s, w, digest.algorithm);
     if (actual !== digest.hex) {
-      // Nothing published; the upload is removed (unless another request changed it meanwhile).
-      await assertUnchanged(s, loaded);
-      await abandon(s, w, 'discard');
-      await removeUploadObjects(s, rec.id, blobKeyOf(s, digest.algorithm, actual), true);
+      await discardUnpublished(s, w, digest.algorithm, actual);
       throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', {
         digest: digest.text,
         actual: `${digest.algorithm}:${actual}`,
       });
     }
+    // Stored under another boot: a power loss since may have garbled them (see needsReadBack).
+    // (With another algorithm than the record's, digestOfWork has read them back already.)
     if (needsReadBack(rec, s.driver.volatileEpoch) && digest.algorithm === rec.hash.algorithm) {
-      // Stored under another boot: a power loss since may have garbled them (see needsReadBack).
       const stored = await readBackDigest(s, w, digest.algorithm);
       if (stored !== digest.hex) {
-        await assertUnchanged(s, loaded);
-        await abandon(s, w, 'discard');
-        await removeUploadObjects(s, rec.id, blobKeyOf(s, digest.algorithm, stored), true);
+        await discardUnpublished(s, w, digest.algorithm, stored);
         throw new RegistryError(
           'BLOB_UPLOAD_INVALID',
           "the upload's stored data was damaged since it was received; start the upload again",

@@ -34,14 +34,21 @@ class Counting extends FilesystemDriver {
   }
 }
 
-function setUp(): { root: string; before: Counting; afterReboot: Counting } {
+interface Machine {
+  root: string;
+  /** The drivers before and after the reboot, and a scope on each. */
+  before: Counting;
+  afterReboot: Counting;
+  a: { driver: Counting; ns: string };
+  b: { driver: Counting; ns: string };
+}
+
+function setUp(): Machine {
   const root = mkdtempSync(join(tmpdir(), 'wharf-power-loss-'));
   roots.push(root);
-  return {
-    root,
-    before: new Counting({ root, bootId: 'boot-a' }),
-    afterReboot: new Counting({ root, bootId: 'boot-b' }),
-  };
+  const before = new Counting({ root, bootId: 'boot-a' });
+  const afterReboot = new Counting({ root, bootId: 'boot-b' });
+  return { root, before, afterReboot, a: { driver: before, ns: 'default' }, b: { driver: afterReboot, ns: 'default' } };
 }
 
 /** What a power loss can do to un-synced bytes: the same size, other content. */
@@ -67,9 +74,7 @@ const first = whole.slice(0, 20);
 
 describe('an upload finished after a reboot (filesystem: chunks are not synced until the publish)', () => {
   it('stored bytes that no longer hash to what was received are never published', async () => {
-    const { root, before, afterReboot } = setUp();
-    const a = { driver: before, ns: 'default' };
-    const b = { driver: afterReboot, ns: 'default' };
+    const { root, afterReboot, a, b } = setUp();
     const { id } = await startUpload(a, 'r');
     await appendChunk(a, 'r', id, body(whole), {});
     assert.equal(storedRecord(root, id).boot, 'boot-a');
@@ -80,9 +85,7 @@ describe('an upload finished after a reboot (filesystem: chunks are not synced u
   });
 
   it('the same with the last chunk in the finishing PUT', async () => {
-    const { root, before, afterReboot } = setUp();
-    const a = { driver: before, ns: 'default' };
-    const b = { driver: afterReboot, ns: 'default' };
+    const { root, afterReboot, a, b } = setUp();
     const { id } = await startUpload(a, 'r');
     await appendChunk(a, 'r', id, body(first), {});
     garbleParts(root, id);
@@ -92,9 +95,7 @@ describe('an upload finished after a reboot (filesystem: chunks are not synced u
   });
 
   it('intact bytes stored under another boot are read back once and published', async () => {
-    const { root, before, afterReboot } = setUp();
-    const a = { driver: before, ns: 'default' };
-    const b = { driver: afterReboot, ns: 'default' };
+    const { root, afterReboot, a, b } = setUp();
     const { id } = await startUpload(a, 'r');
     await appendChunk(a, 'r', id, body(first), {});
     await appendChunk(b, 'r', id, body(whole.slice(first.length)), {});
@@ -106,8 +107,7 @@ describe('an upload finished after a reboot (filesystem: chunks are not synced u
   });
 
   it('under the boot that stored them, nothing is read back', async () => {
-    const { before } = setUp();
-    const a = { driver: before, ns: 'default' };
+    const { before, a } = setUp();
     const { id } = await startUpload(a, 'r');
     await appendChunk(a, 'r', id, body(first), {});
     await appendChunk(a, 'r', id, body(whole.slice(first.length)), {});
@@ -117,8 +117,7 @@ describe('an upload finished after a reboot (filesystem: chunks are not synced u
   });
 
   it('a record that names no boot (written by an older Wharf) is read back', async () => {
-    const { root, before, afterReboot } = setUp();
-    const a = { driver: before, ns: 'default' };
+    const { root, afterReboot, a, b } = setUp();
     const { id } = await startUpload(a, 'r');
     await appendChunk(a, 'r', id, body(whole), {});
     const file = join(root, layout.uploadRecord('default', id));
@@ -126,15 +125,15 @@ describe('an upload finished after a reboot (filesystem: chunks are not synced u
     delete raw.boot;
     writeFileSync(file, JSON.stringify(raw));
     garbleParts(root, id);
-    await rejectsWith(finishUpload({ driver: afterReboot, ns: 'default' }, 'r', id, digest, null, {}), 'BLOB_UPLOAD_INVALID');
+    await rejectsWith(finishUpload(b, 'r', id, digest, null, {}), 'BLOB_UPLOAD_INVALID');
     assert.equal(await blobBytes(afterReboot, digest), null);
   });
 
   it('a client that names the wrong digest still gets DIGEST_INVALID, not a damaged-upload error', async () => {
-    const { before, afterReboot } = setUp();
-    const { id } = await startUpload({ driver: before, ns: 'default' }, 'r');
-    await appendChunk({ driver: before, ns: 'default' }, 'r', id, body(whole), {});
-    await rejectsWith(finishUpload({ driver: afterReboot, ns: 'default' }, 'r', id, sha256('other'), null, {}), 'DIGEST_INVALID');
+    const { a, b } = setUp();
+    const { id } = await startUpload(a, 'r');
+    await appendChunk(a, 'r', id, body(whole), {});
+    await rejectsWith(finishUpload(b, 'r', id, sha256('other'), null, {}), 'DIGEST_INVALID');
   });
 
   it('without fsync nothing is promised across a power loss, and nothing is read back', () => {

@@ -105,6 +105,15 @@ describe('straight-to-key pushes of one digest racing across two processes (file
   const held = (t: { url: string; method: string }, body: Buffer): PausedRequest =>
     pausedRequest(t.url, t.method, {}, body, body.length - 1);
 
+  /** Let two held requests go, `first` first, a moment apart; their answers. */
+  const letGo = async (first: PausedRequest, second: PausedRequest) => {
+    for (const r of [first, second]) {
+      r.resume();
+      await sleep(5);
+    }
+    return Promise.all([first.response, second.response]);
+  };
+
   for (const via of ['POST', 'PUT'] as const) {
     for (const size of [10_000, 3 * 1024 * 1024]) {
       for (const rightFirst of [true, false]) {
@@ -117,11 +126,7 @@ describe('straight-to-key pushes of one digest racing across two processes (file
           const right = held(await target(a, via, digest), good);
           const wrong = held(await target(b, via, digest), bad);
           await sleep(50);
-          for (const r of rightFirst ? [right, wrong] : [wrong, right]) {
-            r.resume();
-            await sleep(5);
-          }
-          const [ra, rb] = await Promise.all([right.response, wrong.response]);
+          const [ra, rb] = rightFirst ? await letGo(right, wrong) : (await letGo(wrong, right)).reverse();
           assert.equal(ra.status, 201, ra.text);
           assert.equal(rb.status, 400, rb.text);
           assert.match(rb.text, /DIGEST_INVALID/);
@@ -136,11 +141,7 @@ describe('straight-to-key pushes of one digest racing across two processes (file
           const short = good.subarray(0, size - 1);
           const cut = pausedRequest((await target(b, via, digest)).url, via, {}, short, short.length - 1);
           await sleep(50);
-          for (const r of rightFirst ? [right, cut] : [cut, right]) {
-            r.resume();
-            await sleep(5);
-          }
-          const [ra, rc] = await Promise.all([right.response, cut.response]);
+          const [ra, rc] = rightFirst ? await letGo(right, cut) : (await letGo(cut, right)).reverse();
           assert.equal(ra.status, 201, ra.text);
           assert.equal(rc.status, 400, rc.text);
           assert.match(rc.text, /DIGEST_INVALID|SIZE_INVALID/);

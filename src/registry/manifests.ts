@@ -11,6 +11,7 @@ import { parseManifest, type Descriptor } from './manifest-parse.js';
 import { takeBackFromTrash } from './prune/trash.js';
 import { isIndexType } from './media-types.js';
 import { isDigestReference, parseDigest, validateTag, type Digest } from './names.js';
+import { quarantineBlob } from './quarantine.js';
 import { addReferrer, removeReferrer } from './referrers.js';
 import type { Scope } from './scope.js';
 import { readTag, resolveTag, setTag, untagDigest, type TagRecord } from './tags.js';
@@ -71,9 +72,49 @@ export async function statManifest(s: Scope, repo: string, reference: string): P
 
 export async function getManifest(s: Scope, repo: string, reference: string): Promise<StoredManifest & { link: ManifestLink }> {
   const { digest, link } = await statManifest(s, repo, reference);
-  const body = await s.driver.get(layout.blob(s.ns, digest));
+  let body = await s.driver.get(layout.blob(s.ns, digest));
+  if (body && !hashesTo(body, digest)) {
+    await quarantineDamagedManifest(s, digest, body);
+    body = await s.driver.get(layout.blob(s.ns, digest)); // right bytes put back meanwhile, or none
+    if (body && !hashesTo(body, digest)) body = null;
+    if (!body) {
+      throw new RegistryError(
+        'MANIFEST_UNKNOWN',
+        'the stored manifest did not match its digest and was moved to the quarantine; push it again',
+        {
+          reference,
+          digest: digest.text,
+        },
+      );
+    }
+  }
   if (!body) throw unknownManifest(reference);
   return { digest, mediaType: link.mediaType, body, link };
+}
+
+const hashesTo = (body: Buffer, d: Digest) => digestOf(body, d.algorithm).hex === d.hex;
+
+/**
+ * A manifest is hashed on every read (a few kB: microseconds) so that stored
+ * bytes that no longer hash to their name — a bad disk, a copy damaged outside
+ * Wharf — are never served. They go to the quarantine (a push of the manifest
+ * then stores it again: putManifest writes a blob that is not there). What was
+ * moved is checked to be damaged: if right bytes were published meanwhile and
+ * moved instead, they go back.
+ */
+async function quarantineDamagedManifest(s: Scope, d: Digest, body: Buffer): Promise<void> {
+  const key = await quarantineBlob(s, d, {
+    reason: 'digest mismatch',
+    by: 'manifest read',
+    size: body.length,
+    detail: { actual: digestOf(body, d.algorithm).text },
+  });
+  if (!key) return;
+  const moved = await s.driver.get(key);
+  if (moved && hashesTo(moved, d)) {
+    await s.driver.move(key, layout.blob(s.ns, d)).catch(() => undefined);
+    await s.driver.delete(`${key}.json`).catch(() => false);
+  }
 }
 
 async function checkReferences(s: Scope, repo: string, parsed: ReturnType<typeof parseManifest>): Promise<void> {
@@ -134,7 +175,16 @@ export async function putManifest(
 
   const blobKey = layout.blob(s.ns, digest);
   const [stored, existed] = await Promise.all([s.driver.stat(blobKey), s.driver.stat(layout.manifestLink(s.ns, repo, digest))]);
-  if (!stored) await s.driver.put(blobKey, body);
+  if (stored && stored.size !== body.length) {
+    // Bytes of another size under this digest cannot be this manifest: replaced, the old ones kept aside.
+    await quarantineBlob(
+      s,
+      digest,
+      { reason: 'size mismatch', by: 'manifest push', size: stored.size, detail: { expected: body.length } },
+      { replacing: true },
+    );
+  }
+  if (!stored || stored.size !== body.length) await s.driver.put(blobKey, body);
   const link: ManifestLink = {
     mediaType: parsed.mediaType,
     size: body.length,

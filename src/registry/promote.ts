@@ -33,7 +33,7 @@ import { repoExists } from './catalog.js';
 import { isRegistryError, RegistryError } from './errors.js';
 import { layout } from './layout.js';
 import { parseManifest } from './manifest-parse.js';
-import { putManifest, readManifestLink, resolveReference, type PutManifestResult } from './manifests.js';
+import { getManifest, putManifest, resolveReference, type PutManifestResult } from './manifests.js';
 import { parseDigest, validateRepoName, validateTag, type Digest } from './names.js';
 import { quarantineBlob } from './quarantine.js';
 import { listReferrers } from './referrers.js';
@@ -118,11 +118,15 @@ async function plan(src: Scope, from: PromoteSource, withReferrers: boolean): Pr
   const blobs = new Map<string, { digest: Digest; size: number }>();
   const missing: string[] = [];
 
+  // Through getManifest: bytes that no longer hash to their name are never copied (they are quarantined).
   const load = async (d: Digest, referrer: boolean): Promise<PlannedManifest> => {
-    const link = await readManifestLink(src, from.repo, d);
-    const body = link ? await src.driver.get(layout.blob(src.ns, d)) : null;
-    if (!link || !body) throw manifestUnknown(from.repo, d.text);
-    return { digest: d, mediaType: link.mediaType, body, referrer };
+    try {
+      const m = await getManifest(src, from.repo, d.text);
+      return { digest: d, mediaType: m.link.mediaType, body: m.body, referrer };
+    } catch (err) {
+      if (isRegistryError(err) && err.code === 'MANIFEST_UNKNOWN') throw manifestUnknown(from.repo, d.text);
+      throw err;
+    }
   };
 
   // Depth first, children before their parent (post-order): putManifest needs them linked.

@@ -6,11 +6,12 @@
 // Only what the repository may serve is read (its manifests, the blobs it
 // links), and config fields are copied one by one with their expected types:
 // whatever else a config holds is never passed on.
+import { createHash } from 'node:crypto';
 import { isBlobLinked } from './blobs.js';
 import { RegistryError } from './errors.js';
 import { layout } from './layout.js';
 import type { Descriptor } from './manifest-parse.js';
-import { readManifestLink, resolveReference, type ManifestLink } from './manifests.js';
+import { getManifest, readManifestLink, resolveReference, type ManifestLink } from './manifests.js';
 import { isIndexType } from './media-types.js';
 import { parseDigest, type Digest } from './names.js';
 import { listReferrers } from './referrers.js';
@@ -188,14 +189,17 @@ interface Loaded {
 
 /** A manifest the repository holds, parsed; null when it does not hold it (or its body is unreadable). */
 async function load(s: Scope, repo: string, digest: Digest): Promise<Loaded | null> {
-  const link = await readManifestLink(s, repo, digest);
-  if (!link) return null;
-  const body = await s.driver.get(layout.blob(s.ns, digest));
-  if (!body) return null;
+  let m: Awaited<ReturnType<typeof getManifest>>;
   try {
-    const doc = JSON.parse(body.toString('utf8')) as unknown;
+    m = await getManifest(s, repo, digest.text); // hashed: damaged bytes are never shown
+  } catch (err) {
+    if (err instanceof RegistryError && err.code === 'MANIFEST_UNKNOWN') return null;
+    throw err;
+  }
+  try {
+    const doc = JSON.parse(m.body.toString('utf8')) as unknown;
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return null;
-    return { digest, link, doc: doc as Record<string, unknown> };
+    return { digest, link: m.link, doc: doc as Record<string, unknown> };
   } catch {
     return null;
   }
@@ -271,6 +275,7 @@ async function readConfig(s: Scope, repo: string, config: Blob): Promise<{ image
   if (info.size > MAX_CONFIG_BYTES) return { problem: `the config is larger than ${MAX_CONFIG_BYTES} bytes` };
   const raw = await s.driver.get(layout.blob(s.ns, d));
   if (!raw) return { problem: 'the config blob is missing' };
+  if (createHash(d.algorithm).update(raw).digest('hex') !== d.hex) return { problem: 'the stored config does not match its digest' };
   try {
     return { image: imageDetails(JSON.parse(raw.toString('utf8'))) };
   } catch {

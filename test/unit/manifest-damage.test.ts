@@ -6,6 +6,7 @@
 //   npm run build && node --test --test-concurrency=1 dist/test/unit/manifest-damage.test.js
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { describeManifest } from '../../src/registry/describe.js';
 import { RegistryError } from '../../src/registry/errors.js';
 import { getManifest, putManifest, readManifestLink } from '../../src/registry/manifests.js';
 import { readTag } from '../../src/registry/tags.js';
@@ -107,6 +108,24 @@ for (const dc of DRIVERS) {
         assert.equal(await readManifestLink(dst, 'app', image.digest), null);
         assert.equal(await readTag(dst, 'app', 'v1'), null);
         assert.equal((await quarantined(src)).length, 1, "the damaged bytes are in the source's quarantine");
+      } finally {
+        await cleanup();
+      }
+    });
+    test("the UI's description never shows damaged manifest or config bytes", async () => {
+      const { driver, cleanup } = await dc.make();
+      try {
+        const s: Scope = { driver, ns: 'default', graceSeconds: 3600 };
+        const a = await pushImage(s, 'app', 'a');
+        const b = await pushImage(s, 'app', 'b');
+        assert.equal((await describeManifest(s, 'app', 'b')).image?.architecture, 'amd64');
+        await driver.put(blobKey(s, a.digest), flipped(a.body));
+        await assert.rejects(describeManifest(s, 'app', 'a'), isUnknown);
+        const config = (await driver.get(blobKey(s, b.config)))!;
+        await driver.put(blobKey(s, b.config), Buffer.from(config.toString('utf8').replace('amd64', 'arm64')));
+        const d = await describeManifest(s, 'app', 'b');
+        assert.equal(d.image, undefined, 'no details read from a config that does not match its digest');
+        assert.equal(d.imageProblem, 'the stored config does not match its digest');
       } finally {
         await cleanup();
       }

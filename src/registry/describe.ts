@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { isBlobLinked } from './blobs.js';
 import { RegistryError } from './errors.js';
+import type { Blob, ChildManifest, HistoryEntry, ImageDetails, ManifestDescription, ManifestSummary, ReferrerGroup } from './described.js';
 import { layout } from './layout.js';
 import type { Descriptor } from './manifest-parse.js';
 import { getManifest, readManifestLink, resolveReference, type ManifestLink } from './manifests.js';
@@ -29,87 +30,6 @@ const MAX_CONFIG_BYTES = 1024 * 1024;
 const MAX_ENTRIES = 1000;
 /** An index with more children than this gets no total size (each child is one more read). */
 export const MAX_SIZED_CHILDREN = 32;
-
-export interface Blob {
-  digest: string;
-  mediaType: string;
-  size: number;
-  annotations?: Record<string, string>;
-}
-
-export interface ChildManifest extends Blob {
-  platform?: { architecture?: string; os?: string; variant?: string; 'os.version'?: string };
-  artifactType?: string;
-  /** Whether the repository holds this child (a mirror fetches children only when asked). */
-  held: boolean;
-}
-
-export interface HistoryEntry {
-  created?: string;
-  createdBy?: string;
-  comment?: string;
-  author?: string;
-  emptyLayer?: boolean;
-}
-
-export interface ImageDetails {
-  architecture?: string;
-  os?: string;
-  variant?: string;
-  created?: string;
-  author?: string;
-  user?: string;
-  workingDir?: string;
-  entrypoint?: string[];
-  cmd?: string[];
-  env?: string[];
-  labels?: Record<string, string>;
-  exposedPorts?: string[];
-  volumes?: string[];
-  stopSignal?: string;
-  history?: HistoryEntry[];
-}
-
-export interface ReferrerGroup {
-  artifactType: string;
-  manifests: Descriptor[];
-}
-
-export interface ManifestDescription {
-  digest: string;
-  mediaType: string;
-  /** Bytes of the manifest itself. */
-  size: number;
-  /** When it was pushed to (or cached in) this repository, ms since epoch. */
-  pushed?: number;
-  /** 'upstream' when a mirror namespace cached it from its upstream. */
-  origin?: 'upstream';
-  kind: 'index' | 'image' | 'artifact';
-  artifactType?: string;
-  subject?: string;
-  annotations?: Record<string, string>;
-  /** Index: its manifests (platforms). */
-  manifests?: ChildManifest[];
-  /** Image or artifact: config and layers. */
-  config?: Blob;
-  layers?: Blob[];
-  /** Manifest + config + layers (image); the index plus each child's total, or its descriptor's size when not held (index). */
-  totalSize?: number;
-  image?: ImageDetails;
-  /** Why `image` is missing although the config is an image config. */
-  imageProblem?: string;
-  referrers: ReferrerGroup[];
-}
-
-/** A short summary for lists (tag rows): media type, total size, platforms. */
-export interface ManifestSummary {
-  mediaType: string;
-  size: number;
-  totalSize?: number;
-  platforms?: string[];
-  artifactType?: string;
-  origin?: 'upstream';
-}
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;

@@ -6,7 +6,8 @@
 // namespaces add the upstream tags they have cached answers for, marked as
 // such; a tag pushed to the namespace shadows the upstream's.
 import { mapLimit } from '../async/map-limit.js';
-import { summarizeManifest, type ManifestSummary } from './describe.js';
+import { summarizeManifest } from './describe.js';
+import type { ManifestSummary, TagRow } from './described.js';
 import { layout } from './layout.js';
 import { readCachedTag } from './mirror/tag-cache.js';
 import { parseDigest } from './names.js';
@@ -14,17 +15,6 @@ import { listAll, type Scope } from './scope.js';
 import { readTag } from './tags.js';
 
 export type TagSort = 'name' | 'pushed';
-
-export interface TagRow {
-  name: string;
-  digest: string;
-  /** ms since epoch: push time, or for an upstream tag when the upstream was last asked. */
-  pushed: number;
-  /** 'pushed': a tag of the namespace; 'upstream': a mirror's cached answer from its upstream. */
-  source: 'pushed' | 'upstream';
-  /** What the tag points at; absent when the repository does not hold that manifest. */
-  manifest?: ManifestSummary;
-}
 
 export interface TagPage {
   tags: TagRow[];

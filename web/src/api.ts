@@ -27,6 +27,10 @@ export class ApiError extends Error {
 
 import { REFRESH_KEY, USER_KEY } from './session-keys.js';
 import { paths, withNs, type EarlyAnswers } from './urls.js';
+// The server's own types (a type-only module: nothing of it goes into the bundle).
+import type { ManifestDescription, TagRow } from '../../src/registry/described.js';
+
+export type { Blob, TagRow } from '../../src/registry/described.js';
 
 interface Token {
   token: string;
@@ -279,23 +283,6 @@ export interface RepositoryAnswer {
   actions: { pull: boolean; push: boolean; delete: boolean };
 }
 
-export interface ManifestSummary {
-  mediaType: string;
-  size: number;
-  totalSize?: number;
-  platforms?: string[];
-  artifactType?: string;
-  origin?: 'upstream';
-}
-
-export interface TagRow {
-  name: string;
-  digest: string;
-  pushed: number;
-  source: 'pushed' | 'upstream';
-  manifest?: ManifestSummary;
-}
-
 export interface TagsAnswer {
   name: string;
   namespace: string;
@@ -304,60 +291,10 @@ export interface TagsAnswer {
   next?: string;
 }
 
-export interface Blob {
-  digest: string;
-  mediaType: string;
-  size: number;
-  annotations?: Record<string, string>;
-}
-
-export interface ChildManifest extends Blob {
-  platform?: { architecture?: string; os?: string; variant?: string; 'os.version'?: string };
-  artifactType?: string;
-  held: boolean;
-}
-
-export interface ImageDetails {
-  architecture?: string;
-  os?: string;
-  variant?: string;
-  created?: string;
-  author?: string;
-  user?: string;
-  workingDir?: string;
-  entrypoint?: string[];
-  cmd?: string[];
-  env?: string[];
-  labels?: Record<string, string>;
-  exposedPorts?: string[];
-  volumes?: string[];
-  stopSignal?: string;
-  history?: Array<{ created?: string; createdBy?: string; comment?: string; author?: string; emptyLayer?: boolean }>;
-}
-
-export interface Descriptor extends Blob {
-  artifactType?: string;
-}
-
-export interface ManifestAnswer {
+/** What /v2/_wharf/manifest answers: the server's description of the manifest, and where it is. */
+export interface ManifestAnswer extends ManifestDescription {
   name: string;
   namespace: string;
-  digest: string;
-  mediaType: string;
-  size: number;
-  pushed?: number;
-  origin?: 'upstream';
-  kind: 'index' | 'image' | 'artifact';
-  artifactType?: string;
-  subject?: string;
-  annotations?: Record<string, string>;
-  manifests?: ChildManifest[];
-  config?: Blob;
-  layers?: Blob[];
-  totalSize?: number;
-  image?: ImageDetails;
-  imageProblem?: string;
-  referrers: Array<{ artifactType: string; manifests: Descriptor[] }>;
 }
 
 export const api = {

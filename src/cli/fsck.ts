@@ -17,6 +17,7 @@ import {
 } from '../registry/fsck/index.js';
 import { type CommandIO, commandConfig, configProblem, parseCommandLine, processIO, progressLine, seconds } from './command-line.js';
 import { openStorage } from './open-storage.js';
+import { STORE_WALK_OPTIONS, writeReport } from './store-walk.js';
 
 export const FSCK_HELP = `Usage: wharf fsck [--config FILE] [--namespace NS]... [--deep] [--repair] [--json] [--grace SECONDS]
 
@@ -75,17 +76,7 @@ function reportLines(r: FsckReport, verbose: boolean): string[] {
 export async function fsckCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
   const parsed = parseCommandLine(io, 'wharf fsck', FSCK_HELP, EXIT.usage, {
     args: argv,
-    options: {
-      config: { type: 'string', short: 'c' },
-      namespace: { type: 'string', multiple: true },
-      deep: { type: 'boolean' },
-      repair: { type: 'boolean' },
-      json: { type: 'boolean' },
-      grace: { type: 'string' },
-      'upload-age': { type: 'string' },
-      verbose: { type: 'boolean', short: 'v' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: { ...STORE_WALK_OPTIONS, deep: { type: 'boolean' }, repair: { type: 'boolean' } },
     strict: true,
     allowPositionals: false,
   });
@@ -120,12 +111,6 @@ export async function fsckCommand(argv: string[], io: CommandIO = processIO): Pr
     return EXIT.operational;
   }
   progress?.clear();
-  const summary = summaryText(report);
-  if (values.json) {
-    io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    io.stderr.write(`${summary}\n`);
-  } else {
-    io.stdout.write(`${[...reportLines(report, values.verbose ?? false), summary].join('\n')}\n`);
-  }
+  writeReport(io, values.json, report, () => reportLines(report, values.verbose ?? false), summaryText(report));
   return exitCode(report);
 }

@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import { formatBytes, prune, summaryText, type Progress, type PruneOptions, type PruneReport } from '../registry/prune/index.js';
 import { type CommandIO, commandConfig, configProblem, parseCommandLine, processIO, progressLine, seconds } from './command-line.js';
 import { openStorage } from './open-storage.js';
+import { STORE_WALK_OPTIONS, writeReport } from './store-walk.js';
 
 export const PRUNE_HELP = `Usage: wharf prune [--config FILE] [--dry-run] [--json] [--upload-age SECONDS] [--grace SECONDS]
 
@@ -69,16 +70,7 @@ function itemLines(r: PruneReport): string[] {
 export async function pruneCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
   const parsed = parseCommandLine(io, 'wharf prune', PRUNE_HELP, 2, {
     args: argv,
-    options: {
-      config: { type: 'string', short: 'c' },
-      'dry-run': { type: 'boolean', short: 'n' },
-      json: { type: 'boolean' },
-      'upload-age': { type: 'string' },
-      grace: { type: 'string' },
-      namespace: { type: 'string', multiple: true },
-      verbose: { type: 'boolean', short: 'v' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: { ...STORE_WALK_OPTIONS, 'dry-run': { type: 'boolean', short: 'n' } },
     strict: true,
     allowPositionals: false,
   });
@@ -112,14 +104,8 @@ export async function pruneCommand(argv: string[], io: CommandIO = processIO): P
     await driver.close?.().catch(() => undefined);
   }
   progress?.clear();
-  const summary = summaryText(report);
-  if (values.json) {
-    io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    io.stderr.write(`${summary}\n`);
-  } else {
-    const lines =
-      report.dryRun || values.verbose ? itemLines(report) : itemLines({ ...report, items: { uploads: [], tags: [], manifests: [] } });
-    io.stdout.write(`${[...lines, summary].join('\n')}\n`);
-  }
+  // Without --dry-run or --verbose, only the summary: what went is listed on request.
+  const lines = () => itemLines(report.dryRun || values.verbose ? report : { ...report, items: { uploads: [], tags: [], manifests: [] } });
+  writeReport(io, values.json, report, lines, summaryText(report));
   return 0;
 }

@@ -1,4 +1,5 @@
 // Starts a real `wharf serve` process on loopback for HTTP and end-to-end tests.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -30,6 +31,17 @@ export interface WharfProcess {
   kill(): Promise<void>;
   /** Stop and remove the temp dir. */
   cleanup(): Promise<void>;
+}
+
+/**
+ * Stop a test's server (when it started at all) and remove its files, then
+ * fail if its log shows a request that failed inside the server (a 500):
+ * what an `after` hook checks once its tests are done.
+ */
+export async function stopCheckingLog(w: WharfProcess | undefined): Promise<void> {
+  const out = w?.output() ?? '';
+  await w?.cleanup();
+  assert.doesNotMatch(out, /request failed/, `server logged internal failures:\n${out}`);
 }
 
 export async function freePort(): Promise<number> {

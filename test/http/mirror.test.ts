@@ -302,6 +302,27 @@ describe('mirror namespaces (pull-through from Distribution with auth)', { timeo
     return img;
   }
 
+  /** An index of an amd64 and an arm64 image, pushed upstream with both children. */
+  async function upstreamIndex(repo: string, tag: string): Promise<{ amd: Image; arm: Image; top: { digest: string; size: number } }> {
+    const dir = mkdtempSync(join(tmp, 'index-'));
+    const amd = makeImage(dir, { arch: 'amd64' });
+    const arm = makeImage(dir, { arch: 'arm64' });
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_INDEX,
+        manifests: [
+          { mediaType: OCI_MANIFEST, digest: amd.digest, size: amd.manifest.length, platform: { os: 'linux', architecture: 'amd64' } },
+          { mediaType: OCI_MANIFEST, digest: arm.digest, size: arm.manifest.length, platform: { os: 'linux', architecture: 'arm64' } },
+        ],
+      }),
+    );
+    const top = writeBlob(dir, index);
+    writeLayoutIndex(dir, tag, { mediaType: OCI_INDEX, ...top });
+    await pushUpstream(dir, tag, repo, true);
+    return { amd, arm, top };
+  }
+
   const w = (path: string) => `${wharf.url}${path}`;
 
   before(async () => {
@@ -456,22 +477,7 @@ describe('mirror namespaces (pull-through from Distribution with auth)', { timeo
 
   it('multi-arch index: index pulled through, children fetched only when asked, Accept negotiation', async () => {
     ready();
-    const dir = mkdtempSync(join(tmp, 'index-'));
-    const amd = makeImage(dir, { arch: 'amd64' });
-    const arm = makeImage(dir, { arch: 'arm64' });
-    const index = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: OCI_INDEX,
-        manifests: [
-          { mediaType: OCI_MANIFEST, digest: amd.digest, size: amd.manifest.length, platform: { os: 'linux', architecture: 'amd64' } },
-          { mediaType: OCI_MANIFEST, digest: arm.digest, size: arm.manifest.length, platform: { os: 'linux', architecture: 'arm64' } },
-        ],
-      }),
-    );
-    const top = writeBlob(dir, index);
-    writeLayoutIndex(dir, 'multi', { mediaType: OCI_INDEX, ...top });
-    await pushUpstream(dir, 'multi', 'library/multi', true);
+    const { amd, arm, top } = await upstreamIndex('library/multi', 'multi');
 
     const got = await call('GET', w('/v2/library/multi/manifests/multi?ns=docker.io'), { headers: { Accept: ACCEPT_ALL } });
     assert.equal(got.status, 200, got.body.toString());
@@ -713,22 +719,7 @@ describe('mirror namespaces (pull-through from Distribution with auth)', { timeo
 
   it('upstream stopped: cached content is still served (even a stale tag); uncached gets 503 at once', async () => {
     ready();
-    const dir = mkdtempSync(join(tmp, 'stop-'));
-    const amd = makeImage(dir, { arch: 'amd64' });
-    const arm = makeImage(dir, { arch: 'arm64' });
-    const index = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: OCI_INDEX,
-        manifests: [
-          { mediaType: OCI_MANIFEST, digest: amd.digest, size: amd.manifest.length, platform: { os: 'linux', architecture: 'amd64' } },
-          { mediaType: OCI_MANIFEST, digest: arm.digest, size: arm.manifest.length, platform: { os: 'linux', architecture: 'arm64' } },
-        ],
-      }),
-    );
-    const top = writeBlob(dir, index);
-    writeLayoutIndex(dir, 'v1', { mediaType: OCI_INDEX, ...top });
-    await pushUpstream(dir, 'v1', 'library/stop', true);
+    const { amd, arm, top } = await upstreamIndex('library/stop', 'v1');
     // Midway: the index and the amd64 image are pulled (through quick.test, tag-ttl 1 s) …
     const pulled = async (ref: string) => {
       const r = await call('GET', w(`/v2/library/stop/manifests/${ref}?ns=quick.test`), { headers: { Accept: ACCEPT_ALL } });

@@ -4,7 +4,7 @@
 // p50/p99 and, per registry, loaded p99 / idle p99.
 import { Worker } from 'node:worker_threads';
 import { Payload } from '../payload.js';
-import { defineScenario, fmtBytes, withClient } from '../scenario.js';
+import { defineScenario, fmtBytes, withClient, type Sizes } from '../scenario.js';
 import { MB } from '../stats.js';
 import { makeSmallImage, seedSmallImage, smallPullLoad, type SmallImage } from './small-pull.js';
 
@@ -36,109 +36,79 @@ function pushInWorker(origin: string, repo: string, p: Payload, mode: 'push' | '
   });
 }
 
-export const latency = defineScenario<Data>({
+/**
+ * The scenario for one kind of big transfer: the same probes idle, then while
+ * one big blob is pushed in one PATCH ('push') or pulled ('pull', after it is
+ * pushed) from a worker thread.
+ */
+function latencyDuring(mode: 'push' | 'pull', o: { name: string; title: string; bytes: (s: Sizes) => number; transfer: string }) {
+  const rate = mode === 'push' ? 'pushMbps' : 'pullMbps';
+  return defineScenario<Data>({
+    name: o.name,
+    title: o.title,
+    describe: (s) =>
+      `${s.latencyClients} clients of small HEAD/GET (${THINK_MS} ms apart): ${s.latencyIdleSeconds} s idle, then during a ${fmtBytes(o.bytes(s))} ${o.transfer}`,
+    metrics: [
+      { key: 'idleP50', label: 'idle p50 ms', unit: 'ms', better: 'lower', digits: 2 },
+      { key: 'idleP99', label: 'idle p99 ms', unit: 'ms', better: 'lower', digits: 2 },
+      { key: 'loadP50', label: `p50 during ${mode} ms`, unit: 'ms', better: 'lower', digits: 2 },
+      { key: 'loadP99', label: `p99 during ${mode} ms`, unit: 'ms', better: 'lower', digits: 2 },
+      {
+        key: 'p99Ratio',
+        label: `p99 during ${mode} / idle p99`,
+        unit: '×',
+        better: 'lower',
+        digits: 2,
+        target: { kind: 'wharf-max', value: 2, text: 'Wharf ≤ 2×' },
+      },
+      { key: rate, label: `concurrent ${mode} MB/s`, unit: 'MB/s', better: 'higher', digits: 0 },
+    ],
+    prepare: (s) => ({ img: makeSmallImage('bench/latency'), big: new Payload(o.bytes(s)) }),
+    run: (server, d, s) =>
+      withClient(server, s.latencyClients, async (c) => {
+        await seedSmallImage(c, d.img);
+        if (mode === 'pull') await c.pushMonolithic('bench/latency-big', d.big);
+        const warm = Date.now() + 300;
+        await smallPullLoad(c, d.img, s.latencyClients, () => Date.now() > warm, THINK_MS);
+        const { value, window } = await server.measure(async () => {
+          const end = Date.now() + s.latencyIdleSeconds * 1000;
+          const idle = await smallPullLoad(c, d.img, s.latencyClients, () => Date.now() >= end, THINK_MS);
+          let moving = true;
+          const big = pushInWorker(server.url, 'bench/latency-big', d.big, mode).finally(() => {
+            moving = false;
+          });
+          const [loaded, bigSeconds] = await Promise.all([smallPullLoad(c, d.img, s.latencyClients, () => !moving, THINK_MS), big]);
+          return { idle, loaded, bigSeconds };
+        });
+        const idleP99 = value.idle.percentile(99);
+        const loadP99 = value.loaded.percentile(99);
+        return {
+          metrics: {
+            idleP50: value.idle.percentile(50),
+            idleP99,
+            loadP50: value.loaded.percentile(50),
+            loadP99,
+            p99Ratio: loadP99 / idleP99,
+            [rate]: d.big.size / MB / value.bigSeconds,
+          },
+          window,
+        };
+      }),
+  });
+}
+
+export const latency = latencyDuring('push', {
   name: 'latency',
   title: 'Small-pull latency during a big push',
-  describe: (s) =>
-    `${s.latencyClients} clients of small HEAD/GET (${THINK_MS} ms apart): ${s.latencyIdleSeconds} s idle, then during a ${fmtBytes(s.latencyPushBytes)} one-PATCH push`,
-  metrics: [
-    { key: 'idleP50', label: 'idle p50 ms', unit: 'ms', better: 'lower', digits: 2 },
-    { key: 'idleP99', label: 'idle p99 ms', unit: 'ms', better: 'lower', digits: 2 },
-    { key: 'loadP50', label: 'p50 during push ms', unit: 'ms', better: 'lower', digits: 2 },
-    { key: 'loadP99', label: 'p99 during push ms', unit: 'ms', better: 'lower', digits: 2 },
-    {
-      key: 'p99Ratio',
-      label: 'p99 during push / idle p99',
-      unit: '×',
-      better: 'lower',
-      digits: 2,
-      target: { kind: 'wharf-max', value: 2, text: 'Wharf ≤ 2×' },
-    },
-    { key: 'pushMbps', label: 'concurrent push MB/s', unit: 'MB/s', better: 'higher', digits: 0 },
-  ],
-  prepare: (s) => ({ img: makeSmallImage('bench/latency'), big: new Payload(s.latencyPushBytes) }),
-  run: (server, d, s) =>
-    withClient(server, s.latencyClients, async (c) => {
-      await seedSmallImage(c, d.img);
-      const warm = Date.now() + 300;
-      await smallPullLoad(c, d.img, s.latencyClients, () => Date.now() > warm, THINK_MS);
-      const { value, window } = await server.measure(async () => {
-        const end = Date.now() + s.latencyIdleSeconds * 1000;
-        const idle = await smallPullLoad(c, d.img, s.latencyClients, () => Date.now() >= end, THINK_MS);
-        let pushing = true;
-        const push = pushInWorker(server.url, 'bench/latency-big', d.big).finally(() => {
-          pushing = false;
-        });
-        const [loaded, pushSeconds] = await Promise.all([smallPullLoad(c, d.img, s.latencyClients, () => !pushing, THINK_MS), push]);
-        return { idle, loaded, pushSeconds };
-      });
-      const idleP99 = value.idle.percentile(99);
-      const loadP99 = value.loaded.percentile(99);
-      return {
-        metrics: {
-          idleP50: value.idle.percentile(50),
-          idleP99,
-          loadP50: value.loaded.percentile(50),
-          loadP99,
-          p99Ratio: loadP99 / idleP99,
-          pushMbps: d.big.size / MB / value.pushSeconds,
-        },
-        window,
-      };
-    }),
+  bytes: (s) => s.latencyPushBytes,
+  transfer: 'one-PATCH push',
 });
 
 // Scenario 10: the same probes while a big blob is pulled (fairness of the
 // pull path: with sendfile the event loop only starts each batch).
-export const latencyPull = defineScenario<Data>({
+export const latencyPull = latencyDuring('pull', {
   name: 'latency-pull',
   title: 'Small-pull latency during a big pull',
-  describe: (s) =>
-    `${s.latencyClients} clients of small HEAD/GET (${THINK_MS} ms apart): ${s.latencyIdleSeconds} s idle, then during a ${fmtBytes(s.pullBytes)} pull`,
-  metrics: [
-    { key: 'idleP50', label: 'idle p50 ms', unit: 'ms', better: 'lower', digits: 2 },
-    { key: 'idleP99', label: 'idle p99 ms', unit: 'ms', better: 'lower', digits: 2 },
-    { key: 'loadP50', label: 'p50 during pull ms', unit: 'ms', better: 'lower', digits: 2 },
-    { key: 'loadP99', label: 'p99 during pull ms', unit: 'ms', better: 'lower', digits: 2 },
-    {
-      key: 'p99Ratio',
-      label: 'p99 during pull / idle p99',
-      unit: '×',
-      better: 'lower',
-      digits: 2,
-      target: { kind: 'wharf-max', value: 2, text: 'Wharf ≤ 2×' },
-    },
-    { key: 'pullMbps', label: 'concurrent pull MB/s', unit: 'MB/s', better: 'higher', digits: 0 },
-  ],
-  prepare: (s) => ({ img: makeSmallImage('bench/latency'), big: new Payload(s.pullBytes) }),
-  run: (server, d, s) =>
-    withClient(server, s.latencyClients, async (c) => {
-      await seedSmallImage(c, d.img);
-      await c.pushMonolithic('bench/latency-big', d.big);
-      const warm = Date.now() + 300;
-      await smallPullLoad(c, d.img, s.latencyClients, () => Date.now() > warm, THINK_MS);
-      const { value, window } = await server.measure(async () => {
-        const end = Date.now() + s.latencyIdleSeconds * 1000;
-        const idle = await smallPullLoad(c, d.img, s.latencyClients, () => Date.now() >= end, THINK_MS);
-        let pulling = true;
-        const pull = pushInWorker(server.url, 'bench/latency-big', d.big, 'pull').finally(() => {
-          pulling = false;
-        });
-        const [loaded, pullSeconds] = await Promise.all([smallPullLoad(c, d.img, s.latencyClients, () => !pulling, THINK_MS), pull]);
-        return { idle, loaded, pullSeconds };
-      });
-      const idleP99 = value.idle.percentile(99);
-      const loadP99 = value.loaded.percentile(99);
-      return {
-        metrics: {
-          idleP50: value.idle.percentile(50),
-          idleP99,
-          loadP50: value.loaded.percentile(50),
-          loadP99,
-          p99Ratio: loadP99 / idleP99,
-          pullMbps: d.big.size / MB / value.pullSeconds,
-        },
-        window,
-      };
-    }),
+  bytes: (s) => s.pullBytes,
+  transfer: 'pull',
 });

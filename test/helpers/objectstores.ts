@@ -1,14 +1,17 @@
 // The `registry.storage` sections that put a `wharf serve` process on the
 // Swift all-in-one (native Swift API or its S3 API), as a user writes them in
 // YAML, teardown of the container/bucket a test used, Wharf's debug request
-// log, and a private Swift all-in-one a test may stop and restart.
+// log, a private Swift all-in-one a test may stop and restart, and drivers
+// on the shared one for the driver suite.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Driver } from '../../src/storage/s3.js';
 import { SwiftDriver } from '../../src/storage/swift.js';
-import { parseExportLine, uniqueName, type SwiftEnv } from './swift.js';
+import type { StorageDriver } from '../../src/storage/driver.js';
+import type { DriverUnderTest } from '../unit/driver-suite.js';
+import { ensureSwift, parseExportLine, uniqueName, type SwiftEnv } from './swift.js';
 import { destroySwiftContainers } from './swift-driver.js';
 import { destroyS3Bucket } from './s3-driver.js';
 import { freePort, REPO_ROOT } from './wharf.js';
@@ -22,6 +25,18 @@ export const OBJECT_STORES: readonly ObjectStoreKind[] = ['swift', 's3'];
  * key it did not set, so every test uses this one (test/objectstores/swift.test.ts too).
  */
 export const TEST_TEMP_URL_KEY = 'wharf-test-temp-url-key';
+
+/**
+ * A `makeDriver` for runDriverSuite: `make` a driver on the shared Swift
+ * all-in-one (its Swift or its S3 API), and `destroy` what it stored when the
+ * suite is done.
+ */
+export function sharedStoreDriver<D extends StorageDriver>(make: (env: SwiftEnv) => D, destroy: (d: D) => Promise<void>) {
+  return async (): Promise<DriverUnderTest> => {
+    const driver = make(await ensureSwift());
+    return { driver, cleanup: () => destroy(driver) };
+  };
+}
 
 export interface ObjectStore {
   kind: ObjectStoreKind;

@@ -14,6 +14,7 @@ import { appendChunk, finishUpload, startUpload, uploadWhole } from '../../src/r
 import { NotFoundError } from '../../src/storage/errors.js';
 import { S3Driver } from '../../src/storage/s3.js';
 import { destroyS3Bucket, s3Parts } from '../helpers/s3-driver.js';
+import { readAll } from '../helpers/bytes.js';
 import { startCountingProxy, type CountingProxy } from '../helpers/s3-counting-proxy.js';
 import { ensureSwift, uniqueName, type SwiftEnv } from '../helpers/swift.js';
 
@@ -21,12 +22,6 @@ const MiB = 1 << 20;
 
 function digestOf(b: Uint8Array) {
   return parseDigest(`sha256:${createHash('sha256').update(b).digest('hex')}`);
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 describe('s3 store work per operation', () => {

@@ -11,19 +11,11 @@ import { after, before, describe, it } from 'node:test';
 import { MIN_PART, S3Driver, planConcat, type PlannedPart, type S3Config } from '../../src/storage/s3.js';
 import { ensureSwift, uniqueName, type SwiftEnv } from '../helpers/swift.js';
 import { destroyS3Bucket, s3Parts } from '../helpers/s3-driver.js';
+import { readAll, sha } from '../helpers/bytes.js';
+import { sharedStoreDriver } from '../helpers/objectstores.js';
 import { runDriverSuite } from '../unit/driver-suite.js';
 
 const MiB = 1 << 20;
-
-function sha(b: Uint8Array): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 function driverFor(env: SwiftEnv, extra: Partial<S3Config> = {}): S3Driver {
   return new S3Driver({
@@ -37,26 +29,13 @@ function driverFor(env: SwiftEnv, extra: Partial<S3Config> = {}): S3Driver {
   });
 }
 
-runDriverSuite(
-  's3',
-  async () => {
-    const env = await ensureSwift();
-    const driver = driverFor(env);
-    return {
-      driver,
-      async cleanup() {
-        await destroyS3Bucket(driver);
-      },
-    };
+runDriverSuite('s3', sharedStoreDriver(driverFor, destroyS3Bucket), {
+  faults: {
+    backend: async () => (await ensureSwift()).s3Endpoint,
+    // The same bucket and keys, another endpoint (requests are signed where they are made: nothing to log in to).
+    twin: async (of, origin, retry) => new S3Driver({ ...s3Parts(of as S3Driver).cfg, ...retry, endpoint: origin }),
   },
-  {
-    faults: {
-      backend: async () => (await ensureSwift()).s3Endpoint,
-      // The same bucket and keys, another endpoint (requests are signed where they are made: nothing to log in to).
-      twin: async (of, origin, retry) => new S3Driver({ ...s3Parts(of as S3Driver).cfg, ...retry, endpoint: origin }),
-    },
-  },
-);
+});
 
 /** Check a plan: order and coverage of every byte, part-size rules. */
 function checkPlan(sizes: number[], parts: PlannedPart[], minPart: number, maxCopy: number): void {

@@ -5,25 +5,16 @@
 // rate_limit_under_size = 1 MiB by default). Before, 30 chunks of 64 KiB took
 // ~20 s to read back.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { SwiftDriver } from '../../src/storage/swift.js';
 import { ensureSwift, swiftToken, uniqueName, type SwiftEnv } from '../helpers/swift.js';
 import { destroySwiftContainers } from '../helpers/swift-driver.js';
+import { readAll, sha } from '../helpers/bytes.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-function sha(b: Uint8Array): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 describe('swift concat of many small sources', { timeout: 120_000 }, () => {
   let env: SwiftEnv;

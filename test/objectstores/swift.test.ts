@@ -4,7 +4,7 @@
 // Keystone v3, clouds.yaml), token refresh, container auto-create, SLO
 // layout, TempURL, faults of the auth endpoint and of streamed puts.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -15,21 +15,13 @@ import { StorageUnavailableError } from '../../src/storage/errors.js';
 import { worstCaseMs, retryPolicy } from '../../src/storage/retry.js';
 import { SwiftDriver, loadCloud, type SwiftConfig } from '../../src/storage/swift.js';
 import { blackhole, closedPort, timed } from '../helpers/faults.js';
+import { readAll, sha } from '../helpers/bytes.js';
+import { sharedStoreDriver } from '../helpers/objectstores.js';
 import { ensureSwift, swiftToken, uniqueName, type SwiftEnv } from '../helpers/swift.js';
 import { destroySwiftContainers, swiftAuthInfo, swiftParts, swiftSession } from '../helpers/swift-driver.js';
 import { runDriverSuite } from '../unit/driver-suite.js';
 
 const MiB = 1 << 20;
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
-function sha(b: Uint8Array): string {
-  return createHash('sha256').update(b).digest('hex');
-}
 
 function driverFor(env: SwiftEnv, extra: Partial<SwiftConfig> = {}): SwiftDriver {
   return new SwiftDriver({
@@ -53,50 +45,28 @@ async function raw(
   return { status: res.status, headers: res.headers, body: await res.text() };
 }
 
-runDriverSuite(
-  'swift',
-  async () => {
-    const env = await ensureSwift();
-    const driver = driverFor(env);
-    return {
-      driver,
-      async cleanup() {
-        await destroySwiftContainers(driver);
-      },
-    };
-  },
-  {
-    faults: {
-      backend: async () => new URL((await ensureSwift()).storageUrl).origin,
-      // The same container, reached at `origin` with the suite driver's token (so the twin needs no login).
-      twin: async (of, origin, retry) => {
-        const env = await ensureSwift();
-        const { token } = await swiftAuthInfo(of as SwiftDriver);
-        return new SwiftDriver({
-          ...swiftParts(of as SwiftDriver).cfg,
-          ...retry,
-          token,
-          storageUrl: `${origin}${new URL(env.storageUrl).pathname}`,
-        });
-      },
+runDriverSuite('swift', sharedStoreDriver(driverFor, destroySwiftContainers), {
+  faults: {
+    backend: async () => new URL((await ensureSwift()).storageUrl).origin,
+    // The same container, reached at `origin` with the suite driver's token (so the twin needs no login).
+    twin: async (of, origin, retry) => {
+      const env = await ensureSwift();
+      const { token } = await swiftAuthInfo(of as SwiftDriver);
+      return new SwiftDriver({
+        ...swiftParts(of as SwiftDriver).cfg,
+        ...retry,
+        token,
+        storageUrl: `${origin}${new URL(env.storageUrl).pathname}`,
+      });
     },
   },
-);
+});
 
 // Everything stored as segments + SLO manifests (threshold 1 byte), segments of
 // at most 3 MiB: the large-object paths get the whole suite too.
 runDriverSuite(
   'swift (all segmented, 3 MiB segments)',
-  async () => {
-    const env = await ensureSwift();
-    const driver = driverFor(env, { segmentThreshold: 1, segmentSize: 3 * MiB });
-    return {
-      driver,
-      async cleanup() {
-        await destroySwiftContainers(driver);
-      },
-    };
-  },
+  sharedStoreDriver((env) => driverFor(env, { segmentThreshold: 1, segmentSize: 3 * MiB }), destroySwiftContainers),
   { largeObjectMiB: 16 },
 );
 

@@ -24,6 +24,7 @@ import { copyObject } from '../../src/storage/copy.js';
 import { InvalidKeyError, NotFoundError, RangeNotSatisfiableError, StorageUnavailableError } from '../../src/storage/errors.js';
 import { retryPolicy, worstCaseMs, type RetryOptions } from '../../src/storage/retry.js';
 import { blackhole, closedPort, faultProxy, timed } from '../helpers/faults.js';
+import { readAll } from '../helpers/bytes.js';
 
 export interface DriverSuiteOptions {
   /** Size of the large streamed object in MiB (default 64; env WHARF_SUITE_LARGE_MIB overrides). */
@@ -101,12 +102,6 @@ function failingStream(chunks: Buffer[], err: Error | null): Readable {
       setTimeout(() => (err ? this.destroy(err) : this.destroy()), 5);
     },
   });
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array));
-  return Buffer.concat(chunks);
 }
 
 /** Deterministic bytes: a quick way to make distinct, checkable contents. */

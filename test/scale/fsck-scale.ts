@@ -13,30 +13,21 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fsck } from '../../src/registry/fsck/index.js';
 import { FilesystemDriver } from '../../src/storage/fs.js';
+import { measured, printIdleNodeRss, STORE_OPTIONS } from './measure.js';
 import { generate } from './store-gen.js';
 
 const { values } = parseArgs({
-  options: {
-    blobs: { type: 'string', default: '100000' },
-    manifests: { type: 'string', default: '10000' },
-    repos: { type: 'string', default: '100' },
-    root: { type: 'string' },
-    keep: { type: 'boolean', default: false },
-    'fsck-only': { type: 'string' },
-    deep: { type: 'boolean', default: false },
-  },
+  options: { ...STORE_OPTIONS, 'fsck-only': { type: 'string' }, deep: { type: 'boolean', default: false } },
 });
 
 async function fsckOnly(root: string, deep: boolean): Promise<void> {
   const driver = new FilesystemDriver({ root, fsync: false, sweepTemp: false });
-  const t0 = process.hrtime.bigint();
-  const r = await fsck(driver, { deep, graceSeconds: 0 });
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const { result: r, seconds, peakRssMiB } = await measured(() => fsck(driver, { deep, graceSeconds: 0 }));
   process.stdout.write(
     JSON.stringify({
       deep,
       seconds,
-      peakRssMiB: process.resourceUsage().maxRSS / 1024,
+      peakRssMiB,
       scanned: r.scanned,
       counts: r.counts,
       orphansNotListed: r.orphansNotListed,
@@ -55,10 +46,7 @@ async function main(): Promise<void> {
       console.log(`generated: ${JSON.stringify(gen)}`);
     }
     const self = new URL(import.meta.url).pathname;
-    const baseline = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.resourceUsage().maxRSS/1024))'], {
-      encoding: 'utf8',
-    });
-    console.log(`idle node peak RSS: ${Number(baseline.stdout).toFixed(1)} MiB`);
+    printIdleNodeRss();
     for (const deep of [false, true]) {
       const r = spawnSync(process.execPath, [self, '--fsck-only', root, ...(deep ? ['--deep'] : [])], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`fsck failed: ${r.stderr}`);

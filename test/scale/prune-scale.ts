@@ -14,30 +14,21 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { prune } from '../../src/registry/prune/index.js';
 import { FilesystemDriver } from '../../src/storage/fs.js';
+import { measured, printIdleNodeRss, STORE_OPTIONS } from './measure.js';
 import { generate } from './store-gen.js';
 
-const { values } = parseArgs({
-  options: {
-    blobs: { type: 'string', default: '100000' },
-    manifests: { type: 'string', default: '10000' },
-    repos: { type: 'string', default: '100' },
-    root: { type: 'string' },
-    keep: { type: 'boolean', default: false },
-    'prune-only': { type: 'string' },
-  },
-});
+const { values } = parseArgs({ options: { ...STORE_OPTIONS, 'prune-only': { type: 'string' } } });
 
 async function pruneOnly(root: string): Promise<void> {
   const driver = new FilesystemDriver({ root, fsync: false, sweepTemp: false });
-  const t0 = process.hrtime.bigint();
   const dry = process.env.PRUNE_SCALE_DRY === '1';
-  const report = await prune(driver, { graceSeconds: 0, uploadAgeSeconds: 3600, dryRun: dry });
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const options = { graceSeconds: 0, uploadAgeSeconds: 3600, dryRun: dry };
+  const { result: report, seconds, peakRssMiB } = await measured(() => prune(driver, options));
   process.stdout.write(
     JSON.stringify({
       dryRun: dry,
       seconds,
-      peakRssMiB: process.resourceUsage().maxRSS / 1024,
+      peakRssMiB,
       removed: report.removed,
       kept: { manifests: report.kept.manifests.objects, blobs: report.kept.blobs.objects, links: report.kept.links },
       problems: report.problems.length,
@@ -52,10 +43,7 @@ async function main(): Promise<void> {
     const gen = await generate(root, Number(values.blobs), Number(values.manifests), Number(values.repos));
     console.log(`generated: ${JSON.stringify(gen)}`);
     const self = new URL(import.meta.url).pathname;
-    const baseline = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.resourceUsage().maxRSS/1024))'], {
-      encoding: 'utf8',
-    });
-    console.log(`idle node peak RSS: ${Number(baseline.stdout).toFixed(1)} MiB`);
+    printIdleNodeRss();
     for (const dry of ['1', '0']) {
       const r = spawnSync(process.execPath, [self, '--prune-only', root], {
         encoding: 'utf8',

@@ -39,8 +39,26 @@ describe(`podman/buildah e2e (${e2eRegistryKind()})`, () => {
     await pull?.cleanup();
   });
 
-  function digestFile(): string {
-    return join(e.env.tmpDir, `digest-${Math.random().toString(36).slice(2)}`);
+  /**
+   * `<tool> <args...> --digestfile F <source> <repo:reference>` (buildah's
+   * destination with its docker:// transport): a push that writes the digest
+   * it made to F. That digest must hash the manifest the registry now holds;
+   * returns both, the manifest parsed.
+   */
+  async function pushForDigest(
+    tool: 'podman' | 'buildah',
+    args: string[],
+    source: string,
+    repo: string,
+    reference: string,
+  ): Promise<{ digest: string; manifest: any }> {
+    const df = join(e.env.tmpDir, `digest-${Math.random().toString(36).slice(2)}`);
+    const dest = tool === 'buildah' ? e.docker(repo, reference) : e.name(repo, reference);
+    await e.env[tool]([...args, '--digestfile', df, source, dest]);
+    const digest = readFileSync(df, 'utf8').trim();
+    const raw = await e.inspectRaw(repo, reference);
+    assert.equal(sha256(raw), digest);
+    return { digest, manifest: JSON.parse(raw.toString('utf8')) };
   }
 
   /** `podman pull` into the empty store; returns the image id it prints. */
@@ -60,13 +78,7 @@ describe(`podman/buildah e2e (${e2eRegistryKind()})`, () => {
     ready();
     const img = await e.env.buildImage({ format: 'oci' });
     const repo = 'e2e/podman-oci';
-    const df = digestFile();
-    await e.env.podman(['push', '-q', TLS, '--digestfile', df, img.ref, e.name(repo, 'v1')]);
-    const pushed = readFileSync(df, 'utf8').trim();
-
-    const raw = await e.inspectRaw(repo, 'v1');
-    assert.equal(sha256(raw), pushed);
-    const m = JSON.parse(raw.toString('utf8'));
+    const { digest: pushed, manifest: m } = await pushForDigest('podman', ['push', '-q', TLS], img.ref, repo, 'v1');
     assert.equal(m.mediaType, MEDIA.ociManifest);
     assert.equal(m.config.digest, `sha256:${img.id}`);
 
@@ -85,12 +97,7 @@ describe(`podman/buildah e2e (${e2eRegistryKind()})`, () => {
     ready();
     const img = await e.env.buildImage({ format: 'docker' });
     const repo = 'e2e/podman-docker';
-    const df = digestFile();
-    await e.env.podman(['push', '-q', TLS, '--digestfile', df, img.ref, e.name(repo, 'v1')]);
-    const pushed = readFileSync(df, 'utf8').trim();
-    const raw = await e.inspectRaw(repo, 'v1');
-    assert.equal(sha256(raw), pushed);
-    const m = JSON.parse(raw.toString('utf8'));
+    const { manifest: m } = await pushForDigest('podman', ['push', '-q', TLS], img.ref, repo, 'v1');
     assert.equal(m.mediaType, MEDIA.dockerManifest);
     assert.equal(m.config.mediaType, MEDIA.dockerConfig);
     assert.equal(m.config.digest, `sha256:${img.id}`);
@@ -118,20 +125,12 @@ describe(`podman/buildah e2e (${e2eRegistryKind()})`, () => {
     const img = await e.env.buildImage({ format: 'oci' });
     const repo = 'e2e/buildah';
 
-    const df = digestFile();
-    await e.env.buildah(['push', '-q', TLS, '--digestfile', df, img.ref, e.docker(repo, 'oci')]);
-    const ociDigest = readFileSync(df, 'utf8').trim();
-    const oci = JSON.parse((await e.inspectRaw(repo, 'oci')).toString('utf8'));
+    const { digest: ociDigest, manifest: oci } = await pushForDigest('buildah', ['push', '-q', TLS], img.ref, repo, 'oci');
     assert.equal(oci.mediaType, MEDIA.ociManifest);
-    assert.equal(sha256(await e.inspectRaw(repo, 'oci')), ociDigest);
     assert.equal(await podmanPull(e.name(repo, 'oci')), img.id);
 
-    const df2 = digestFile();
-    await e.env.buildah(['push', '-q', TLS, '--format', 'docker', '--digestfile', df2, img.ref, e.docker(repo, 'docker')]);
-    const dockerDigest = readFileSync(df2, 'utf8').trim();
-    const rawDocker = await e.inspectRaw(repo, 'docker');
-    assert.equal(sha256(rawDocker), dockerDigest);
-    const dm = JSON.parse(rawDocker.toString('utf8'));
+    const toDocker = ['push', '-q', TLS, '--format', 'docker'];
+    const { digest: dockerDigest, manifest: dm } = await pushForDigest('buildah', toDocker, img.ref, repo, 'docker');
     assert.equal(dm.mediaType, MEDIA.dockerManifest);
     assert.equal(dm.config.mediaType, MEDIA.dockerConfig);
     assert.notEqual(dockerDigest, ociDigest);
@@ -146,24 +145,13 @@ describe(`podman/buildah e2e (${e2eRegistryKind()})`, () => {
     ready();
     const multi = await e.env.buildMultiArch({ format: 'docker' });
     const repo = 'e2e/buildah-list';
-    const df = digestFile();
-    await e.env.buildah([
-      'manifest',
-      'push',
-      '-q',
-      '--all',
-      '--format',
-      'v2s2',
-      TLS,
-      '--digestfile',
-      df,
+    const { manifest: list } = await pushForDigest(
+      'buildah',
+      ['manifest', 'push', '-q', '--all', '--format', 'v2s2', TLS],
       multi.listRef,
-      e.docker(repo, 'v1'),
-    ]);
-    const pushed = readFileSync(df, 'utf8').trim();
-    const raw = await e.inspectRaw(repo, 'v1');
-    assert.equal(sha256(raw), pushed);
-    const list = JSON.parse(raw.toString('utf8'));
+      repo,
+      'v1',
+    );
     assert.equal(list.mediaType, MEDIA.dockerList);
     assert.deepEqual(
       list.manifests.map((d: any) => d.platform.architecture),

@@ -22,6 +22,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { layout } from '../../src/registry/layout.js';
 import type { StorageDriver } from '../../src/storage/driver.js';
 import { MemoryDriver } from '../../src/storage/memory.js';
+import { counting } from '../helpers/counting-driver.js';
 import { axeViolations, launchBrowser, type Browser } from '../helpers/browser.js';
 
 const N = 10_000;
@@ -29,30 +30,6 @@ const name = (i: number) => `group-${String(i % 100).padStart(2, '0')}/repo-${St
 /** Catalog order: the marker keys' order. */
 const ordered = (names: string[]) =>
   [...names].sort((a, b) => (layout.catalogEntry('default', a) < layout.catalogEntry('default', b) ? -1 : 1));
-
-/** Counts every call the server makes to its storage driver. */
-function counting(inner: StorageDriver) {
-  let calls = 0;
-  const driver = new Proxy(inner, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver);
-      if (typeof v !== 'function') return v;
-      return (...args: unknown[]) => {
-        calls++;
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return {
-    driver,
-    reset: () => {
-      calls = 0;
-    },
-    get calls() {
-      return calls;
-    },
-  };
-}
 
 async function seeded(names: string[]): Promise<MemoryDriver> {
   const d = new MemoryDriver();

@@ -24,8 +24,8 @@ import { configFromObject } from '../../src/config/config.js';
 import { startServer, type WharfServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/log/logger.js';
 import { layout } from '../../src/registry/layout.js';
-import type { StorageDriver } from '../../src/storage/driver.js';
 import { MemoryDriver } from '../../src/storage/memory.js';
+import { counting } from '../helpers/counting-driver.js';
 import { axeViolations, launchBrowser, type Browser, type WatchedPage } from '../helpers/browser.js';
 import { createContainersEnv, requireTools, type ContainersEnv } from '../helpers/containers.js';
 import { startWharfRegistry, type RunningRegistry } from '../helpers/registries.js';
@@ -573,30 +573,6 @@ describe('e2e: the web UI in Chromium, against images pushed by skopeo', () => {
     await p.page.close();
   });
 });
-
-/** Counts every call the server makes to its storage driver. */
-function counting(inner: StorageDriver) {
-  let calls = 0;
-  const driver = new Proxy(inner, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver);
-      if (typeof v !== 'function') return v;
-      return (...args: unknown[]) => {
-        calls++;
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return {
-    driver,
-    reset: () => {
-      calls = 0;
-    },
-    get calls() {
-      return calls;
-    },
-  };
-}
 
 describe('e2e: 10,000 repositories in the browser', () => {
   let server: WharfServer;

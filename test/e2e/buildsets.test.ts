@@ -52,22 +52,7 @@ describe('buildset namespaces with podman and containerd', { timeout: 600_000 },
     assert.equal(r.status, 201, body);
     const { name, credentials } = JSON.parse(body);
     const env = createContainersEnv();
-    writeFileSync(
-      env.registriesConf,
-      [
-        'unqualified-search-registries = []',
-        'short-name-mode = "disabled"',
-        '',
-        '[[registry]]',
-        'prefix = "docker.io"',
-        'location = "docker.io"',
-        '',
-        '[[registry.mirror]]',
-        `location = "${wharf.host}/ns/${name}/docker.io"`,
-        'insecure = true',
-        '',
-      ].join('\n'),
-    );
+    env.mirrorDockerIo(`${wharf.host}/ns/${name}/docker.io`);
     env.failureContext = () => `wharf log tail:\n${wharf.output().slice(-4000)}`;
     await env.podman(['login', TLS, '-u', credentials.username, '-p', credentials.password, wharf.host]);
     const hostsDir = join(work, `hosts-${name}`);

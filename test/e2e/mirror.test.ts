@@ -41,22 +41,7 @@ describe('podman pulls docker.io/library/* through a Wharf mirror namespace', { 
   /** A fresh, empty image store whose registries.conf mirrors docker.io to Wharf. */
   function pullEnv(): ContainersEnv {
     const env = createContainersEnv();
-    writeFileSync(
-      env.registriesConf,
-      [
-        'unqualified-search-registries = []',
-        'short-name-mode = "disabled"',
-        '',
-        '[[registry]]',
-        'prefix = "docker.io"',
-        'location = "docker.io"',
-        '',
-        '[[registry.mirror]]',
-        `location = "${wharf.host}/docker.io"`,
-        'insecure = true',
-        '',
-      ].join('\n'),
-    );
+    env.mirrorDockerIo(`${wharf.host}/docker.io`);
     env.failureContext = () => `wharf log tail:\n${wharf.output()}\ndistribution log tail:\n${dist.output()}`;
     return env;
   }

@@ -291,6 +291,26 @@ export class ContainersEnv {
     this.privateBlobInfoCache = this.probeUnshare();
   }
 
+  /** Pulls of docker.io/... go to the mirror at `location` (plain HTTP), then docker.io: registries.conf rewritten so. */
+  mirrorDockerIo(location: string): void {
+    writeFileSync(
+      this.registriesConf,
+      [
+        'unqualified-search-registries = []',
+        'short-name-mode = "disabled"',
+        '',
+        '[[registry]]',
+        'prefix = "docker.io"',
+        'location = "docker.io"',
+        '',
+        '[[registry.mirror]]',
+        `location = "${location}"`,
+        'insecure = true',
+        '',
+      ].join('\n'),
+    );
+  }
+
   /** Can we run tools in a private mount namespace with our cache bind-mounted? */
   private probeUnshare(): boolean {
     if (process.env.E2E_NO_UNSHARE === '1') return false;

@@ -38,6 +38,23 @@ export function sharedStoreDriver<D extends StorageDriver>(make: (env: SwiftEnv)
   };
 }
 
+/**
+ * Teardowns a test file adds as it makes drivers; run() (its `after`) runs
+ * them all, last first, and fails if any failed: a test must not leave
+ * containers or buckets behind.
+ */
+export function teardowns(): { add(fn: () => Promise<unknown>): void; run(): Promise<void> } {
+  const list: (() => Promise<unknown>)[] = [];
+  return {
+    add: (fn) => void list.push(fn),
+    async run() {
+      const errors: unknown[] = [];
+      for (const c of list.reverse()) await c().catch((err: unknown) => errors.push(err));
+      if (errors.length) throw new AggregateError(errors, `${errors.length} cleanup(s) failed`);
+    },
+  };
+}
+
 export interface ObjectStore {
   kind: ObjectStoreKind;
   /** Container (Swift) or bucket (S3) name. */

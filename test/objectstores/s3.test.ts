@@ -12,7 +12,7 @@ import { MIN_PART, S3Driver, planConcat, type PlannedPart, type S3Config } from 
 import { ensureSwift, uniqueName, type SwiftEnv } from '../helpers/swift.js';
 import { destroyS3Bucket, s3Parts } from '../helpers/s3-driver.js';
 import { readAll, sha } from '../helpers/bytes.js';
-import { sharedStoreDriver } from '../helpers/objectstores.js';
+import { sharedStoreDriver, teardowns } from '../helpers/objectstores.js';
 import { runDriverSuite } from '../unit/driver-suite.js';
 
 const MiB = 1 << 20;
@@ -120,18 +120,13 @@ describe('s3 concat planning (planConcat)', () => {
 
 describe('s3 driver specifics', () => {
   let env: SwiftEnv;
-  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanups = teardowns();
   before(async () => {
     env = await ensureSwift();
   });
-  after(async () => {
-    // Cleanup failures are failures: a test must not leave containers/buckets behind.
-    const errors: unknown[] = [];
-    for (const c of cleanups.reverse()) await c().catch((err: unknown) => errors.push(err));
-    if (errors.length) throw new AggregateError(errors, `${errors.length} cleanup(s) failed`);
-  });
+  after(() => cleanups.run());
   function track(d: S3Driver): S3Driver {
-    cleanups.push(async () => {
+    cleanups.add(async () => {
       await destroyS3Bucket(d);
       await d.close();
     });

@@ -16,7 +16,7 @@ import { worstCaseMs, retryPolicy } from '../../src/storage/retry.js';
 import { SwiftDriver, loadCloud, type SwiftConfig } from '../../src/storage/swift.js';
 import { blackhole, closedPort, timed } from '../helpers/faults.js';
 import { readAll, sha } from '../helpers/bytes.js';
-import { sharedStoreDriver } from '../helpers/objectstores.js';
+import { sharedStoreDriver, teardowns } from '../helpers/objectstores.js';
 import { ensureSwift, swiftToken, uniqueName, type SwiftEnv } from '../helpers/swift.js';
 import { destroySwiftContainers, swiftAuthInfo, swiftParts, swiftSession } from '../helpers/swift-driver.js';
 import { runDriverSuite } from '../unit/driver-suite.js';
@@ -72,18 +72,13 @@ runDriverSuite(
 
 describe('swift driver specifics', () => {
   let env: SwiftEnv;
-  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanups = teardowns();
   before(async () => {
     env = await ensureSwift();
   });
-  after(async () => {
-    // Cleanup failures are failures: a test must not leave containers/buckets behind.
-    const errors: unknown[] = [];
-    for (const c of cleanups.reverse()) await c().catch((err: unknown) => errors.push(err));
-    if (errors.length) throw new AggregateError(errors, `${errors.length} cleanup(s) failed`);
-  });
+  after(() => cleanups.run());
   function track(d: SwiftDriver): SwiftDriver {
-    cleanups.push(() => destroySwiftContainers(d));
+    cleanups.add(() => destroySwiftContainers(d));
     return d;
   }
 

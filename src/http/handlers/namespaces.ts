@@ -4,7 +4,7 @@
 import { hashPassword } from '../auth/passwords.js';
 import type { BuildsetsConfig } from '../../config/buildsets.js';
 import { namespaceBytes } from '../../registry/buildsets/bytes.js';
-import { reapBegun } from '../../registry/buildsets/reap.js';
+import { deleteMarkKey, reapBegun, reapRunning } from '../../registry/buildsets/reap.js';
 import {
   BUILDSET_NAME_RE,
   generateName,
@@ -181,6 +181,17 @@ export async function createNamespace(ctx: AdminContext): Promise<void> {
     passwordHash: await hashPassword(password, s.credentialCost),
   };
   await ctx.buildsets.store.put(record);
+  if (await reapRunning(ctx.driver, name)) {
+    // A prune that read an earlier namespace of this name as ended may still be deleting its keys,
+    // which are this one's too (src/registry/buildsets/reap.ts): undo, rather than 201 for content it would delete.
+    await ctx.buildsets.store.remove(name);
+    throw new HttpError(
+      'NAME_INVALID',
+      `namespace "${name}" is still being removed by prune; create it again once that run has finished`,
+      { name },
+      { status: 409 },
+    );
+  }
   ctx.buildsets.remember(record);
   ctx.onCreated?.();
   ctx.log.info('buildset namespace created', { namespace: name, expiresAt: record.expiresAt, by: ctx.admin });
@@ -242,12 +253,12 @@ export async function extendNamespace(ctx: AdminContext, name: string): Promise<
   const next: BuildsetRecord = { ...r, expiresAt: new Date(now + ttl * 1000).toISOString() };
   await ctx.buildsets.store.put(next);
   if (await reapBegun(ctx.driver, next)) {
-    // A prune read the record as ended before this write and is removing the content
-    // (src/registry/buildsets/reap.ts): end the namespace again rather than answer 200 for it.
+    // A prune read the record as ended before this write and is removing the content, or a DELETE
+    // ended it (src/registry/buildsets/reap.ts): end the namespace again rather than answer 200 for it.
     const ended: BuildsetRecord = { ...next, deletedAt: new Date().toISOString() };
     await ctx.buildsets.store.put(ended);
     ctx.buildsets.remember(ended);
-    ctx.log.warn('buildset namespace extend refused: prune is removing it', { namespace: name, by: ctx.admin });
+    ctx.log.warn('buildset namespace extend refused: it was deleted or prune is removing it', { namespace: name, by: ctx.admin });
     throw unknownNamespace(name);
   }
   ctx.buildsets.remember(next);
@@ -260,6 +271,9 @@ export async function deleteNamespace(ctx: AdminContext, name: string): Promise<
   ctx.req.resume();
   const r = await liveRecord(ctx, name);
   const ended: BuildsetRecord = { ...r, deletedAt: new Date().toISOString() };
+  // The mark before the tombstone: an extend racing this DELETE finds it after its own record write
+  // and ends the namespace again, so the delete is never lost (src/registry/buildsets/reap.ts).
+  await ctx.driver.put(deleteMarkKey(r), Buffer.from(ended.deletedAt!));
   // The record stays as a tombstone: prune removes the content, then the record.
   await ctx.buildsets.store.put(ended);
   ctx.buildsets.remember(ended);

@@ -149,13 +149,37 @@ describe('anonymous-read does not reach buildset namespaces', () => {
     }
   });
 
-  it('an anonymous token does not open it either', async () => {
-    const t = await call('GET', `/auth/token?service=wharf&scope=repository:app:pull&ns=${NS}`);
-    if (t.status === 200) {
-      const token = JSON.parse(t.text).token as string;
-      const r = await call('GET', `/v2/app/manifests/v1?ns=${NS}`, { authorization: `Bearer ${token}`, accept: OCI_MANIFEST });
-      assert.equal(r.status, 401, r.text);
-    } else assert.equal(t.status, 401, t.text);
+  it('an anonymous token does not open it either: the token endpoint leaves its scopes out, by every way in', async () => {
+    const asks: { how: string; path: string; host: Record<string, string>; api: string }[] = [
+      { how: '?ns=', path: `/auth/token?service=wharf&scope=repository:app:pull&ns=${NS}`, host: {}, api: `/v2/app/manifests/v1?ns=${NS}` },
+      {
+        how: 'the path prefix',
+        path: `/auth/token?service=wharf&scope=repository:ns/${NS}/app:pull`,
+        host: {},
+        api: `/v2/ns/${NS}/app/manifests/v1`,
+      },
+      {
+        how: 'the Host pattern',
+        path: '/auth/token?service=wharf&scope=repository:app:pull',
+        host: { host: `${NS}.bs.test` },
+        api: '/v2/app/manifests/v1',
+      },
+      { how: 'the catalog', path: `/auth/token?service=wharf&scope=registry:catalog:*&ns=${NS}`, host: {}, api: `/v2/_catalog?ns=${NS}` },
+    ];
+    for (const a of asks) {
+      const t = await call('GET', a.path, a.host);
+      assert.equal(t.status, 200, `${a.how}: ${t.text}`);
+      const j = JSON.parse(t.text);
+      assert.equal(j.scope, '', `${a.how}: an anonymous token grants nothing in a buildset namespace`);
+      const r = await call('GET', a.api, { authorization: `Bearer ${j.token}`, accept: OCI_MANIFEST, ...a.host });
+      assert.equal(r.status, 401, `${a.how}: ${r.text}`);
+    }
+    // Configured namespaces keep their anonymous pull, also next to a buildset scope in the same request.
+    const both = await call('GET', `/auth/token?service=wharf&scope=repository:app:pull&scope=repository:ns/${NS}/app:pull`);
+    assert.equal(both.status, 200, both.text);
+    assert.equal(JSON.parse(both.text).scope, 'repository:app:pull');
+    const r = await call('GET', '/v2/app/manifests/v1', { authorization: `Bearer ${JSON.parse(both.text).token}`, accept: OCI_MANIFEST });
+    assert.equal(r.status, 200, r.text);
   });
 
   it('its credential, an admin and a user with read access still pull it; anonymous callers still pull the configured namespace', async () => {

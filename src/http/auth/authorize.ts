@@ -6,14 +6,13 @@
 // caller is known and lacks the right, 429 when logins are throttled.
 import type { IncomingMessage } from 'node:http';
 import type { Action } from '../../config/config.js';
-import { BUILDSET_NAME_RE } from '../../registry/buildsets/record.js';
 import { HttpError } from '../errors.js';
 import type { Route } from '../router.js';
 import type { Subject } from './access.js';
 import { ANONYMOUS } from './access.js';
 import { authScheme, parseBasic, parseBearer } from './basic.js';
 import { bearerChallenge, realmFor, type ChallengeOptions } from './challenge.js';
-import type { AuthCore } from './core.js';
+import { namesBuildset, type AuthCore } from './core.js';
 import { formatScope } from './scopes.js';
 import { TokenError, type AccessToken } from './tokens.js';
 import { clientAddress, noteUser } from '../request-info.js';
@@ -152,15 +151,6 @@ export class Authorizer {
     return this.core.policy.canCatalog(c.subject);
   }
 
-  /** Whether a request names a buildset namespace (by the path prefix, or its name: a record exists, live or ended). */
-  private async inBuildset(ns: string, need: Need): Promise<boolean> {
-    const { config, buildsets } = this.core;
-    if (!config.buildsets || !buildsets) return false;
-    if (need.kind === 'repository' && need.repo.startsWith(`${config.buildsets.pathPrefix}/`)) return true;
-    if (ns === config.namespaces.default || config.namespaces.known.includes(ns) || !BUILDSET_NAME_RE.test(ns)) return false;
-    return (await buildsets.lookup(ns, false)).kind !== 'none';
-  }
-
   /**
    * Check the request; returns what the handler may use. `url` may be
    * changed: a cross-repository mount whose source the caller may not pull
@@ -170,7 +160,12 @@ export class Authorizer {
     const need = needFor(route, method);
     const caller = await this.identify(req, ns, need);
     noteUser(req, caller.subject.name);
-    if (caller.subject.name === null && need && this.core.policy.anonymousRead && (await this.inBuildset(ns, need))) {
+    if (
+      caller.subject.name === null &&
+      need &&
+      this.core.policy.anonymousRead &&
+      (await namesBuildset(this.core, ns, need.kind === 'repository' ? need.repo : null))
+    ) {
       // A buildset namespace is one CI run's private registry: `anonymous-read` does not reach it.
       throw this.unauthorized(req, ns, need, 'authentication required');
     }

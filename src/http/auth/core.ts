@@ -7,6 +7,7 @@ import { expandActions, type ResourceScope } from './scopes.js';
 import { TokenService } from './tokens.js';
 import { UserStore } from './users.js';
 import type { BuildsetDirectory } from '../../registry/buildsets/directory.js';
+import { BUILDSET_NAME_RE } from '../../registry/buildsets/record.js';
 
 /** Told about failed and throttled logins (the metrics count them). */
 export interface AuthObserver {
@@ -34,6 +35,19 @@ export async function createAuthCore(
   const users = await UserStore.create(config, log, buildsets);
   const tokens = new TokenService(config, log);
   return { config, log, observer, users, tokens, policy: AccessPolicy.fromConfig(config), buildsets };
+}
+
+/**
+ * Whether a request (or a token scope) names a buildset namespace: by the path prefix (`repo`
+ * under `<prefix>/`), or by its name (a record exists, live or ended). Anonymous callers reach
+ * nothing there, whatever `anonymous-read` says.
+ */
+export async function namesBuildset(core: AuthCore, ns: string, repo: string | null): Promise<boolean> {
+  const { config, buildsets } = core;
+  if (!config.buildsets || !buildsets) return false;
+  if (repo !== null && repo.startsWith(`${config.buildsets.pathPrefix}/`)) return true;
+  if (ns === config.namespaces.default || config.namespaces.known.includes(ns) || !BUILDSET_NAME_RE.test(ns)) return false;
+  return (await buildsets.lookup(ns, false)).kind !== 'none';
 }
 
 /** The part of each requested scope that `s` may have in namespace `ns` (empty grants are left out). */

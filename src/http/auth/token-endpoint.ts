@@ -8,7 +8,7 @@ import { HttpError } from '../errors.js';
 import { readSmallBody } from '../headers.js';
 import { ANONYMOUS, type Subject } from './access.js';
 import { authScheme, parseBasic } from './basic.js';
-import { grant, type AuthCore } from './core.js';
+import { grant, namesBuildset, type AuthCore } from './core.js';
 import { parseScopes } from './scopes.js';
 import { TokenError } from './tokens.js';
 import { clientAddress, noteUser } from '../request-info.js';
@@ -69,7 +69,16 @@ function reply(t: TokenRequest, body: Record<string, unknown>): void {
 }
 
 async function issue(core: AuthCore, t: TokenRequest, who: Subject & { pass?: string }, scopes: string[], offline: boolean) {
-  const access = grant(core, who, t.ns, parseScopes(scopes));
+  let requested = parseScopes(scopes);
+  if (who.name === null && core.policy.anonymousRead) {
+    // `anonymous-read` does not reach buildset namespaces (authorize.ts): an anonymous token leaves
+    // their scopes out, as it does any scope the caller may not have.
+    const reachable = await Promise.all(
+      requested.map(async (r) => !(await namesBuildset(core, t.ns, r.type === 'repository' ? r.name : null))),
+    );
+    requested = requested.filter((_, i) => reachable[i]);
+  }
+  const access = grant(core, who, t.ns, requested);
   const issued = await core.tokens.issueAccess(who.name ?? '', t.ns, access);
   const body: Record<string, unknown> = {
     token: issued.token,

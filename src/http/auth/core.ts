@@ -45,7 +45,7 @@ export async function createAuthCore(
 export async function namesBuildset(core: AuthCore, ns: string, repo: string | null): Promise<boolean> {
   const { config, buildsets } = core;
   if (!config.buildsets || !buildsets) return false;
-  if (repo !== null && repo.startsWith(`${config.buildsets.pathPrefix}/`)) return true;
+  if (repo?.startsWith(`${config.buildsets.pathPrefix}/`)) return true;
   if (ns === config.namespaces.default || config.namespaces.known.includes(ns) || !BUILDSET_NAME_RE.test(ns)) return false;
   return (await buildsets.lookup(ns, false)).kind !== 'none';
 }

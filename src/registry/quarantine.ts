@@ -52,6 +52,14 @@ function stamp(now: number): string {
  * answered 201, the move would take that push's blob away (its manifest push
  * then fails with MANIFEST_BLOB_UNKNOWN; test/unit/quarantine-race.test.ts).
  *
+ * Where a copy would leave the bad object's parts behind once the key is
+ * overwritten (Swift: an SLO's segments, which an overwrite does not delete,
+ * while a copy gets segments of its own), the copy is a concat of the one
+ * source instead (`concatKeepsSources` drivers): a manifest over the same
+ * segments, which then belong to the quarantined copy alone — no garbage, no
+ * bytes copied. Dropping such a copy goes through deleteConcatSources, which
+ * keeps whatever the object at the key still uses.
+ *
  * With `note.size` (the size the caller found wrong), what was copied or moved
  * is checked: other bytes than those (a verified blob published meanwhile) are
  * not quarantined — a moved one is put back — and null is returned.
@@ -71,7 +79,8 @@ export async function quarantineBlob(
   const blobKey = layout.blob(s.ns, d);
   let size: number;
   try {
-    if (options.replacing) size = (await copyObject(s.driver, blobKey, key)).size;
+    if (options.replacing && s.driver.concatKeepsSources) size = (await s.driver.concat(key, [blobKey])).size;
+    else if (options.replacing) size = (await copyObject(s.driver, blobKey, key)).size;
     else {
       await s.driver.move(blobKey, key);
       size = (await s.driver.stat(key))?.size ?? -1;
@@ -83,7 +92,8 @@ export async function quarantineBlob(
   }
   if (note.size !== undefined && size !== note.size) {
     // Not the bytes that were found wrong: another request published (verified) bytes meanwhile.
-    if (options.replacing) await s.driver.delete(key);
+    if (options.replacing && s.driver.concatKeepsSources) await s.driver.deleteConcatSources(blobKey, [key]);
+    else if (options.replacing) await s.driver.delete(key);
     else
       await s.driver.move(key, blobKey).catch((err: unknown) => {
         if (!(err instanceof NotFoundError)) throw err;

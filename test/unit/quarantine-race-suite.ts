@@ -6,7 +6,8 @@
 // push's manifest, pushed next, must find it. Memory (record + concat) and
 // filesystem (putChecked, straight to the key) drivers by
 // quarantine-race.test.ts, Swift and S3 (concatenated uploads, server-side
-// copies) by test/objectstores/quarantine-race.test.ts; promotion goes through
+// copies; on Swift the quarantine's copy is a one-source concat) by
+// test/objectstores/quarantine-race.test.ts; promotion goes through
 // the same quarantine call.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -35,6 +36,14 @@ class StraightHookDriver extends HookDriver {
   override async copy(from: string, to: string) {
     const info = await super.copy(from, to);
     await this.after.copy?.(from);
+    return info;
+  }
+  // Quarantine by copy on Swift (concatKeepsSources) is a concat of the one source: held like a copy.
+  override async concat(to: string, sources: string[]) {
+    if (sources.length !== 1) return super.concat(to, sources);
+    await this.before.copy?.(sources[0]!, to);
+    const info = await super.concat(to, sources);
+    await this.after.copy?.(sources[0]!);
     return info;
   }
 }

@@ -155,11 +155,10 @@ async function reapOne(driver: StorageDriver, e: { name: string; createdAt: stri
     for await (const x of listAll(driver, `${e.name}/`)) if (!x.prefix) keys.push({ key: x.key, size: x.size ?? 0 });
     const reaped: ReapedNamespace = { name: e.name, objects: 0, bytes: 0, recordRemoved: false };
     for (let i = 0; i < keys.length; i += REAP_BATCH) {
-      // The run mark again, then the record: a create of the name either sees a fresh mark or is seen here.
-      if (i > 0) {
-        await driver.put(run, stamp());
-        if (!(await stillEnded())) return reaped;
-      }
+      // The run mark again, then the record: a create of the name either sees a fresh mark or is seen here
+      // (also after a listing that took longer than RUN_MARK_FRESH_MS).
+      await driver.put(run, stamp());
+      if (!(await stillEnded())) return reaped;
       const batch = keys.slice(i, i + REAP_BATCH);
       await mapLimit(batch, 16, (k) => driver.delete(k.key));
       reaped.objects += batch.length;

@@ -1,5 +1,5 @@
 // Builds the web UI (web/) into dist/ui/: one bundled, minified script
-// (Preact included), its stylesheet, index.html and the icon. Run by
+// (Preact included), its stylesheet, index.html and the tab icon (a PNG). Run by
 // `npm run build`; `wharf serve` serves these files from memory under /ui/.
 // Nothing is loaded from anywhere else at run time.
 //
@@ -12,9 +12,10 @@
 // cacheable for good (src/http/ui/static.ts computes the same hash).
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { faviconPng } from './favicon-png.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const web = join(root, 'web');
@@ -54,7 +55,8 @@ await build({
   minify: true,
   logLevel: 'warning',
 });
-copyFileSync(join(web, 'favicon.svg'), join(out, 'favicon.svg'));
+// The tab icon, as a PNG made from the same SVG (scripts/favicon-png.mjs says why).
+writeFileSync(join(out, 'favicon.png'), faviconPng(readFileSync(join(web, 'favicon.svg'), 'utf8')));
 
 const boot = await build({
   entryPoints: [join(web, 'src', 'boot.ts')],
@@ -86,7 +88,7 @@ const css = readFileSync(join(out, 'app.css'), 'utf8').trim();
 if (/<\/style|<!--/i.test(css)) throw new Error('the stylesheet cannot be inlined: it contains </style or <!--');
 replace('<link rel="stylesheet" href="app.css">', `<style>${css}</style>`);
 for (const [attr, name] of [
-  ['href', 'favicon.svg'],
+  ['href', 'favicon.png'],
   ['src', 'app.js'],
 ]) {
   // Absolute: the same index.html is the page at /ui/ and at /ui/r/<ns> (src/http/ui/first-page.ts).

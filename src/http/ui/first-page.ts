@@ -107,7 +107,7 @@ export function renderList(ns: string, info: NamespacesAnswer, page: Repositorie
   const table =
     page.repositories.length === 0
       ? '<p>No repository you may see on this page.</p>'
-      : `<div class="table-wrap" role="region" aria-label="Repositories" tabindex="0"><table aria-busy="false">` +
+      : `<div class="table-wrap" role="region" aria-label="Repositories" tabindex="0"><table class="repos" aria-busy="false">` +
         `<caption class="visually-hidden">Repositories in ${esc(ns)}</caption>` +
         `<thead><tr><th scope="col">Repository</th><th scope="col" class="num">Unique</th><th scope="col" class="num">Shared</th></tr></thead>` +
         `<tbody>${rows}</tbody></table></div>`;

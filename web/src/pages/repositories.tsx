@@ -71,7 +71,7 @@ export function RepositoriesPage({ ns }: { ns: string }) {
             <p>{prefix ? `No repository you may see starts with “${prefix}” here.` : 'No repository you may see on this page.'}</p>
           ) : (
             <TableWrap label="Repositories">
-              <table aria-busy={page.loading}>
+              <table class="repos" aria-busy={page.loading}>
                 <caption class="visually-hidden">Repositories in {ns}</caption>
                 <thead>
                   <tr>

@@ -158,6 +158,93 @@ describe('e2e: /ui/r/<ns>, the repository list the server renders', () => {
     await p.page.close();
   });
 
+  it('the tab icon is a small PNG, cached for good (not an SVG document to build after each load)', async () => {
+    const html = await (await fetch(`${server.url}/ui/r/default`)).text();
+    const links = [...html.matchAll(/<link rel="icon" href="([^"]+)" type="([^"]+)">/g)];
+    assert.equal(links.length, 1, 'one icon link');
+    const [, href, type] = links[0]!;
+    assert.equal(type, 'image/png');
+    assert.match(href!, /^\/ui\/favicon\.png\?h=[0-9a-f]{16}$/);
+    const r = await fetch(`${server.url}${href}`);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-type'), 'image/png');
+    assert.match(r.headers.get('cache-control') ?? '', /immutable/);
+    const png = Buffer.from(await r.arrayBuffer());
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG signature');
+    assert.equal(png.subarray(12, 16).toString('ascii'), 'IHDR');
+    assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [32, 32]);
+    // The browser decodes it: its pixels are the icon's (the corner is transparent, the middle of the hull white).
+    const p = await browser.page();
+    await p.page.goto(`${server.url}/ui/r/default`);
+    const pixels = await p.page.evaluate(async (url) => {
+      const img = await createImageBitmap(await (await fetch(url)).blob());
+      const c = new OffscreenCanvas(img.width, img.height);
+      const g = c.getContext('2d')!;
+      g.drawImage(img, 0, 0);
+      return { size: [img.width, img.height], corner: [...g.getImageData(0, 0, 1, 1).data], hull: [...g.getImageData(16, 22, 1, 1).data] };
+    }, href!);
+    assert.deepEqual(pixels, { size: [32, 32], corner: [0, 0, 0, 0], hull: [255, 255, 255, 255] });
+    assert.deepEqual(p.errors, []);
+    await p.page.close();
+  });
+
+  it('no page of the UI listens for unload or beforeunload (leaving it costs nothing, and it stays back/forward-cacheable)', async () => {
+    const p = await browser.page();
+    const cdp = await p.page.context().newCDPSession(p.page);
+    const windowListeners = async () => {
+      const { result } = await cdp.send('Runtime.evaluate', { expression: 'window' });
+      const { listeners } = await cdp.send('DOMDebugger.getEventListeners', { objectId: result.objectId! });
+      return listeners.map((l) => l.type);
+    };
+    // The namespaces page (the app running: the page a warm-tab navigation leaves) and the list, once the app took it over.
+    for (const address of ['/ui/#/', '/ui/r/default']) {
+      await p.page.goto(`${server.url}${address}`);
+      await p.page.waitForFunction(() => document.activeElement?.tagName === 'H1');
+      const types = await windowListeners();
+      for (const t of ['unload', 'beforeunload']) assert.ok(!types.includes(t), `${address}: a ${t} listener (${types.join(', ')})`);
+    }
+    await cdp.detach();
+    assert.deepEqual(p.errors, []);
+    await p.page.close();
+  });
+
+  it('the list lays out from its header row: the same fixed column widths on the rendered page and in the app', async () => {
+    const p = await browser.page();
+    const columns = () =>
+      p.page.evaluate(() => {
+        const table = document.querySelector<HTMLTableElement>('#app table.repos')!;
+        return {
+          layout: getComputedStyle(table).tableLayout,
+          widths: [...table.querySelectorAll('thead th')].map((th) => Math.round(th.getBoundingClientRect().width)),
+        };
+      });
+    const ctx = await browser.context.browser()!.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 800 } });
+    try {
+      // The server's page, as painted before any script.
+      const page = await ctx.newPage();
+      await page.goto(`${server.url}/ui/r/default`);
+      const rendered = await page.evaluate(() => {
+        const table = document.querySelector<HTMLTableElement>('#app table.repos')!;
+        return {
+          layout: getComputedStyle(table).tableLayout,
+          widths: [...table.querySelectorAll('thead th')].map((th) => Math.round(th.getBoundingClientRect().width)),
+        };
+      });
+      assert.equal(rendered.layout, 'fixed');
+      // The numbers' columns are narrow and equal; the names take the rest.
+      assert.equal(rendered.widths[1], rendered.widths[2]);
+      assert.ok(rendered.widths[0]! > 3 * rendered.widths[1]!, JSON.stringify(rendered));
+      await p.page.goto(`${server.url}/ui/r/default`);
+      await p.page.waitForFunction(() => document.activeElement?.tagName === 'H1');
+      assert.equal(await p.page.locator('[data-first]').count(), 0, 'the app took the page over');
+      assert.deepEqual(await columns(), rendered, 'the app shows the same columns');
+    } finally {
+      await ctx.close();
+    }
+    assert.deepEqual(p.errors, []);
+    await p.page.close();
+  });
+
   it('in a browser without Element Timing the app still runs, after the load event', async () => {
     const p = await browser.page();
     await p.page.addInitScript(() => {

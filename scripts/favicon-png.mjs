@@ -47,26 +47,33 @@ function pathPolygons(d) {
   let x = 0;
   let y = 0;
   let start = [0, 0];
+  const to = (nx, ny) => {
+    x = nx;
+    y = ny;
+    poly.push([x, y]);
+  };
   for (const [, cmd, args] of d.matchAll(/([MmHhVvLlZz])([^MmHhVvLlZz]*)/g)) {
     const n = (args.match(/-?[\d.]+/g) ?? []).map(Number);
     const rel = cmd === cmd.toLowerCase();
+    const ox = rel ? x : 0;
+    const oy = rel ? y : 0;
     switch (cmd.toUpperCase()) {
       case 'M':
         if (poly.length) polys.push(poly);
-        x = (rel ? x : 0) + n[0];
-        y = (rel ? y : 0) + n[1];
-        poly = [[x, y]];
+        poly = [];
+        to(ox + n[0], oy + n[1]);
         start = [x, y];
-        for (let i = 2; i + 1 < n.length; i += 2) poly.push([(x = (rel ? x : 0) + n[i]), (y = (rel ? y : 0) + n[i + 1])]);
+        // Further pairs after a moveto are linetos.
+        for (let i = 2; i + 1 < n.length; i += 2) to((rel ? x : 0) + n[i], (rel ? y : 0) + n[i + 1]);
         break;
       case 'L':
-        for (let i = 0; i + 1 < n.length; i += 2) poly.push([(x = (rel ? x : 0) + n[i]), (y = (rel ? y : 0) + n[i + 1])]);
+        for (let i = 0; i + 1 < n.length; i += 2) to((rel ? x : 0) + n[i], (rel ? y : 0) + n[i + 1]);
         break;
       case 'H':
-        for (const v of n) poly.push([(x = (rel ? x : 0) + v), y]);
+        for (const v of n) to((rel ? x : 0) + v, y);
         break;
       case 'V':
-        for (const v of n) poly.push([x, (y = (rel ? y : 0) + v)]);
+        for (const v of n) to(x, (rel ? y : 0) + v);
         break;
       case 'Z':
         if (poly.length) polys.push(poly);

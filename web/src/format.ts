@@ -1,17 +1,10 @@
 // How numbers, times and digests are shown.
+import { siBytes } from '../../src/http/ui/bytes.js';
 
-/** Bytes in SI units, as podman and docker print image sizes. */
+/** Bytes in SI units, as podman and docker print image sizes (the same function as the page the server renders). */
 export function bytes(n: number | undefined): string {
   if (n === undefined || !Number.isFinite(n)) return '—';
-  if (n < 1000) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB', 'PB'];
-  let v = n;
-  let i = -1;
-  do {
-    v /= 1000;
-    i++;
-  } while (v >= 1000 && i < units.length - 1);
-  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`;
+  return siBytes(n);
 }
 
 const DATE = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });

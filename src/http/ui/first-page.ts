@@ -16,6 +16,7 @@ import type { StorageDriver } from '../../storage/driver.js';
 import type { Auth } from '../auth/index.js';
 import { HttpError } from '../errors.js';
 import { namespacesAnswer, repositoriesAnswer, type ApiDeps } from './api.js';
+import { siBytes } from './bytes.js';
 import { PAGE_PATH, type StaticFiles } from './static.js';
 
 type NamespacesAnswer = Awaited<ReturnType<typeof namespacesAnswer>>;
@@ -64,21 +65,8 @@ export function jsonForScript(value: unknown): string {
 /** As the app's href (web/src/route.ts). */
 const enc = (s: string) => encodeURIComponent(s).replace(/%2F/g, '/').replace(/%3A/g, ':');
 
-/** As the app's bytes() (web/src/format.ts): SI units. */
-function bytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB', 'PB'];
-  let v = n;
-  let i = -1;
-  do {
-    v /= 1000;
-    i++;
-  } while (v >= 1000 && i < units.length - 1);
-  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`;
-}
-
 function size(n: number | undefined): string {
-  return n === undefined ? '<span>—</span>' : `<data value="${n}">${esc(bytes(n))}</data>`;
+  return n === undefined ? '<span>—</span>' : `<data value="${n}">${esc(siBytes(n))}</data>`;
 }
 
 /** The repositories page as the app renders it (web/src/main.tsx, pages/repositories.tsx). */

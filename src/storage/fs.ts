@@ -205,12 +205,20 @@ async function writeAll(fh: FileHandle, buf: Buffer, length: number, position: n
 /**
  * A Writable over a FileHandle we keep owning (fs.WriteStream with
  * autoClose:false holds a reference that makes FileHandle.close() wait
- * forever). 1 MiB buffer; chunks queued while a write is in flight go out
- * together as one writev.
+ * forever). Writes go out in pieces of at least 1 MiB: socket chunks (64 KiB)
+ * are held, and taken as written, until that much is gathered, then written
+ * together as one writev while the next ones wait in the stream's buffer.
+ * Each write is a trip to the thread pool (a queue, a wake-up, a completion
+ * on the loop); one writing each chunk as it came went out at ~490 KiB on
+ * average. Held bytes are only ever taken while no write is in flight, and
+ * the write that includes them (or _final's) reports its failure, so a
+ * failed write still fails the append.
  */
 class FileSink extends Writable {
   private unsynced = 0;
   private writeback: Promise<void> | null = null;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
 
   /** `onWriteback`: with it, early writeback (see WRITEBACK_EVERY); it is told of each one started. */
   constructor(
@@ -240,37 +248,69 @@ class FileSink extends Writable {
     );
   }
 
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    writeAll(this.fh, chunk, chunk.length, this.pos).then(() => {
-      this.wrote(chunk.length);
+  /** Hold `bufs` (calling back at once) while less than CHUNK is gathered; otherwise write all that is held. */
+  private take(bufs: Buffer[], cb: (err?: Error | null) => void): void {
+    for (const b of bufs) {
+      this.held.push(b);
+      this.heldBytes += b.length;
+    }
+    if (this.heldBytes < CHUNK) {
       cb();
-    }, cb);
+      return;
+    }
+    this.flushHeld().then(() => cb(), cb);
   }
 
-  // The handle is closed after the sink: no writeback may still be using it.
-  override _final(cb: (err?: Error | null) => void): void {
-    if (this.writeback) void this.writeback.then(() => cb());
-    else cb();
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    if (this.writeback) void this.writeback.then(() => cb(err));
-    else cb(err);
-  }
-
-  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    const bufs = chunks.map((c) => c.chunk);
-    const total = bufs.reduce((n, b) => n + b.length, 0);
-    const write = async (): Promise<void> => {
+  /** Write what is held (one writev), at the current position. */
+  private async flushHeld(): Promise<void> {
+    const bufs = this.held;
+    const total = this.heldBytes;
+    this.held = [];
+    this.heldBytes = 0;
+    if (total === 0) return;
+    if (bufs.length === 1) {
+      await writeAll(this.fh, bufs[0]!, total, this.pos);
+    } else {
       const { bytesWritten } = await this.fh.writev(bufs, this.pos);
       if (bytesWritten < total) {
         // Short write (rare on regular files): finish the rest plainly.
         const rest = Buffer.concat(bufs).subarray(bytesWritten);
         await writeAll(this.fh, rest, rest.length, this.pos + bytesWritten);
       }
-      this.wrote(total);
-    };
-    write().then(() => cb(), cb);
+    }
+    this.wrote(total);
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.take([chunk], cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this.take(
+      chunks.map((c) => c.chunk),
+      cb,
+    );
+  }
+
+  // The held tail is written here; the handle is closed after the sink: no writeback may still be using it.
+  override _final(cb: (err?: Error | null) => void): void {
+    this.flushHeld().then(
+      () => {
+        if (this.writeback) void this.writeback.then(() => cb());
+        else cb();
+      },
+      (err: Error) => {
+        if (this.writeback) void this.writeback.then(() => cb(err));
+        else cb(err);
+      },
+    );
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.held = [];
+    this.heldBytes = 0;
+    if (this.writeback) void this.writeback.then(() => cb(err));
+    else cb(err);
   }
 }
 

@@ -28,6 +28,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #ifndef NAPI_VERSION
 #define NAPI_VERSION 8
@@ -571,8 +574,30 @@ static napi_value js_set_shani(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * Every request body passes through the C heap: Node's HTTP parser copies each
+ * socket read (~64 KiB) into a fresh malloc'ed buffer, freed when the GC gets
+ * to it. With glibc's default (dynamic, ~2 MiB) trim threshold the main arena
+ * gives its top back to the kernel and takes it again ~1000 times per GiB
+ * uploaded (brk), and every page taken back is a page fault on the next copy:
+ * 30-60 thousand faults per GiB, ~20% of the event loop's time in a one-PATCH
+ * push (bench/PROFILE.md, 2026-12-05 night). Keeping up to HEAP_KEEP_BYTES of
+ * freed top in the process makes them ~10 thousand. The hash addon does it
+ * because every process that takes uploads loads it; an explicit
+ * GLIBC_TUNABLES or MALLOC_TRIM_THRESHOLD_ from the operator wins.
+ */
+#define HEAP_KEEP_BYTES (64 << 20)
+static void keep_freed_heap(void) {
+#ifdef __GLIBC__
+  const char *tunables = getenv("GLIBC_TUNABLES");
+  if (getenv("MALLOC_TRIM_THRESHOLD_") != NULL || (tunables != NULL && strstr(tunables, "trim_threshold") != NULL)) return;
+  mallopt(M_TRIM_THRESHOLD, HEAP_KEEP_BYTES);
+#endif
+}
+
 NAPI_MODULE_INIT() {
   napi_value avail;
+  keep_freed_heap();
 #if WHARF_HAVE_SHANI
   shani_available = cpu_has_shani();
 #endif

@@ -158,9 +158,15 @@ async function startWharfOnce(opts: StartOptions): Promise<WharfProcess> {
   const level = String(opts.registry?.['log-level'] ?? opts.env?.WHARF_LOG_LEVEL ?? process.env.WHARF_LOG_LEVEL ?? 'info');
   if (level === 'info' || level === 'debug') {
     const logDeadline = Date.now() + 5000;
-    while (!io.output().includes('"msg":"wharf listening"') && Date.now() < logDeadline) await new Promise((r) => setTimeout(r, 10));
+    while (!io.output().includes('"msg":"wharf listening"') && child.exitCode === null && Date.now() < logDeadline)
+      await new Promise((r) => setTimeout(r, 10));
   }
   await failIfPortTaken();
+  // What answered may have been another test's server that took the port this one was given
+  // (files run two at a time): a child that exited meanwhile did not start.
+  if (child.exitCode !== null || child.signalCode !== null) {
+    throw new Error(`wharf exited during start (${child.exitCode ?? child.signalCode}):\n${io.output()}`);
+  }
   const waitExit = async (sig: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(sig);
     await exited;

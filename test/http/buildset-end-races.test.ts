@@ -10,17 +10,15 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { configFromObject } from '../../src/config/config.js';
-import { startServer, type WharfServer } from '../../src/http/server.js';
-import { createLogger } from '../../src/log/logger.js';
+import type { WharfServer } from '../../src/http/server.js';
 import { isLive } from '../../src/registry/buildsets/record.js';
 import { BuildsetStore } from '../../src/registry/buildsets/store.js';
 import { prune } from '../../src/registry/prune/index.js';
 import type { StorageDriver } from '../../src/storage/driver.js';
 import { basic, oneLayerManifest, pushBlob } from '../helpers/auth.js';
+import { ADMIN, call, deferred, sleep, withServer } from './buildset-race-server.js';
 import { DRIVERS, HookDriver } from '../unit/prune-fixtures.js';
 
-const ADMIN = basic('admin', 'admin-password-1234');
 const NS = 'again-1';
 const RECORD = `_buildsets/${NS}`;
 // One CI build's image, pushed by both incarnations: the same bytes, so the same keys.
@@ -29,45 +27,6 @@ const LAYER = Buffer.from('the one layer of the build, pushed twice');
 const MANIFEST = oneLayerManifest(CONFIG, LAYER);
 
 const hex = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function deferred<T = void>() {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
-async function withServer(driver: StorageDriver, fn: (server: WharfServer) => Promise<void>): Promise<void> {
-  const config = configFromObject({
-    registry: {
-      address: '127.0.0.1',
-      port: 0,
-      'log-level': 'error',
-      storage: { driver: 'memory' },
-      users: [{ name: 'admin', pass: 'admin-password-1234', access: 'write', admin: true }],
-      namespaces: { dynamic: false },
-      buildsets: { 'max-namespaces': 10, 'max-ttl': 7200, 'credential-cost': 4 },
-      prune: { grace: 0 },
-    },
-  });
-  const server = await startServer(config, driver, createLogger('error'));
-  try {
-    await fn(server);
-  } finally {
-    await server.close();
-  }
-}
-
-async function call(server: WharfServer, method: string, path: string, auth: string, body?: unknown) {
-  const r = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { authorization: auth, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: r.status, body: Buffer.from(await r.arrayBuffer()) };
-}
 
 /** Create the namespace; its credential, or the refusal's status. */
 async function create(server: WharfServer): Promise<{ status: number; auth?: string }> {

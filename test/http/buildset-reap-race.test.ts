@@ -9,58 +9,16 @@
 //   npm run build && node --test --test-concurrency=1 dist/test/http/buildset-reap-race.test.js
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { configFromObject } from '../../src/config/config.js';
-import { startServer, type WharfServer } from '../../src/http/server.js';
-import { createLogger } from '../../src/log/logger.js';
+import type { WharfServer } from '../../src/http/server.js';
 import { BuildsetStore } from '../../src/registry/buildsets/store.js';
 import { isLive } from '../../src/registry/buildsets/record.js';
 import { prune } from '../../src/registry/prune/index.js';
 import { basic } from '../helpers/auth.js';
+import { ADMIN, call, deferred, sleep, withServer } from './buildset-race-server.js';
 import { DRIVERS, HookDriver, pushImage, sha256, type Image } from '../unit/prune-fixtures.js';
 
-const ADMIN = basic('admin', 'admin-password-1234');
 const NS = 'race-1';
 const RECORD = `_buildsets/${NS}`;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function deferred<T = void>() {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
-async function withServer(driver: HookDriver, fn: (server: WharfServer) => Promise<void>): Promise<void> {
-  const config = configFromObject({
-    registry: {
-      address: '127.0.0.1',
-      port: 0,
-      'log-level': 'error',
-      storage: { driver: 'memory' },
-      users: [{ name: 'admin', pass: 'admin-password-1234', access: 'write', admin: true }],
-      namespaces: { dynamic: false },
-      buildsets: { 'max-namespaces': 10, 'max-ttl': 7200, 'credential-cost': 4 },
-      prune: { grace: 0 },
-    },
-  });
-  const server = await startServer(config, driver, createLogger('error'));
-  try {
-    await fn(server);
-  } finally {
-    await server.close();
-  }
-}
-
-async function call(server: WharfServer, method: string, path: string, auth: string, body?: unknown) {
-  const r = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { authorization: auth, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: r.status, body: Buffer.from(await r.arrayBuffer()) };
-}
 
 /** The image is served whole through the namespace (manifest and every blob, hashing to their names). */
 async function servedWhole(server: WharfServer, auth: string, img: Image): Promise<void> {

@@ -175,16 +175,18 @@ export async function putManifest(
 
   const blobKey = layout.blob(s.ns, digest);
   const [stored, existed] = await Promise.all([s.driver.stat(blobKey), s.driver.stat(layout.manifestLink(s.ns, repo, digest))]);
-  if (stored && stored.size !== body.length) {
-    // Bytes of another size under this digest cannot be this manifest: replaced, the old ones kept aside.
-    await quarantineBlob(
-      s,
-      digest,
-      { reason: 'size mismatch', by: 'manifest push', size: stored.size, detail: { expected: body.length } },
-      { replacing: true },
-    );
+  if (stored?.size !== body.length) {
+    if (stored) {
+      // Bytes of another size under this digest cannot be this manifest: replaced, the old ones kept aside.
+      await quarantineBlob(
+        s,
+        digest,
+        { reason: 'size mismatch', by: 'manifest push', size: stored.size, detail: { expected: body.length } },
+        { replacing: true },
+      );
+    }
+    await s.driver.put(blobKey, body);
   }
-  if (!stored || stored.size !== body.length) await s.driver.put(blobKey, body);
   const link: ManifestLink = {
     mediaType: parsed.mediaType,
     size: body.length,
